@@ -1,0 +1,98 @@
+#pragma once
+// The configuration: one JSON file (CREDBROKER_CONFIG), parsed once at start into immutable
+// structs. Field errors name the key ("servers[2].auth_broker.token_endpoint: required for mode
+// \"oauth_connect\""); cross-field rules live in validate() in parse.cc.
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "shared/util/result.h"
+
+namespace credbroker::config {
+
+enum class BrokerMode { kOAuthConnect, kTokenExchange, kEntraObo };
+std::string_view mode_name(BrokerMode m);  // "oauth_connect", ...
+
+enum class ClientAuthMethod { kClientSecretPost, kClientSecretBasic, kNone };
+
+struct AuthBroker {
+  BrokerMode mode;
+  std::string authorization_endpoint;  // required for oauth_connect
+  std::string token_endpoint;          // required for every mode
+  std::string client_id;               // required for every mode
+  std::string client_secret;           // from client_secret or the env var client_secret_env
+  ClientAuthMethod token_endpoint_auth_method = ClientAuthMethod::kClientSecretPost;
+  std::vector<std::string> scopes;
+  std::string resource;  // RFC 8707 resource indicator, also the credential's "audience"
+  std::string issuer;    // RFC 9207: expected "iss" on the callback, when set
+  std::vector<std::pair<std::string, std::string>> authorization_params;  // static extras
+};
+
+struct Server {
+  std::string name;
+  std::string url;
+  std::optional<AuthBroker> auth_broker;  // absent: not brokered, never listed
+  std::string key;  // "<name>_<first 16 hex of sha256("<name>|<url>")>", computed at parse
+};
+
+struct Identity {
+  std::string header = "Authorization";  // Bearer scheme; any other header carries the raw JWT
+  std::string issuer;
+  std::vector<std::string> audiences;
+  std::string user_claim = "sub";
+  std::vector<std::string> algorithms = {"RS256", "ES256"};
+  std::int64_t leeway_seconds = 60;
+  // Exactly one key source:
+  std::string jwks_file;
+  std::string jwks_url;
+  std::string public_key_pem_file;
+};
+
+struct Redis {
+  std::string url = "redis://127.0.0.1:6379/0";  // redis://[:password@]host:port/db or unix:///path
+  std::string password;                          // from the URL or CREDBROKER_REDIS_PASSWORD
+  std::int64_t connect_timeout_ms = 500;
+  std::int64_t command_timeout_ms = 500;
+  std::string key_prefix = "credbroker:";
+};
+
+struct Outbound {
+  std::int64_t connect_timeout_ms = 2000;
+  std::int64_t timeout_ms = 5000;
+  std::string ca_file;
+};
+
+struct Config {
+  std::string public_base_url;  // absolute http(s) URL, no trailing slash after parse
+  std::string ui_redirect = "/ui/";
+  Identity identity;
+  Redis redis;
+  Outbound http;
+  std::int64_t flow_ttl_seconds = 600;
+  std::int64_t max_pending_flows_per_user = 16;
+  std::vector<Server> servers;  // in file order; brokered() gives the sorted brokered subset
+
+  /** Brokered servers sorted by name. */
+  std::vector<const Server*> brokered() const;
+  /** The brokered server whose name matches case-insensitively, or nullptr. */
+  const Server* find_brokered(std::string_view name) const;
+};
+
+/** Reads an environment variable; injected so tests do not touch the process environment. */
+using EnvLookup = std::function<std::optional<std::string>(std::string_view name)>;
+EnvLookup process_env();
+
+/** Parses and validates a config document. The error is one line naming the field. */
+Result<Config, std::string> parse(std::string_view json, const EnvLookup& env);
+/** Reads `path` and parses it; errors start with the path. */
+Result<Config, std::string> load_file(const std::string& path, const EnvLookup& env);
+
+/** Computes a server key (DESIGN.md "Data in Redis"). */
+std::string server_key(std::string_view name, std::string_view url);
+
+}  // namespace credbroker::config

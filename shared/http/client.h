@@ -1,0 +1,56 @@
+#pragma once
+// Outbound HTTP behind a small interface (STYLE.md §2): JWKS fetches and the OAuth token endpoint.
+// The production implementation is libcurl with TLS verification on, redirects not followed,
+// connect and total timeouts and a response size cap.
+
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "shared/util/result.h"
+
+namespace credbroker::http {
+
+struct OutboundRequest {
+  std::string method = "GET";
+  std::string url;
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+};
+
+struct OutboundResponse {
+  int status = 0;
+  std::vector<std::pair<std::string, std::string>> headers;  // names lower-cased
+  std::string body;
+};
+
+enum class FetchError {
+  kTimeout,   // connect or total timeout passed
+  kConnect,   // DNS, refused, reset
+  kTls,       // certificate or handshake failure
+  kTooLarge,  // body beyond max_body_bytes
+  kOther,     // anything else libcurl reports
+};
+
+std::string_view describe(FetchError e);
+
+struct ClientOptions {
+  long connect_timeout_ms = 2000;
+  long total_timeout_ms = 5000;
+  std::size_t max_body_bytes = 1 << 20;
+  std::string ca_file;  // empty: system trust store
+};
+
+/** Sends one request and returns the answer as it came (3xx included: redirects are not followed). */
+class HttpClient {
+ public:
+  virtual ~HttpClient() = default;
+  virtual Result<OutboundResponse, FetchError> send(const OutboundRequest& request) = 0;
+};
+
+/** libcurl, one reusable easy handle per client (one client per process). */
+std::unique_ptr<HttpClient> make_curl_client(const ClientOptions& options);
+
+}  // namespace credbroker::http

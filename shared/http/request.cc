@@ -1,0 +1,97 @@
+#include "shared/http/request.h"
+
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include "shared/util/strings.h"
+
+namespace credbroker::http {
+
+namespace {
+std::optional<std::string_view> find_header(
+    const std::vector<std::pair<std::string, std::string>>& headers, std::string_view name) {
+  for (const auto& [k, v] : headers) {
+    if (iequals(k, name)) return std::string_view(v);
+  }
+  return std::nullopt;
+}
+}  // namespace
+
+std::optional<std::string_view> Request::header(std::string_view name) const {
+  return find_header(headers, name);
+}
+
+void Request::add_header(std::string_view name, std::string_view value) {
+  headers.emplace_back(to_lower(name), std::string(value));
+}
+
+std::optional<std::string_view> Response::header(std::string_view name) const {
+  return find_header(headers, name);
+}
+
+void Response::set_header(std::string_view name, std::string_view value) {
+  for (auto& [k, v] : headers) {
+    if (iequals(k, name)) {
+      v = std::string(value);
+      return;
+    }
+  }
+  headers.emplace_back(std::string(name), std::string(value));
+}
+
+std::string_view reason_phrase(int status) {
+  switch (status) {
+    case 200: return "OK";
+    case 201: return "Created";
+    case 204: return "No Content";
+    case 302: return "Found";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 413: return "Payload Too Large";
+    case 414: return "URI Too Long";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    default: return status >= 500 ? "Server Error" : status >= 400 ? "Client Error" : "OK";
+  }
+}
+
+Response json_response(int status, std::string body) {
+  Response r;
+  r.status = status;
+  r.set_header("Content-Type", "application/json");
+  r.set_header("Cache-Control", "no-store");
+  r.body = std::move(body);
+  return r;
+}
+
+Response json_error(int status, std::string_view message) {
+  rapidjson::StringBuffer buf;
+  rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+  const auto reason = reason_phrase(status);
+  w.StartObject();
+  w.Key("error");
+  w.String(reason.data(), static_cast<rapidjson::SizeType>(reason.size()));
+  w.Key("message");
+  w.String(message.data(), static_cast<rapidjson::SizeType>(message.size()));
+  w.Key("status_code");
+  w.Int(status);
+  w.EndObject();
+  return json_response(status, buf.GetString());
+}
+
+Response redirect(std::string location) {
+  Response r;
+  r.status = 302;
+  r.set_header("Location", location);
+  r.set_header("Cache-Control", "no-store");
+  return r;
+}
+
+}  // namespace credbroker::http

@@ -1,0 +1,69 @@
+#pragma once
+// Who is calling: reads the configured identity header, verifies the JWT, caches verified tokens
+// per process until their exp (bounded), and keeps the key set fresh (JWKS URL re-fetched on an
+// unknown kid at most once per 60 s).
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "shared/config/config.h"
+#include "shared/http/client.h"
+#include "shared/http/request.h"
+#include "shared/identity/jwt.h"
+#include "shared/util/clock.h"
+#include "shared/util/result.h"
+
+namespace credbroker::identity {
+
+enum class AuthErrorKind {
+  kMissing,          // no identity header, or "Authorization" without the Bearer scheme
+  kTooLarge,         // header over 16 KiB: refused before parsing
+  kInvalid,          // the token was refused (see jwt)
+  kKeysUnavailable,  // the key set could not be loaded (JWKS URL unreachable): a 503, not a 401
+};
+
+struct AuthError {
+  AuthErrorKind kind;
+  JwtError jwt = JwtError::kMalformed;  // meaningful when kind == kInvalid
+};
+
+/** Supplies verification keys. */
+class KeySource {
+ public:
+  virtual ~KeySource() = default;
+  /** The current keys; may load them on first use. Error text is safe to log. */
+  virtual Result<const KeySet*, std::string> keys(std::int64_t now) = 0;
+  /** Called when a token names a kid we lack: re-loads if allowed (rate limited); true if reloaded. */
+  virtual bool refresh(std::int64_t now) = 0;
+};
+
+/** A fixed key set (jwks_file, public_key_pem_file): loaded once at start. */
+std::unique_ptr<KeySource> make_static_key_source(KeySet keys);
+/** A JWKS URL fetched through `client`, cached, refreshed at most once per `min_refresh_seconds`. */
+std::unique_ptr<KeySource> make_jwks_url_source(std::string url, http::HttpClient& client,
+                                                std::int64_t min_refresh_seconds = 60);
+
+/**
+ * Builds the key source the identity config names (file sources are read now: a bad file fails
+ * start-up with a message naming the field).
+ */
+Result<std::unique_ptr<KeySource>, std::string> make_key_source(const config::Identity& identity,
+                                                                http::HttpClient& client);
+
+class Authenticator {
+ public:
+  Authenticator(const config::Identity& identity, KeySource& keys, const Clock& clock,
+                std::size_t cache_capacity = 4096);
+  /** The verified caller, or why not. */
+  Result<VerifiedToken, AuthError> authenticate(const http::Request& request);
+
+  std::size_t cache_size() const;
+
+ private:
+  struct Impl;
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace credbroker::identity

@@ -1,0 +1,93 @@
+#pragma once
+// JWT (RFC 7519) in JWS compact form (RFC 7515): parsing and signature verification with OpenSSL 3
+// EVP. Pure: takes the keys, the policy and "now"; does no I/O.
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "shared/util/result.h"
+
+struct evp_pkey_st;  // OpenSSL EVP_PKEY, kept out of callers' sight.
+
+namespace credbroker::identity {
+
+/** Signature algorithms we verify (RFC 7518 §3, RFC 8037 for EdDSA). HMAC and "none" are absent
+ *  on purpose: a public-key verifier must never accept them. */
+enum class Alg { kRS256, kRS384, kRS512, kPS256, kES256, kES384, kEdDSA };
+
+std::optional<Alg> parse_alg(std::string_view name);  // "RS256" → kRS256; unknown → nullopt
+std::string_view alg_name(Alg alg);
+
+/** What kind of key a PublicKey holds; decides which algorithms it can verify. */
+enum class KeyType { kRsa, kEcP256, kEcP384, kEd25519 };
+
+/** One verification key. */
+struct PublicKey {
+  std::string kid;         // empty for a key from a PEM file
+  std::optional<Alg> alg;  // the JWK's "alg", when it names one: then only that algorithm
+  KeyType type;
+  std::shared_ptr<evp_pkey_st> pkey;
+};
+
+struct KeySet {
+  std::vector<PublicKey> keys;
+};
+
+/**
+ * Parses a JWKS document (RFC 7517 §5). Keys with "use" other than "sig", unsupported "kty"/"crv",
+ * RSA moduli under 2048 bits, or private parts are skipped; a document that is not a JWKS, or that
+ * yields no usable key, is an error with a message naming the problem (never key material).
+ */
+Result<KeySet, std::string> parse_jwks(std::string_view json);
+
+/** Loads one PEM "PUBLIC KEY" (RSA ≥ 2048 bits, EC P-256/P-384 or Ed25519); kid is empty. */
+Result<KeySet, std::string> parse_pem_public_key(std::string_view pem);
+
+/** What a token must satisfy besides its signature. */
+struct VerifyPolicy {
+  std::vector<Alg> algorithms;         // allowlist; the token's "alg" must be in it
+  std::string issuer;                  // "iss" must equal it (when non-empty)
+  std::vector<std::string> audiences;  // "aud" (string or array) must contain one (when non-empty)
+  std::string user_claim = "sub";      // string claim that names the user
+  std::int64_t leeway_seconds = 60;    // for exp, nbf and iat
+};
+
+struct VerifiedToken {
+  std::string user;        // value of policy.user_claim
+  std::int64_t expires_at; // "exp"
+};
+
+/** Why a token was refused. Each value is a fixed reason safe to log (no token contents). */
+enum class JwtError {
+  kMalformed,         // not three base64url segments of JSON objects, or bad claim types
+  kAlgNotAllowed,     // "none", HMAC, unknown, or not in the policy's allowlist
+  kUnknownKid,        // no key with this kid (or, without kid, no key that fits the alg)
+  kKeyAlgMismatch,    // the key's type or JWK "alg" cannot verify this alg
+  kBadSignature,      // signature does not verify
+  kMissingExp,        // "exp" absent: we require it
+  kExpired,           // exp + leeway <= now
+  kNotYetValid,       // nbf - leeway > now (or iat in the future beyond leeway)
+  kWrongIssuer,       // iss != policy.issuer
+  kWrongAudience,     // aud does not contain any configured audience
+  kMissingUserClaim,  // user claim absent, not a string, or empty
+  kCritUnsupported,   // a "crit" header parameter we do not understand (RFC 7515 §4.1.11)
+};
+
+std::string_view describe(JwtError e);
+
+/**
+ * Verifies `token` against `keys` and `policy` at time `now` (Unix seconds).
+ * The algorithm used is the token's "alg" only after it passed the allowlist AND fits the chosen
+ * key's type and JWK alg; "jku", "x5u", "jwk" and "x5c" header parameters are ignored, never fetched.
+ */
+Result<VerifiedToken, JwtError> verify_jwt(std::string_view token, const KeySet& keys,
+                                           const VerifyPolicy& policy, std::int64_t now);
+
+/** The "kid" of a token's header, if it parses; used to decide whether to refresh a JWKS. */
+std::optional<std::string> peek_kid(std::string_view token);
+
+}  // namespace credbroker::identity

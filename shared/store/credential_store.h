@@ -1,0 +1,72 @@
+#pragma once
+// Per-user credentials in Redis: one hash per user, key "<prefix>cred:{<user>}" (the hash tag keeps
+// a user's data in one cluster slot), field = server key, value = sealed credential record.
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "shared/audit/log.h"
+#include "shared/crypto/keyring.h"
+#include "shared/crypto/random.h"
+#include "shared/store/redis.h"
+#include "shared/util/result.h"
+
+namespace credbroker::store {
+
+/** What we keep for one user and one upstream. Tokens never leave this struct except upstream. */
+struct Credential {
+  std::string type = "oauth2";
+  std::string access_token;
+  std::string refresh_token;
+  std::string token_type = "Bearer";
+  std::int64_t expires_at = 0;  // Unix seconds; 0 = no expiry known
+  std::vector<std::string> scopes;
+  std::string audience;
+  std::string obtained_via;  // "connect_flow", "token_exchange", ...
+  std::int64_t updated_at = 0;
+};
+
+/** JSON form inside the seal. decode returns nullopt on anything malformed. */
+std::string encode_credential(const Credential& c);
+std::optional<Credential> decode_credential(std::string_view json);
+
+enum class StoreError {
+  kDisabled,     // no sealing key configured
+  kUnavailable,  // Redis unreachable or refused the command
+};
+
+class CredentialStore {
+ public:
+  CredentialStore(Redis& redis, const crypto::Keyring& keyring, crypto::Random& random,
+                  std::string key_prefix, audit::Log& log);
+
+  bool enabled() const { return !keyring_.empty(); }
+
+  /** Every credential of `user` that opens, by server key, in one round trip (HGETALL). A record
+   *  that fails to open is left out and logged with user, server key and reason only. */
+  Result<std::map<std::string, Credential>, StoreError> load_all(std::string_view user);
+  /** The one credential, or nullopt when absent or unopenable. */
+  Result<std::optional<Credential>, StoreError> load(std::string_view user,
+                                                     std::string_view server_key);
+  /** Seals and stores, replacing an older record. */
+  Result<Unit, StoreError> put(std::string_view user, std::string_view server_key,
+                               const Credential& credential);
+  /** Removes the record; removing nothing is success. */
+  Result<Unit, StoreError> remove(std::string_view user, std::string_view server_key);
+
+  /** "<prefix>cred:{<user>}". */
+  std::string hash_key(std::string_view user) const;
+
+ private:
+  Redis& redis_;
+  const crypto::Keyring& keyring_;
+  crypto::Random& random_;
+  std::string prefix_;
+  audit::Log& log_;
+};
+
+}  // namespace credbroker::store

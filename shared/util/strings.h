@@ -1,0 +1,20 @@
+#pragma once
+// Small string helpers shared by every area.
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace credbroker {
+
+std::string to_lower(std::string_view s);
+bool iequals(std::string_view a, std::string_view b);
+/** Strips ASCII whitespace (space, tab, CR, LF) from both ends. */
+std::string_view trim(std::string_view s);
+std::vector<std::string_view> split(std::string_view s, char sep);
+/** Compares two secrets in time independent of where they differ (lengths may leak). */
+bool constant_time_equals(std::string_view a, std::string_view b);
+/** Lower-case hex of bytes. */
+std::string to_hex(std::string_view bytes);
+
+}  // namespace credbroker
