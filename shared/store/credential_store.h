@@ -62,6 +62,12 @@ class CredentialStore {
   std::string hash_key(std::string_view user) const;
 
  private:
+  /** Opens and decodes one record; on failure logs credential_unreadable and returns nullopt. */
+  std::optional<Credential> open_record(std::string_view user, std::string_view server_key,
+                                        std::string_view record);
+  /** Logs redis_unavailable (operation, failure kind, Redis's own detail) → kUnavailable. */
+  Err<StoreError> unavailable(std::string_view op, const RedisFailure& failure);
+
   Redis& redis_;
   const crypto::Keyring& keyring_;
   crypto::Random& random_;

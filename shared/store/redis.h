@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "shared/config/config.h"
@@ -39,7 +40,30 @@ class Redis {
   virtual Result<Reply, RedisFailure> command(const std::vector<std::string>& argv) = 0;
 };
 
-/** hiredis client for the configured URL; connects lazily on the first command. */
+/** Where to connect, parsed from config::Redis::url. */
+struct RedisEndpoint {
+  enum class Transport { kTcp, kUnix };
+  Transport transport = Transport::kTcp;
+  std::string host;         // kTcp; IPv6 literals without brackets
+  int port = 6379;          // kTcp
+  std::string socket_path;  // kUnix
+  std::string user;         // percent-decoded; empty = default user
+  std::string password;     // percent-decoded; empty = no AUTH
+  int db = 0;
+};
+
+/**
+ * Parses "redis://[[user]:password@]host[:port][/db]" or "unix:///path/to/sock[?db=N]". The error
+ * says which part is wrong and quotes the expected syntax, never the URL itself (it may hold a
+ * password).
+ */
+Result<RedisEndpoint, std::string> parse_redis_url(std::string_view url);
+
+/**
+ * hiredis client for the configured URL; connects lazily on the first command. A non-empty
+ * config.password overrides the URL's password. An unparsable URL makes every command fail with
+ * kUnreachable (config validation reports it at start).
+ */
 std::unique_ptr<Redis> make_hiredis(const config::Redis& config);
 
 }  // namespace credbroker::store

@@ -1,0 +1,174 @@
+#include "shared/store/flow_store.h"
+
+#include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include <chrono>
+
+#include "shared/crypto/hash.h"
+#include "shared/crypto/seal.h"
+
+namespace credbroker::store {
+
+namespace {
+
+constexpr std::string_view kFlowKind = "flow";
+
+void put_string(rapidjson::Writer<rapidjson::StringBuffer>& w, const char* key,
+                std::string_view value) {
+  w.Key(key);
+  w.String(value.data(), static_cast<rapidjson::SizeType>(value.size()));
+}
+
+bool get_string(const rapidjson::Value& obj, const char* key, std::string& out) {
+  const auto it = obj.FindMember(key);
+  if (it == obj.MemberEnd() || !it->value.IsString()) return false;
+  out.assign(it->value.GetString(), it->value.GetStringLength());
+  return true;
+}
+
+std::string_view reason_of(crypto::OpenError e) {
+  switch (e) {
+    case crypto::OpenError::kMalformed:
+      return "malformed";
+    case crypto::OpenError::kUnknownKeyId:
+      return "unknown_key_id";
+    case crypto::OpenError::kAuthFailed:
+      return "auth_failed";
+  }
+  return "unknown";
+}
+
+}  // namespace
+
+std::string encode_flow(const PendingFlow& flow) {
+  rapidjson::StringBuffer buf;
+  rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+  w.StartObject();
+  put_string(w, "user", flow.user);
+  put_string(w, "server_key", flow.server_key);
+  put_string(w, "verifier", flow.verifier);
+  put_string(w, "redirect_uri", flow.redirect_uri);
+  put_string(w, "issuer", flow.issuer);
+  w.Key("created_at");
+  w.Int64(flow.created_at);
+  w.EndObject();
+  return std::string(buf.GetString(), buf.GetSize());
+}
+
+std::optional<PendingFlow> decode_flow(std::string_view json) {
+  rapidjson::Document doc;
+  doc.Parse(json.data(), json.size());
+  if (doc.HasParseError() || !doc.IsObject()) return std::nullopt;
+  PendingFlow f;
+  if (!get_string(doc, "user", f.user) || !get_string(doc, "server_key", f.server_key) ||
+      !get_string(doc, "verifier", f.verifier) ||
+      !get_string(doc, "redirect_uri", f.redirect_uri) || !get_string(doc, "issuer", f.issuer)) {
+    return std::nullopt;
+  }
+  const auto it = doc.FindMember("created_at");
+  if (it == doc.MemberEnd() || !it->value.IsInt64()) return std::nullopt;
+  f.created_at = it->value.GetInt64();
+  return f;
+}
+
+FlowStore::FlowStore(Redis& redis, const crypto::Keyring& keyring, std::string key_prefix,
+                     crypto::Random& random, const Clock& clock, audit::Log& log)
+    : redis_(redis),
+      keyring_(keyring),
+      prefix_(std::move(key_prefix)),
+      random_(random),
+      clock_(clock),
+      log_(log) {}
+
+std::string FlowStore::flow_key(std::string_view state) const {
+  return prefix_ + "flow:" + crypto::sha256_hex(state);
+}
+
+std::string FlowStore::index_key(std::string_view user) const {
+  std::string key = prefix_ + "flows:{";
+  key.append(user);
+  key.push_back('}');
+  return key;
+}
+
+Result<Unit, StoreError> FlowStore::put(std::string_view state, const PendingFlow& flow,
+                                        const FlowLimits& limits) {
+  if (!enabled()) return Err{StoreError::kDisabled};
+  const std::string id = crypto::sha256_hex(state);
+  const std::string key = prefix_ + "flow:" + id;
+  const std::string sealed = crypto::seal(
+      keyring_, random_, {.user = id, .server_key = "", .kind = kFlowKind}, encode_flow(flow));
+  const auto failed = [this](const RedisFailure& f) {
+    log_.warn("redis_unavailable",
+              {{"op", std::string_view("flow_put")}, {"detail", std::string_view(f.detail)}});
+    return Err{StoreError::kUnavailable};
+  };
+
+  auto set = redis_.command({"SET", key, sealed, "NX", "EX", std::to_string(limits.ttl_seconds)});
+  if (!set) return failed(set.error());
+  // A nil reply means the key exists: 256 random bits collided, or the state was reused.
+  if (set->type == Reply::Type::kNil) return Err{StoreError::kUnavailable};
+
+  // The per-user index, ordered by creation time in microseconds, holds the cap.
+  const std::string index = index_key(flow.user);
+  const auto now_us =
+      std::chrono::duration_cast<std::chrono::microseconds>(clock_.now().time_since_epoch())
+          .count();
+  const std::int64_t horizon_us = now_us - limits.ttl_seconds * 1'000'000;
+  if (auto r = redis_.command({"ZADD", index, std::to_string(now_us), id}); !r) {
+    return failed(r.error());
+  }
+  if (auto r = redis_.command({"ZREMRANGEBYSCORE", index, "-inf", std::to_string(horizon_us)});
+      !r) {
+    return failed(r.error());
+  }
+  auto count = redis_.command({"ZCARD", index});
+  if (!count) return failed(count.error());
+  if (count->integer > limits.max_per_user) {
+    auto popped =
+        redis_.command({"ZPOPMIN", index, std::to_string(count->integer - limits.max_per_user)});
+    if (!popped) return failed(popped.error());
+    // ZPOPMIN answers member, score, member, score, ...
+    for (std::size_t i = 0; i < popped->elements.size(); i += 2) {
+      if (auto r = redis_.command({"DEL", prefix_ + "flow:" + popped->elements[i].str}); !r) {
+        return failed(r.error());
+      }
+    }
+    log_.info("pending_flows_capped",
+              {{"user", std::string_view(flow.user)},
+               {"dropped", static_cast<std::int64_t>(popped->elements.size() / 2)}});
+  }
+  if (auto r = redis_.command({"EXPIRE", index, std::to_string(limits.ttl_seconds)}); !r) {
+    return failed(r.error());
+  }
+  return Unit{};
+}
+
+Result<std::optional<PendingFlow>, StoreError> FlowStore::take(std::string_view state) {
+  if (!enabled()) return Err{StoreError::kDisabled};
+  const std::string id = crypto::sha256_hex(state);
+  auto got = redis_.command({"GETDEL", prefix_ + "flow:" + id});
+  if (!got) {
+    log_.warn("redis_unavailable", {{"op", std::string_view("flow_take")},
+                                    {"detail", std::string_view(got.error().detail)}});
+    return Err{StoreError::kUnavailable};
+  }
+  if (got->type != Reply::Type::kString) return std::optional<PendingFlow>();
+  auto opened = crypto::open(keyring_, {.user = id, .server_key = "", .kind = kFlowKind}, got->str);
+  if (!opened) {
+    log_.warn("flow_unreadable", {{"reason", reason_of(opened.error())}});
+    return std::optional<PendingFlow>();
+  }
+  auto flow = decode_flow(*opened);
+  if (!flow) {
+    log_.warn("flow_unreadable", {{"reason", std::string_view("malformed")}});
+    return std::optional<PendingFlow>();
+  }
+  // Best effort: the index entry would expire with the index anyway.
+  (void)redis_.command({"ZREM", index_key(flow->user), id});
+  return flow;
+}
+
+}  // namespace credbroker::store
