@@ -1,0 +1,69 @@
+#include "shared/app/app.h"
+
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "shared/runtime/runtime.h"
+
+namespace credbroker::app {
+
+namespace {
+
+int fail(std::string_view program, std::string_view message, int status = kExitConfig) {
+  std::fprintf(stderr, "%.*s: %.*s\n", static_cast<int>(program.size()), program.data(),
+               static_cast<int>(message.size()), message.data());
+  return status;
+}
+
+}  // namespace
+
+int run(int argc, char** argv, std::string_view route_name, routes::RouteFn route) {
+  const std::string program = "credbroker-" + std::string(route_name);
+  const std::vector<std::string> args(argv + 1, argv + argc);
+  const auto transport = runtime::choose_transport(args);
+  if (!transport.ok) return fail(program, transport.error, kExitUsage);
+
+  const auto env = config::process_env();
+  const std::string config_path = env("CREDBROKER_CONFIG").value_or("/etc/credbroker/config.json");
+  auto config = config::load_file(config_path, env);
+  if (!config) return fail(program, config.error());
+
+  auto keyring = crypto::Keyring::parse(env("CREDBROKER_KEYS").value_or(""));
+  if (!keyring) return fail(program, keyring.error());
+
+  audit::Log log(audit::stderr_sink(), program);
+  if (keyring->empty()) {
+    log.warn("sealing_disabled", {{"cause", std::string_view("CREDBROKER_KEYS is not set")}});
+  }
+
+  auto http_client = http::make_curl_client({.connect_timeout_ms = config->http.connect_timeout_ms,
+                                             .total_timeout_ms = config->http.timeout_ms,
+                                             .max_body_bytes = 1 << 20,
+                                             .ca_file = config->http.ca_file});
+  auto key_source = identity::make_key_source(config->identity, *http_client);
+  if (!key_source) return fail(program, key_source.error());
+  identity::Authenticator authenticator(config->identity, **key_source, system_clock());
+  auto redis = store::make_hiredis(config->redis);
+  store::CredentialStore credentials(*redis, *keyring, crypto::system_random(),
+                                     config->redis.key_prefix, log);
+  store::FlowStore flows(*redis, *keyring, config->redis.key_prefix, crypto::system_random(),
+                         system_clock(), log);
+
+  routes::Context context{.config = *config,
+                          .clock = system_clock(),
+                          .authenticator = authenticator,
+                          .credentials = credentials,
+                          .flows = flows,
+                          .redis = *redis,
+                          .random = crypto::system_random(),
+                          .http = *http_client,
+                          .log = log};
+  log.info("started", {{"route", route_name}});
+  return runtime::serve(transport.transport, [&](const http::Request& request) {
+    return routes::dispatch(route_name, route, request, context);
+  });
+}
+
+}  // namespace credbroker::app

@@ -1,0 +1,211 @@
+#include "shared/oauth/token_client.h"
+
+#include <rapidjson/document.h>
+#include <rapidjson/error/en.h>
+
+#include <cmath>
+
+#include "shared/crypto/base64.h"
+#include "shared/http/url.h"
+#include "shared/util/strings.h"
+
+namespace credbroker::oauth {
+
+namespace {
+
+// RFC 6749 §5.2; anything else an endpoint says is not repeated.
+constexpr std::string_view kKnownErrors[] = {"invalid_request",        "invalid_client",
+                                             "invalid_grant",          "unauthorized_client",
+                                             "unsupported_grant_type", "invalid_scope"};
+
+std::string known_error(std::string_view error) {
+  for (auto known : kKnownErrors) {
+    if (error == known) return std::string(known);
+  }
+  return {};
+}
+
+TokenError failure(TokenErrorKind kind, int http_status = 0) {
+  TokenError e;
+  e.kind = kind;
+  e.http_status = http_status;
+  return e;
+}
+
+std::vector<std::string> split_scopes(std::string_view scope) {
+  std::vector<std::string> out;
+  for (auto part : split(scope, ' ')) {
+    if (!part.empty()) out.emplace_back(part);
+  }
+  return out;
+}
+
+std::optional<std::int64_t> parse_expires_in(const rapidjson::Value& v) {
+  // Some servers send a string; numbers beyond ten years are nonsense and ignored.
+  constexpr std::int64_t kMax = 10LL * 365 * 24 * 3600;
+  if (v.IsInt64()) {
+    const auto n = v.GetInt64();
+    if (n >= 0 && n <= kMax) return n;
+  } else if (v.IsDouble()) {
+    const double d = v.GetDouble();
+    if (std::isfinite(d) && d >= 0 && d <= static_cast<double>(kMax)) {
+      return static_cast<std::int64_t>(d);
+    }
+  } else if (v.IsString()) {
+    std::int64_t n = 0;
+    const std::string_view s(v.GetString(), v.GetStringLength());
+    if (s.empty() || s.size() > 12) return std::nullopt;
+    for (char c : s) {
+      if (c < '0' || c > '9') return std::nullopt;
+      n = n * 10 + (c - '0');
+    }
+    if (n <= kMax) return n;
+  }
+  return std::nullopt;
+}
+
+Result<TokenResponse, TokenError> from_fields(
+    const std::vector<std::pair<std::string, std::string>>& fields,
+    std::optional<std::int64_t> expires_in) {
+  TokenResponse t;
+  t.expires_in = expires_in;
+  for (const auto& [k, v] : fields) {
+    if (k == "access_token")
+      t.access_token = v;
+    else if (k == "refresh_token")
+      t.refresh_token = v;
+    else if (k == "token_type")
+      t.token_type = v;
+    else if (k == "scope")
+      t.scopes = split_scopes(v);
+  }
+  if (t.access_token.empty()) {
+    TokenError e = failure(TokenErrorKind::kNoAccessToken);
+    for (const auto& [k, v] : fields) {
+      if (k == "error") e.oauth_error = known_error(v);
+    }
+    return Err{std::move(e)};
+  }
+  return t;
+}
+
+Result<TokenResponse, TokenError> parse_json(std::string_view body) {
+  rapidjson::Document doc;
+  doc.Parse<rapidjson::kParseIterativeFlag>(body.data(), body.size());
+  if (doc.HasParseError() || !doc.IsObject()) return Err{failure(TokenErrorKind::kBadBody)};
+  std::vector<std::pair<std::string, std::string>> fields;
+  std::optional<std::int64_t> expires_in;
+  for (const auto& m : doc.GetObject()) {
+    const std::string name(m.name.GetString(), m.name.GetStringLength());
+    if (name == "expires_in") {
+      expires_in = parse_expires_in(m.value);
+    } else if (m.value.IsString()) {
+      fields.emplace_back(name, std::string(m.value.GetString(), m.value.GetStringLength()));
+    }
+  }
+  return from_fields(fields, expires_in);
+}
+
+Result<TokenResponse, TokenError> parse_form(std::string_view body) {
+  auto fields = http::parse_query(trim(body));
+  if (!fields) return Err{failure(TokenErrorKind::kBadBody)};
+  std::optional<std::int64_t> expires_in;
+  for (const auto& [k, v] : *fields) {
+    if (k == "expires_in") {
+      rapidjson::Value s(v.c_str(), static_cast<rapidjson::SizeType>(v.size()));
+      expires_in = parse_expires_in(s);
+    }
+  }
+  return from_fields(*fields, expires_in);
+}
+
+}  // namespace
+
+std::string describe(const TokenError& e) {
+  switch (e.kind) {
+    case TokenErrorKind::kTransport:
+      return "transport:" + std::string(http::describe(e.fetch));
+    case TokenErrorKind::kHttpStatus:
+      return "http_status";
+    case TokenErrorKind::kBadBody:
+      return "bad_body";
+    case TokenErrorKind::kNoAccessToken:
+      return "no_access_token";
+  }
+  return "unknown";
+}
+
+http::OutboundRequest build_code_exchange(const config::AuthBroker& broker,
+                                          const CodeExchange& exchange) {
+  http::OutboundRequest r;
+  r.method = "POST";
+  r.url = broker.token_endpoint;
+  r.headers = {{"Content-Type", "application/x-www-form-urlencoded"},
+               {"Accept", "application/json"}};
+  std::vector<std::pair<std::string, std::string>> form = {
+      {"grant_type", "authorization_code"},
+      {"code", exchange.code},
+      {"redirect_uri", exchange.redirect_uri},
+      {"code_verifier", exchange.code_verifier}};
+  switch (broker.token_endpoint_auth_method) {
+    case config::ClientAuthMethod::kClientSecretBasic:
+      // RFC 6749 §2.3.1: id and secret are form-encoded before they are joined.
+      r.headers.emplace_back(
+          "Authorization",
+          "Basic " + crypto::base64_encode(http::percent_encode(broker.client_id) + ":" +
+                                           http::percent_encode(broker.client_secret)));
+      break;
+    case config::ClientAuthMethod::kClientSecretPost:
+      form.emplace_back("client_id", broker.client_id);
+      form.emplace_back("client_secret", broker.client_secret);
+      break;
+    case config::ClientAuthMethod::kNone:
+      form.emplace_back("client_id", broker.client_id);
+      break;
+  }
+  r.body = http::build_query(form);
+  return r;
+}
+
+Result<TokenResponse, TokenError> parse_token_response(std::string_view content_type,
+                                                       std::string_view body) {
+  const std::string type = to_lower(trim(content_type.substr(0, content_type.find(';'))));
+  if (type == "application/x-www-form-urlencoded" || type == "text/plain") {
+    auto form = parse_form(body);
+    if (form || form.error().kind != TokenErrorKind::kBadBody) return form;
+  }
+  return parse_json(body);
+}
+
+Result<TokenResponse, TokenError> exchange_code(http::HttpClient& client,
+                                                const config::AuthBroker& broker,
+                                                const CodeExchange& exchange) {
+  auto answer = client.send(build_code_exchange(broker, exchange));
+  if (!answer) {
+    TokenError e = failure(TokenErrorKind::kTransport);
+    e.fetch = answer.error();
+    return Err{std::move(e)};
+  }
+  const auto content_type = [&]() -> std::string_view {
+    for (const auto& [k, v] : answer->headers) {
+      if (k == "content-type") return v;
+    }
+    return {};
+  }();
+  if (answer->status != 200) {
+    TokenError e = failure(TokenErrorKind::kHttpStatus, answer->status);
+    if (auto parsed = parse_token_response(content_type, answer->body); !parsed) {
+      e.oauth_error = parsed.error().oauth_error;
+    }
+    return Err{std::move(e)};
+  }
+  auto parsed = parse_token_response(content_type, answer->body);
+  if (!parsed) {
+    TokenError e = parsed.error();
+    e.http_status = answer->status;
+    return Err{std::move(e)};
+  }
+  return parsed;
+}
+
+}  // namespace credbroker::oauth

@@ -1,0 +1,147 @@
+#include "shared/http/url.h"
+#include "shared/oauth/token_client.h"
+#include "shared/routes/routes.h"
+#include "shared/util/strings.h"
+
+namespace credbroker::routes {
+
+namespace {
+
+/** RFC 6749 §4.1.2.1 error codes (and OIDC's) passed on as they are; anything else is folded. */
+constexpr std::string_view kKnownAuthorizationErrors[] = {"access_denied",
+                                                          "invalid_scope",
+                                                          "server_error",
+                                                          "temporarily_unavailable",
+                                                          "interaction_required",
+                                                          "login_required",
+                                                          "account_selection_required",
+                                                          "consent_required"};
+
+std::string_view authorization_error_label(std::string_view error) {
+  for (auto known : kKnownAuthorizationErrors) {
+    if (error == known) return known;
+  }
+  return "authorization_denied";
+}
+
+/** Every outcome goes back to the configured UI; never to anything the request names. */
+http::Response back_to_ui(const Context& context, const config::Server& server,
+                          std::string_view label, RequestNote& note) {
+  std::string location = context.config.ui_redirect;
+  location.push_back(location.find('?') == std::string::npos ? '?' : '&');
+  location += "credential_server=" + http::percent_encode(server.name);
+  if (label.empty()) {
+    location += "&credential_connected=1";
+  } else {
+    note.reason = std::string(label);
+    location += "&credential_error=";
+    location.append(label);
+  }
+  return http::redirect(std::move(location));
+}
+
+/** All values of `name`; the query was already parsed. */
+std::vector<std::string_view> values(const std::vector<std::pair<std::string, std::string>>& query,
+                                     std::string_view name) {
+  std::vector<std::string_view> out;
+  for (const auto& [k, v] : query) {
+    if (k == name) out.push_back(v);
+  }
+  return out;
+}
+
+/** The single non-empty value of `name`, or nullopt when absent, empty or repeated. */
+std::optional<std::string_view> single(const std::vector<std::pair<std::string, std::string>>& q,
+                                       std::string_view name) {
+  const auto all = values(q, name);
+  if (all.size() != 1 || all.front().empty()) return std::nullopt;
+  return all.front();
+}
+
+store::Credential credential_from(const oauth::TokenResponse& token,
+                                  const config::AuthBroker& broker, std::int64_t now) {
+  store::Credential c;
+  c.type = "oauth2";
+  c.access_token = token.access_token;
+  c.refresh_token = token.refresh_token;
+  c.token_type = token.token_type.empty() ? "Bearer" : token.token_type;
+  c.expires_at = token.expires_in ? now + *token.expires_in : 0;
+  c.scopes = token.scopes ? *token.scopes : broker.scopes;
+  c.audience = broker.resource;
+  c.obtained_via = "connect_flow";
+  c.updated_at = now;
+  return c;
+}
+
+}  // namespace
+
+http::Response callback(const http::Request& request, Context& context, RequestNote& note) {
+  const auto segment = server_segment(request.path, "callback");
+  if (!segment) return not_found();
+  if (request.method != "GET") return method_not_allowed("GET");
+  auto user = authenticate(request, context, note);
+  if (!user) return user.error();
+  auto resolved = resolve_server(*segment, context.config, note);
+  if (!resolved) return resolved.error();
+  const config::Server& server = **resolved;
+  const config::AuthBroker& broker = *server.auth_broker;
+  if (broker.mode != config::BrokerMode::kOAuthConnect) {
+    return back_to_ui(context, server, "invalid_state", note);
+  }
+
+  const auto query = http::parse_query(request.query);
+  if (!query) return back_to_ui(context, server, "invalid_state", note);
+  const auto state = single(*query, "state");
+  if (!state) return back_to_ui(context, server, "invalid_state", note);
+  if (!context.flows.enabled()) return back_to_ui(context, server, "unavailable", note);
+
+  // One atomic GETDEL: of racing callbacks with one state exactly one gets past this line.
+  auto taken = context.flows.take(*state);
+  if (!taken) return back_to_ui(context, server, "unavailable", note);
+  if (!taken->has_value()) return back_to_ui(context, server, "invalid_state", note);
+  const store::PendingFlow& flow = **taken;
+  if (flow.server_key != server.key) return back_to_ui(context, server, "invalid_state", note);
+  // The caller must be who started the flow; otherwise a victim lured into consenting on an
+  // attacker's authorize link would hand over their upstream account (DESIGN.md).
+  if (!constant_time_equals(flow.user, *user)) {
+    context.log.warn("callback_user_mismatch", {{"user", std::string_view(*user)},
+                                                {"flow_user", std::string_view(flow.user)},
+                                                {"server", std::string_view(server.name)}});
+    return back_to_ui(context, server, "user_mismatch", note);
+  }
+  if (const auto errors = values(*query, "error"); !errors.empty()) {
+    return back_to_ui(context, server, authorization_error_label(errors.front()), note);
+  }
+  // RFC 9207: an "iss" that is present must be the issuer we expect.
+  if (const auto iss = values(*query, "iss"); !iss.empty() && !flow.issuer.empty()) {
+    if (iss.size() != 1 || iss.front() != flow.issuer) {
+      return back_to_ui(context, server, "issuer_mismatch", note);
+    }
+  }
+  const auto code = single(*query, "code");
+  if (!code) return back_to_ui(context, server, "connect_failed", note);
+
+  auto token = oauth::exchange_code(context.http, broker,
+                                    {.code = std::string(*code),
+                                     .redirect_uri = flow.redirect_uri,
+                                     .code_verifier = flow.verifier});
+  if (!token) {
+    const std::string cause = oauth::describe(token.error());
+    context.log.warn("token_exchange_failed",
+                     {{"user", std::string_view(*user)},
+                      {"server", std::string_view(server.name)},
+                      {"cause", std::string_view(cause)},
+                      {"http_status", static_cast<std::int64_t>(token.error().http_status)},
+                      {"oauth_error", std::string_view(token.error().oauth_error)}});
+    return back_to_ui(context, server, "connect_failed", note);
+  }
+  const std::int64_t now = context.clock.now_seconds();
+  if (!context.credentials.put(*user, server.key, credential_from(*token, broker, now))) {
+    return back_to_ui(context, server, "unavailable", note);
+  }
+  context.log.info("credential_connected",
+                   {{"user", std::string_view(*user)}, {"server", std::string_view(server.name)}});
+  return back_to_ui(context, server, "", note);
+}
+
+}  // namespace credbroker::routes

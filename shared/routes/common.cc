@@ -1,0 +1,129 @@
+#include <chrono>
+
+#include "shared/http/url.h"
+#include "shared/routes/context.h"
+#include "shared/util/strings.h"
+
+namespace credbroker::routes {
+
+http::Response dispatch(std::string_view route_name, RouteFn route, const http::Request& request,
+                        Context& context) {
+  const auto start = std::chrono::steady_clock::now();
+  RequestNote note;
+  http::Response response = route(request, context, note);
+  response.set_header("Cache-Control", "no-store");
+  const double ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  context.log.info("request", {{"method", std::string_view(request.method)},
+                               {"route", route_name},
+                               {"path", std::string_view(request.path)},
+                               {"status", static_cast<std::int64_t>(response.status)},
+                               {"user", std::string_view(note.user)},
+                               {"reason", std::string_view(note.reason)},
+                               {"duration_ms", ms}});
+  return response;
+}
+
+namespace {
+std::string_view auth_reason(const identity::AuthError& e) {
+  switch (e.kind) {
+    case identity::AuthErrorKind::kMissing:
+      return "no_credentials";
+    case identity::AuthErrorKind::kTooLarge:
+      return "identity_header_too_large";
+    case identity::AuthErrorKind::kKeysUnavailable:
+      return "identity_keys_unavailable";
+    case identity::AuthErrorKind::kInvalid:
+      return identity::describe(e.jwt);
+  }
+  return "unknown";
+}
+}  // namespace
+
+Result<std::string, http::Response> authenticate(const http::Request& request, Context& context,
+                                                 RequestNote& note) {
+  auto verified = context.authenticator.authenticate(request);
+  if (verified) {
+    note.user = verified->user;
+    return verified->user;
+  }
+  note.reason = std::string(auth_reason(verified.error()));
+  if (verified.error().kind == identity::AuthErrorKind::kKeysUnavailable) {
+    return Err{http::json_error(503, "Identity verification is unavailable")};
+  }
+  auto r = http::json_error(401, "Authentication required");
+  r.set_header("WWW-Authenticate", verified.error().kind == identity::AuthErrorKind::kMissing
+                                       ? "Bearer"
+                                       : "Bearer error=\"invalid_token\"");
+  return Err{std::move(r)};
+}
+
+http::Response method_not_allowed(std::string_view allow) {
+  auto r = http::json_error(405, "Method not allowed");
+  r.set_header("Allow", allow);
+  return r;
+}
+
+http::Response not_found() {
+  return http::json_error(404, "Not found");
+}
+
+std::optional<std::string_view> server_segment(std::string_view path, std::string_view suffix) {
+  const std::string prefix = std::string(kCredentialsPath) + "/";
+  if (path.substr(0, prefix.size()) != prefix) return std::nullopt;
+  std::string_view rest = path.substr(prefix.size());
+  const auto slash = rest.find('/');
+  if (suffix.empty()) {
+    if (slash != std::string_view::npos) return std::nullopt;
+    return rest;
+  }
+  if (slash == std::string_view::npos || rest.substr(slash + 1) != suffix) return std::nullopt;
+  return rest.substr(0, slash);
+}
+
+std::optional<std::string> decode_server_name(std::string_view segment) {
+  auto decoded = http::percent_decode(segment);
+  if (!decoded) return std::nullopt;
+  return std::string(trim(*decoded));
+}
+
+Result<const config::Server*, http::Response> resolve_server(std::string_view segment,
+                                                             const config::Config& config,
+                                                             RequestNote& note) {
+  const auto name = decode_server_name(segment);
+  if (!name) {
+    note.reason = "bad_server_encoding";
+    return Err{http::json_error(400, "Server name is not valid percent-encoding")};
+  }
+  if (name->empty()) {
+    note.reason = "empty_server_name";
+    return Err{http::json_error(400, "Server name is required")};
+  }
+  const config::Server* server = config.find_brokered(*name);
+  if (server == nullptr) {
+    note.reason = "unknown_server";
+    const std::string shown = quotable_name(*name);
+    return Err{http::json_error(404, shown.empty() ? std::string("Unknown server")
+                                                   : with_quoted("Unknown server ", shown))};
+  }
+  return server;
+}
+
+// Built by append: GCC 12 misreports chained operator+ on strings here (-Wrestrict).
+std::string with_quoted(std::string_view prefix, std::string_view name) {
+  std::string out(prefix);
+  out.push_back('"');
+  out.append(name);
+  out.push_back('"');
+  return out;
+}
+
+std::string quotable_name(std::string_view name) {
+  if (name.size() > 128) return {};
+  for (unsigned char c : name) {
+    if (c < 0x20 || c == 0x7F) return {};
+  }
+  return std::string(name);
+}
+
+}  // namespace credbroker::routes

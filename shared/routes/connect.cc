@@ -1,0 +1,88 @@
+#include "shared/crypto/pkce.h"
+#include "shared/http/url.h"
+#include "shared/routes/routes.h"
+
+namespace credbroker::routes {
+
+namespace {
+
+/** RFC 6749 §3.1: an endpoint URI may carry a query, which must be kept. */
+std::string append_query(std::string_view endpoint, std::string_view query) {
+  std::string out(endpoint);
+  const auto q = out.find('?');
+  if (q == std::string::npos) {
+    out.push_back('?');
+  } else if (q != out.size() - 1 && out.back() != '&') {
+    out.push_back('&');
+  }
+  out.append(query);
+  return out;
+}
+
+}  // namespace
+
+std::string callback_uri(const config::Config& config, const config::Server& server) {
+  return config.public_base_url + std::string(kCredentialsPath) + "/" +
+         http::percent_encode(server.name) + "/callback";
+}
+
+http::Response connect(const http::Request& request, Context& context, RequestNote& note) {
+  const auto segment = server_segment(request.path, "connect");
+  if (!segment) return not_found();
+  if (request.method != "GET") return method_not_allowed("GET");
+  auto user = authenticate(request, context, note);
+  if (!user) return user.error();
+  auto resolved = resolve_server(*segment, context.config, note);
+  if (!resolved) return resolved.error();
+  const config::Server& server = **resolved;
+  const config::AuthBroker& broker = *server.auth_broker;
+  if (broker.mode != config::BrokerMode::kOAuthConnect) {
+    note.reason = "not_oauth_connect";
+    return http::json_error(
+        400, with_quoted("Server ", server.name) + " does not use the OAuth connect flow");
+  }
+  if (!context.flows.enabled()) {
+    note.reason = "store_disabled";
+    return http::json_error(503, "Credential broker is not enabled");
+  }
+
+  const std::string state = crypto::make_state(context.random);
+  store::PendingFlow flow{.user = *user,
+                          .server_key = server.key,
+                          .verifier = crypto::make_code_verifier(context.random),
+                          .redirect_uri = callback_uri(context.config, server),
+                          .issuer = broker.issuer,
+                          .created_at = context.clock.now_seconds()};
+  const auto stored =
+      context.flows.put(state, flow,
+                        {.ttl_seconds = context.config.flow_ttl_seconds,
+                         .max_per_user = context.config.max_pending_flows_per_user});
+  if (!stored) {
+    note.reason = "store_unavailable";
+    return http::json_error(503, "Credential store is unavailable");
+  }
+
+  std::vector<std::pair<std::string, std::string>> params = {
+      {"response_type", "code"},
+      {"client_id", broker.client_id},
+      {"redirect_uri", flow.redirect_uri},
+      {"state", state},
+      {"code_challenge", crypto::s256_challenge(flow.verifier)},
+      {"code_challenge_method", "S256"}};
+  if (!broker.scopes.empty()) {
+    std::string scope;
+    for (const auto& s : broker.scopes) {
+      if (!scope.empty()) scope.push_back(' ');
+      scope += s;
+    }
+    params.emplace_back("scope", scope);
+  }
+  if (!broker.resource.empty()) params.emplace_back("resource", broker.resource);
+  for (const auto& extra : broker.authorization_params) params.push_back(extra);
+
+  context.log.info("connect_started",
+                   {{"user", std::string_view(*user)}, {"server", std::string_view(server.name)}});
+  return http::redirect(append_query(broker.authorization_endpoint, http::build_query(params)));
+}
+
+}  // namespace credbroker::routes

@@ -1,0 +1,84 @@
+#pragma once
+// What a route function may use: everything built once per process by app::build(). The routes
+// see interfaces only, never FCGX, curl or hiredis types.
+
+#include <string>
+
+#include "shared/audit/log.h"
+#include "shared/config/config.h"
+#include "shared/crypto/random.h"
+#include "shared/http/client.h"
+#include "shared/http/request.h"
+#include "shared/identity/authenticator.h"
+#include "shared/store/credential_store.h"
+#include "shared/store/flow_store.h"
+#include "shared/store/redis.h"
+#include "shared/util/clock.h"
+#include "shared/util/result.h"
+
+namespace credbroker::routes {
+
+struct Context {
+  const config::Config& config;
+  const Clock& clock;
+  identity::Authenticator& authenticator;
+  store::CredentialStore& credentials;
+  store::FlowStore& flows;
+  store::Redis& redis;
+  crypto::Random& random;
+  http::HttpClient& http;
+  audit::Log& log;
+};
+
+/** What one request leaves for its log line besides method, path and status. */
+struct RequestNote {
+  std::string user;    // the verified caller, once known
+  std::string reason;  // a fixed label explaining a refusal or failure ("token_expired", ...)
+};
+
+/** A route: answers one request. */
+using RouteFn = http::Response (*)(const http::Request&, Context&, RequestNote&);
+
+/**
+ * Runs `route` for one request and writes the request's log line (method, route, path without
+ * query, status, user, reason, duration). The path is logged; the query never is (it carries codes
+ * and state on the callback).
+ */
+http::Response dispatch(std::string_view route_name, RouteFn route, const http::Request& request,
+                        Context& context);
+
+/** The verified caller's user id, or the 401/503 response to send. */
+Result<std::string, http::Response> authenticate(const http::Request& request, Context& context,
+                                                 RequestNote& note);
+
+/** 405 with Allow. */
+http::Response method_not_allowed(std::string_view allow);
+/** 404 for a path no route serves. */
+http::Response not_found();
+
+inline constexpr std::string_view kCredentialsPath = "/api/v1/user/credentials";
+
+/**
+ * For "/api/v1/user/credentials/<segment>[/<suffix>]": the raw (still percent-encoded) segment, or
+ * nullopt when the path does not have that shape. `suffix` empty means no further segment.
+ */
+std::optional<std::string_view> server_segment(std::string_view path, std::string_view suffix);
+
+/** Server name from a raw segment: percent-decoded, trimmed. nullopt when the encoding is bad. */
+std::optional<std::string> decode_server_name(std::string_view segment);
+
+/**
+ * The brokered server a raw `{server}` segment names, or the 400/404 response to send (bad
+ * encoding, empty name, unknown or not brokered server).
+ */
+Result<const config::Server*, http::Response> resolve_server(std::string_view segment,
+                                                             const config::Config& config,
+                                                             RequestNote& note);
+
+/** "<prefix>\"<name>\"" */
+std::string with_quoted(std::string_view prefix, std::string_view name);
+
+/** A server name safe to repeat in a message: printable, at most 128 bytes; else empty. */
+std::string quotable_name(std::string_view name);
+
+}  // namespace credbroker::routes

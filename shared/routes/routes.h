@@ -1,0 +1,25 @@
+#pragma once
+// One function per route (one file each). Each matches its own path shape, checks the method,
+// authenticates, then maps the request to a response.
+
+#include "shared/routes/context.h"
+
+namespace credbroker::routes {
+
+/** GET /api/v1/user/credentials — every brokered upstream with the caller's status. */
+http::Response list(const http::Request& request, Context& context, RequestNote& note);
+
+/** DELETE /api/v1/user/credentials/{server} — disconnect the caller's own credential. */
+http::Response disconnect(const http::Request& request, Context& context, RequestNote& note);
+
+/** GET /api/v1/user/credentials/{server}/connect — start authorization code + PKCE. */
+http::Response connect(const http::Request& request, Context& context, RequestNote& note);
+
+/** GET /api/v1/user/credentials/{server}/callback — finish it and store the credential. */
+http::Response callback(const http::Request& request, Context& context, RequestNote& note);
+
+/** The redirect URI registered for `server`: public_base_url +
+ * "/api/v1/user/credentials/<name>/callback". */
+std::string callback_uri(const config::Config& config, const config::Server& server);
+
+}  // namespace credbroker::routes

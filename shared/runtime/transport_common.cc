@@ -1,0 +1,65 @@
+#include "shared/runtime/transport_common.h"
+
+#include <fcgiapp.h>
+
+#include <charconv>
+#include <cstdio>
+#include <cstdlib>
+#include <exception>
+
+namespace credbroker::runtime {
+
+http::Response handle_with_body(http::Request& request, const BodyReader& read,
+                                const Handler& handler) {
+  std::size_t length = 0;
+  if (const auto cl = request.header("content-length"); cl && !cl->empty()) {
+    const auto [ptr, ec] = std::from_chars(cl->data(), cl->data() + cl->size(), length);
+    if (ec != std::errc() || ptr != cl->data() + cl->size()) {
+      return http::json_error(400, "Invalid Content-Length");
+    }
+  }
+  if (length > kMaxBodyBytes) return http::json_error(413, "Request body too large");
+  request.body.resize(length);
+  std::size_t got = 0;
+  while (got < length) {
+    const long n = read(request.body.data() + got, length - got);
+    if (n <= 0) break;
+    got += static_cast<std::size_t>(n);
+  }
+  request.body.resize(got);
+  try {
+    return handler(request);
+  } catch (const std::exception&) {
+    // Never a stack or an exception text in a response: it might carry data we must not show.
+    std::fputs("{\"level\":\"error\",\"event\":\"handler_exception\"}\n", stderr);
+    return http::json_error(500, "Internal error");
+  }
+}
+
+Choice choose_transport(const std::vector<std::string>& args) {
+  Choice c{true, {Transport::Kind::kFastCgiInherited, ""}, ""};
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == "--listen") {
+      if (i + 1 >= args.size() || args[i + 1].empty()) {
+        return {false, {}, "--listen needs an address: 127.0.0.1:PORT or /path/to.sock"};
+      }
+      c.transport = {Transport::Kind::kFastCgiListen, args[++i]};
+    } else {
+      return {false, {}, "unknown argument \"" + args[i] + "\" (usage: [--listen ADDR])"};
+    }
+  }
+  if (c.transport.kind == Transport::Kind::kFastCgiListen) return c;
+  // A front server that spawns us for FastCGI hands over a listening socket on fd 0.
+  if (!FCGX_IsCGI()) return c;
+  if (std::getenv("GATEWAY_INTERFACE") != nullptr) {
+    c.transport.kind = Transport::Kind::kCgi;
+    return c;
+  }
+  return {false,
+          {},
+          "not started by a front server (fd 0 is no FastCGI socket and GATEWAY_INTERFACE is "
+          "unset): pass --listen 127.0.0.1:PORT or --listen /path/to.sock"};
+  return c;
+}
+
+}  // namespace credbroker::runtime

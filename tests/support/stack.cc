@@ -1,0 +1,187 @@
+#include "tests/support/stack.h"
+
+#include <filesystem>
+#include <stdexcept>
+
+#include "shared/audit/log.h"
+#include "shared/config/config.h"
+#include "shared/crypto/base64.h"
+#include "shared/crypto/keyring.h"
+#include "shared/crypto/random.h"
+#include "shared/util/clock.h"
+#include "shared/util/strings.h"
+
+namespace credbroker::testing {
+
+namespace {
+
+struct DefaultServer {
+  const char* name;
+  const char* url;
+};
+constexpr DefaultServer kDefaultServers[] = {{"github", "https://github.example.test/api/v3"},
+                                             {"jira", "https://jira.example.test"},
+                                             {"Docs Wiki", "https://wiki.example.test"},
+                                             {"plain", "https://plain.example.test"}};
+
+class NullSink final : public audit::Sink {
+ public:
+  void write(std::string_view) override {}
+};
+
+}  // namespace
+
+TestIssuer::TestIssuer()
+    : dir_("credbroker-issuer"), key_(generate_key(identity::Alg::kES256, "test-key-1")) {
+  jwks_path_ = dir_.file("jwks.json");
+  write_file(jwks_path_, jwks_json({key_}));
+}
+
+Claims TestIssuer::claims(std::string_view user) const {
+  Claims c;
+  c.sub(user).iss(kTestIssuer).aud(kTestAudience).iat(system_clock().now_seconds());
+  return c;
+}
+
+std::string TestIssuer::token(std::string_view user, std::int64_t ttl_seconds) const {
+  return mint(key_, claims(user).exp(system_clock().now_seconds() + ttl_seconds));
+}
+
+std::string default_servers_json() {
+  return R"([
+    {"name": "github", "url": "https://github.example.test/api/v3",
+     "auth_broker": {"mode": "oauth_connect",
+                     "authorization_endpoint": "http://127.0.0.1:9/authorize",
+                     "token_endpoint": "http://127.0.0.1:9/token",
+                     "client_id": "gh-client", "client_secret": "gh-secret-SENTINEL-7f3a",
+                     "scopes": ["repo", "read:org"]}},
+    {"name": "jira", "url": "https://jira.example.test",
+     "auth_broker": {"mode": "token_exchange", "token_endpoint": "http://127.0.0.1:9/token",
+                     "client_id": "jira-client", "client_secret": "jira-secret-SENTINEL-91c2"}},
+    {"name": "Docs Wiki", "url": "https://wiki.example.test",
+     "auth_broker": {"mode": "oauth_connect",
+                     "authorization_endpoint": "http://127.0.0.1:9/authorize?tenant=docs",
+                     "token_endpoint": "http://127.0.0.1:9/token", "client_id": "wiki-client",
+                     "token_endpoint_auth_method": "none"}},
+    {"name": "plain", "url": "https://plain.example.test"}
+  ])";
+}
+
+std::string default_server_key(std::string_view name) {
+  for (const auto& s : kDefaultServers) {
+    if (name == s.name) return config::server_key(s.name, s.url);
+  }
+  throw std::runtime_error("not a default server: " + std::string(name));
+}
+
+std::string random_keyring_spec(std::string_view id) {
+  return std::string(id) + ":" + crypto::base64_encode(crypto::system_random().bytes(32));
+}
+
+std::optional<std::string> Answer::header(std::string_view name) const {
+  for (const auto& [k, v] : headers) {
+    if (iequals(k, name)) return v;
+  }
+  return std::nullopt;
+}
+
+LighttpdStack::LighttpdStack(const TestIssuer& issuer, StackOptions options)
+    : options_(std::move(options)), dir_("credbroker-stack") {
+  port_ = free_port();
+  if (options_.sealing) keys_ = random_keyring_spec();
+  config_path_ = dir_.file("config.json");
+  log_path_ = dir_.file("error.log");
+  std::filesystem::create_directories(dir_.file("www"));
+  const std::string config =
+      std::string("{") +                                       //
+      "\"public_base_url\": \"http://127.0.0.1:" +             //
+      std::to_string(port_) + "\"," +                          //
+      "\"ui_redirect\": \"/ui/\"," +                           //
+      "\"identity\": {\"header\": " +                          //
+      json_string(options_.identity_header) +                  //
+      ", \"issuer\": " + json_string(kTestIssuer) +            //
+      ", \"audience\": " + json_string(kTestAudience) +        //
+      ", \"algorithms\": [\"ES256\", \"RS256\"]" +             //
+      ", \"jwks_file\": " + json_string(issuer.jwks_path()) +  //
+      "}," +                                                   //
+      "\"redis\": {\"url\": " + json_string(options_.redis_url) +
+      ", \"connect_timeout_ms\": 300, \"command_timeout_ms\": 300}," +
+      "\"flow_ttl_seconds\": " + std::to_string(options_.flow_ttl_seconds) +
+      ", \"max_pending_flows_per_user\": " + std::to_string(options_.max_pending_flows_per_user) +
+      ", \"servers\": " + options_.servers_json + options_.extra_config + "}";
+  write_file(config_path_, config);
+
+  ProcessOptions p;
+  p.argv = {"lighttpd", "-D", "-f",
+            std::string(CREDBROKER_SOURCE_DIR) + "/infra/lighttpd/credbroker.conf"};
+  p.env = {{"CREDBROKER_BIND", "127.0.0.1"},
+           {"CREDBROKER_PORT", std::to_string(port_)},
+           {"CREDBROKER_BIN_DIR", CREDBROKER_BIN_DIR},
+           {"CREDBROKER_RUN_DIR", dir_.path()},
+           {"CREDBROKER_ERRORLOG", log_path_},
+           {"CREDBROKER_PROCS", std::to_string(options_.procs)},
+           {"CREDBROKER_CONFIG", config_path_},
+           {"CREDBROKER_KEYS", keys_}};
+  for (const auto& e : options_.env) p.env.push_back(e);
+  p.stdout_path = dir_.file("lighttpd.stdout");
+  p.stderr_path = dir_.file("lighttpd.out");
+  lighttpd_.emplace(std::move(p));
+  if (!wait_for_port(port_, std::chrono::seconds(10))) {
+    throw std::runtime_error("lighttpd did not start: " + read_file(dir_.file("lighttpd.out")) +
+                             read_file(log_path_));
+  }
+  client_ = http::make_curl_client(
+      {.connect_timeout_ms = 2000, .total_timeout_ms = 20000, .max_body_bytes = 4 << 20});
+}
+
+LighttpdStack::~LighttpdStack() {
+  if (lighttpd_) lighttpd_->stop();
+}
+
+std::string LighttpdStack::url(std::string_view path) const {
+  return "http://127.0.0.1:" + std::to_string(port_) + std::string(path);
+}
+
+std::string LighttpdStack::log() const {
+  // Handlers inherit lighttpd's stderr; lighttpd's own messages go to its error log.
+  return read_file(dir_.file("lighttpd.out")) + read_file(log_path_);
+}
+
+Answer LighttpdStack::request(std::string_view method, std::string_view path,
+                              std::vector<std::pair<std::string, std::string>> headers,
+                              std::string body) {
+  http::OutboundRequest r;
+  r.method = std::string(method);
+  r.url = url(path);
+  r.headers = std::move(headers);
+  r.body = std::move(body);
+  auto answer = client_->send(r);
+  if (!answer) {
+    throw std::runtime_error("HTTP " + r.method + " " + r.url +
+                             " failed: " + std::string(http::describe(answer.error())));
+  }
+  return Answer{answer->status, std::move(answer->headers), std::move(answer->body)};
+}
+
+Answer LighttpdStack::get(std::string_view path, std::string_view token) {
+  return request("GET", path, {{"Authorization", "Bearer " + std::string(token)}});
+}
+
+Answer LighttpdStack::del(std::string_view path, std::string_view token) {
+  return request("DELETE", path, {{"Authorization", "Bearer " + std::string(token)}});
+}
+
+void seed_credential(const std::string& redis_url, const std::string& keys, std::string_view user,
+                     std::string_view server_key, const store::Credential& credential) {
+  config::Redis rc;
+  rc.url = redis_url;
+  auto redis = store::make_hiredis(rc);
+  auto keyring = crypto::Keyring::parse(keys);
+  if (!keyring) throw std::runtime_error(keyring.error());
+  NullSink sink;
+  audit::Log log(sink);
+  store::CredentialStore store(*redis, *keyring, crypto::system_random(), rc.key_prefix, log);
+  if (!store.put(user, server_key, credential)) throw std::runtime_error("seed failed");
+}
+
+}  // namespace credbroker::testing

@@ -1,0 +1,106 @@
+#pragma once
+// The integration stack: a test issuer (signing key + JWKS file), and lighttpd spawning the real
+// handler executables from build/bin with the config from infra/lighttpd, on a free loopback
+// port. Start one per suite (a global fixture), never one per test case.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "shared/http/client.h"
+#include "shared/store/credential_store.h"
+#include "tests/support/jwt_mint.h"
+#include "tests/support/process.h"
+#include "tests/support/tempdir.h"
+
+namespace credbroker::testing {
+
+inline constexpr std::string_view kTestIssuer = "https://issuer.credbroker.test";
+inline constexpr std::string_view kTestAudience = "credbroker-tests";
+
+/** Signs tokens for the stacks: one ES256 key whose JWKS the handlers trust. */
+class TestIssuer {
+ public:
+  TestIssuer();
+  const std::string& jwks_path() const { return jwks_path_; }
+  const SigningKey& key() const { return key_; }
+  /** A valid token for `user`: iss, aud, exp = now + ttl. */
+  std::string token(std::string_view user, std::int64_t ttl_seconds = 3600) const;
+  /** Claims of a valid token, for tests that change one thing. */
+  Claims claims(std::string_view user) const;
+
+ private:
+  TempDir dir_;
+  SigningKey key_;
+  std::string jwks_path_;
+};
+
+/** The servers every stack brokers unless a test says otherwise (a JSON array). */
+std::string default_servers_json();
+
+struct StackOptions {
+  std::string redis_url;
+  std::string identity_header = "Authorization";
+  bool sealing = true;  // CREDBROKER_KEYS set
+  std::string servers_json = default_servers_json();
+  std::int64_t flow_ttl_seconds = 600;
+  std::int64_t max_pending_flows_per_user = 16;
+  std::string extra_config;  // more top-level members, each starting with ','
+  std::vector<std::pair<std::string, std::string>> env;  // more handler environment
+  int procs = 1;
+};
+
+/** One HTTP exchange's answer; headers lower-cased. */
+struct Answer {
+  int status = 0;
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+  std::optional<std::string> header(std::string_view name) const;
+};
+
+/** lighttpd + the four handlers. */
+class LighttpdStack {
+ public:
+  LighttpdStack(const TestIssuer& issuer, StackOptions options);
+  ~LighttpdStack();
+
+  int port() const { return port_; }
+  std::string url(std::string_view path) const;
+  const std::string& keys() const { return keys_; }
+  const StackOptions& options() const { return options_; }
+  const std::string& config_path() const { return config_path_; }
+  /** Everything the handlers (on lighttpd's stderr) and lighttpd (its error log) wrote so far. */
+  std::string log() const;
+
+  Answer request(std::string_view method, std::string_view path,
+                 std::vector<std::pair<std::string, std::string>> headers = {},
+                 std::string body = {});
+  /** GET/DELETE with "Authorization: Bearer <token>". */
+  Answer get(std::string_view path, std::string_view token);
+  Answer del(std::string_view path, std::string_view token);
+
+ private:
+  StackOptions options_;
+  TempDir dir_;
+  int port_ = 0;
+  std::string keys_;
+  std::string config_path_;
+  std::string log_path_;
+  std::optional<ChildProcess> lighttpd_;
+  std::unique_ptr<http::HttpClient> client_;
+};
+
+/** A fresh "id:base64" keyring spec with one random 32-byte key. */
+std::string random_keyring_spec(std::string_view id = "it1");
+
+/** Writes a credential the way the handlers do (same keyring, same Redis). */
+void seed_credential(const std::string& redis_url, const std::string& keys, std::string_view user,
+                     std::string_view server_key, const store::Credential& credential);
+
+/** The server key the stack's config gives `name` (default servers). */
+std::string default_server_key(std::string_view name);
+
+}  // namespace credbroker::testing
