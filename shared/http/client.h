@@ -15,15 +15,15 @@ namespace credbroker::http {
 
 struct OutboundRequest {
   std::string method = "GET";
-  std::string url;
-  std::vector<std::pair<std::string, std::string>> headers;
-  std::string body;
+  std::string url{};
+  std::vector<std::pair<std::string, std::string>> headers{};
+  std::string body{};
 };
 
 struct OutboundResponse {
   int status = 0;
-  std::vector<std::pair<std::string, std::string>> headers;  // names lower-cased
-  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers{};  // names lower-cased
+  std::string body{};
 };
 
 enum class FetchError {
@@ -40,10 +40,11 @@ struct ClientOptions {
   long connect_timeout_ms = 2000;
   long total_timeout_ms = 5000;
   std::size_t max_body_bytes = 1 << 20;
-  std::string ca_file;  // empty: system trust store
+  std::string ca_file{};  // empty: system trust store
 };
 
-/** Sends one request and returns the answer as it came (3xx included: redirects are not followed). */
+/** Sends one request and returns the answer as it came (3xx included: redirects are not followed).
+ */
 class HttpClient {
  public:
   virtual ~HttpClient() = default;

@@ -56,6 +56,19 @@ std::string percent_encode(std::string_view in) {
   return out;
 }
 
+std::string form_encode(std::string_view in) {
+  std::string out;
+  std::size_t start = 0;
+  // Encode runs between spaces with percent_encode, and each space as '+'.
+  while (true) {
+    const auto space = in.find(' ', start);
+    out += percent_encode(in.substr(start, space == std::string_view::npos ? space : space - start));
+    if (space == std::string_view::npos) return out;
+    out.push_back('+');
+    start = space + 1;
+  }
+}
+
 std::optional<std::vector<std::pair<std::string, std::string>>> parse_query(std::string_view q) {
   std::vector<std::pair<std::string, std::string>> out;
   std::size_t start = 0;

@@ -18,6 +18,9 @@ std::optional<std::string> percent_decode(std::string_view in, bool plus_as_spac
 /** Encodes every byte outside RFC 3986 "unreserved" as %XX (upper-case hex). */
 std::string percent_encode(std::string_view in);
 
+/** application/x-www-form-urlencoded for one name or value: like percent_encode, but ' ' → '+'. */
+std::string form_encode(std::string_view in);
+
 /**
  * Splits "a=1&b=2" into decoded pairs, in order; duplicates kept. Returns nullopt when any name or
  * value is malformed.

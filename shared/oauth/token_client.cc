@@ -25,6 +25,17 @@ std::string known_error(std::string_view error) {
   return {};
 }
 
+std::string_view fetch_label(http::FetchError e) {
+  switch (e) {
+    case http::FetchError::kTimeout: return "timeout";
+    case http::FetchError::kConnect: return "connect";
+    case http::FetchError::kTls: return "tls";
+    case http::FetchError::kTooLarge: return "too_large";
+    case http::FetchError::kOther: return "other";
+  }
+  return "other";
+}
+
 TokenError failure(TokenErrorKind kind, int http_status = 0) {
   TokenError e;
   e.kind = kind;
@@ -124,7 +135,7 @@ Result<TokenResponse, TokenError> parse_form(std::string_view body) {
 std::string describe(const TokenError& e) {
   switch (e.kind) {
     case TokenErrorKind::kTransport:
-      return "transport:" + std::string(http::describe(e.fetch));
+      return "transport:" + std::string(fetch_label(e.fetch));
     case TokenErrorKind::kHttpStatus:
       return "http_status";
     case TokenErrorKind::kBadBody:
@@ -152,8 +163,8 @@ http::OutboundRequest build_code_exchange(const config::AuthBroker& broker,
       // RFC 6749 §2.3.1: id and secret are form-encoded before they are joined.
       r.headers.emplace_back(
           "Authorization",
-          "Basic " + crypto::base64_encode(http::percent_encode(broker.client_id) + ":" +
-                                           http::percent_encode(broker.client_secret)));
+          "Basic " + crypto::base64_encode(http::form_encode(broker.client_id) + ":" +
+                                           http::form_encode(broker.client_secret)));
       break;
     case config::ClientAuthMethod::kClientSecretPost:
       form.emplace_back("client_id", broker.client_id);

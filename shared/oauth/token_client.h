@@ -44,7 +44,8 @@ struct TokenError {
   std::string oauth_error;  // RFC 6749 §5.2 code when the body names one, else empty
 };
 
-/** The fixed label for logs: "transport:timeout", "http_status", "bad_body", "no_access_token". */
+/** The fixed label for logs: "transport:timeout" (…:connect, :tls, :too_large, :other),
+ *  "http_status", "bad_body", "no_access_token". */
 std::string describe(const TokenError& e);
 
 /** The request the exchange sends: method, URL, headers, form body (exposed for tests). */

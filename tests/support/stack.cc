@@ -32,9 +32,11 @@ class NullSink final : public audit::Sink {
 }  // namespace
 
 TestIssuer::TestIssuer()
-    : dir_("credbroker-issuer"), key_(generate_key(identity::Alg::kES256, "test-key-1")) {
+    : dir_("credbroker-issuer"),
+      key_(generate_key(identity::Alg::kES256, "test-key-1")),
+      rsa_key_(generate_key(identity::Alg::kRS256, "test-rsa-1")) {
   jwks_path_ = dir_.file("jwks.json");
-  write_file(jwks_path_, jwks_json({key_}));
+  write_file(jwks_path_, jwks_json({key_, rsa_key_}));
 }
 
 Claims TestIssuer::claims(std::string_view user) const {
@@ -88,7 +90,7 @@ std::optional<std::string> Answer::header(std::string_view name) const {
 LighttpdStack::LighttpdStack(const TestIssuer& issuer, StackOptions options)
     : options_(std::move(options)), dir_("credbroker-stack") {
   port_ = free_port();
-  if (options_.sealing) keys_ = random_keyring_spec();
+  if (options_.sealing) keys_ = options_.keys.empty() ? random_keyring_spec() : options_.keys;
   config_path_ = dir_.file("config.json");
   log_path_ = dir_.file("error.log");
   std::filesystem::create_directories(dir_.file("www"));

@@ -21,12 +21,13 @@ namespace credbroker::testing {
 inline constexpr std::string_view kTestIssuer = "https://issuer.credbroker.test";
 inline constexpr std::string_view kTestAudience = "credbroker-tests";
 
-/** Signs tokens for the stacks: one ES256 key whose JWKS the handlers trust. */
+/** Signs tokens for the stacks: an ES256 and an RS256 key, whose JWKS the handlers trust. */
 class TestIssuer {
  public:
   TestIssuer();
   const std::string& jwks_path() const { return jwks_path_; }
   const SigningKey& key() const { return key_; }
+  const SigningKey& rsa_key() const { return rsa_key_; }
   /** A valid token for `user`: iss, aud, exp = now + ttl. */
   std::string token(std::string_view user, std::int64_t ttl_seconds = 3600) const;
   /** Claims of a valid token, for tests that change one thing. */
@@ -35,6 +36,7 @@ class TestIssuer {
  private:
   TempDir dir_;
   SigningKey key_;
+  SigningKey rsa_key_;
   std::string jwks_path_;
 };
 
@@ -45,6 +47,7 @@ struct StackOptions {
   std::string redis_url;
   std::string identity_header = "Authorization";
   bool sealing = true;  // CREDBROKER_KEYS set
+  std::string keys;     // with sealing: this keyring spec (empty: a fresh random key)
   std::string servers_json = default_servers_json();
   std::int64_t flow_ttl_seconds = 600;
   std::int64_t max_pending_flows_per_user = 16;

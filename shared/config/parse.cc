@@ -1,0 +1,600 @@
+// Parsing and validation of the config document (config.h). Reading happens in document order and
+// stops at the first error; validate() at the bottom holds the rules that span several fields.
+// Error texts name the field and the expected form, and quote a value only when it is a name (a
+// server, an algorithm, an environment variable): never a secret, a password or a URL.
+
+#include <rapidjson/document.h>
+#include <rapidjson/error/en.h>
+
+#include <algorithm>
+#include <array>
+#include <initializer_list>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+
+#include "shared/config/config.h"
+#include "shared/config/syntax.h"
+#include "shared/util/strings.h"
+
+namespace credbroker::config {
+
+namespace {
+
+using rapidjson::Value;
+
+// ---------------------------------------------------------------------------------------------
+// Locations and the first error
+
+bool is_plain_key(std::string_view key) {
+  if (key.empty()) return false;
+  for (char c : key) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '_' || c == '-';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+/** A JSON string literal for `s`, cut at 64 bytes so that an error stays one short line. */
+std::string quoted(std::string_view s) {
+  constexpr std::size_t kMax = 64;
+  const bool cut = s.size() > kMax;
+  if (cut) s = s.substr(0, kMax);
+  std::string out = "\"";
+  for (unsigned char c : s) {
+    if (c == '"' || c == '\\') {
+      out.push_back('\\');
+      out.push_back(static_cast<char>(c));
+    } else if (c < 0x20 || c == 0x7f) {
+      static constexpr char kHex[] = "0123456789abcdef";
+      out += "\\u00";
+      out.push_back(kHex[c >> 4]);
+      out.push_back(kHex[c & 0xf]);
+    } else {
+      out.push_back(static_cast<char>(c));
+    }
+  }
+  out += cut ? "...\"" : "\"";
+  return out;
+}
+
+/** "identity" + "issuer" -> "identity.issuer"; odd keys as ["a b"]; the root is "". */
+std::string child(std::string_view loc, std::string_view key) {
+  if (is_plain_key(key)) {
+    return loc.empty() ? std::string(key) : std::string(loc) + "." + std::string(key);
+  }
+  return (loc.empty() ? std::string("$") : std::string(loc)) + "[" + quoted(key) + "]";
+}
+
+std::string item(std::string_view loc, std::size_t index) {
+  return std::string(loc) + "[" + std::to_string(index) + "]";
+}
+
+/** Holds the first error. Every reader returns false right after a failure, so there is one. */
+class Check {
+ public:
+  bool fail(std::string_view where, std::string_view what) {
+    error_ = std::string(where) + ": " + std::string(what);
+    return false;
+  }
+  const std::string& error() const { return error_; }
+
+ private:
+  std::string error_;
+};
+
+std::string_view view(const Value& v) {
+  return {v.GetString(), v.GetStringLength()};
+}
+
+// ---------------------------------------------------------------------------------------------
+// Objects and scalar fields
+
+/** One JSON object at a location. */
+class Fields {
+ public:
+  Fields(const Value& object, std::string loc) : object_(object), loc_(std::move(loc)) {}
+
+  const Value* get(std::string_view key) const {
+    const Value name(rapidjson::StringRef(key.data(), key.size()));
+    const auto it = object_.FindMember(name);
+    return it == object_.MemberEnd() ? nullptr : &it->value;
+  }
+  std::string at(std::string_view key) const { return child(loc_, key); }
+  const Value& object() const { return object_; }
+
+ private:
+  const Value& object_;
+  std::string loc_;
+};
+
+/** No key twice (RapidJSON keeps both), and, when `allowed` is given, no key outside it. */
+bool check_keys(const Fields& f, std::initializer_list<std::string_view> allowed, Check& c) {
+  std::set<std::string_view> seen;
+  for (const auto& member : f.object().GetObject()) {
+    const std::string_view key = view(member.name);
+    if (!seen.insert(key).second) return c.fail(f.at(key), "duplicate field");
+    if (allowed.size() > 0 && std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
+      return c.fail(f.at(key), "unknown field");
+    }
+  }
+  return true;
+}
+
+bool check_unique_keys(const Fields& f, Check& c) {
+  return check_keys(f, {}, c);
+}
+
+/** A non-empty string when present; `out` keeps its default when absent. */
+bool read_string(const Fields& f, std::string_view key, std::string& out, Check& c) {
+  const Value* v = f.get(key);
+  if (v == nullptr) return true;
+  if (!v->IsString() || v->GetStringLength() == 0) {
+    return c.fail(f.at(key), "must be a non-empty string");
+  }
+  out.assign(v->GetString(), v->GetStringLength());
+  return true;
+}
+
+bool require_string(const Fields& f, std::string_view key, std::string& out, Check& c) {
+  if (f.get(key) == nullptr) return c.fail(f.at(key), "required");
+  return read_string(f, key, out, c);
+}
+
+bool read_int(const Fields& f, std::string_view key, std::int64_t lo, std::int64_t hi,
+              std::int64_t& out, Check& c) {
+  const Value* v = f.get(key);
+  if (v == nullptr) return true;
+  if (!v->IsInt64() || v->GetInt64() < lo || v->GetInt64() > hi) {
+    return c.fail(f.at(key), "must be an integer between " + std::to_string(lo) + " and " +
+                                 std::to_string(hi));
+  }
+  out = v->GetInt64();
+  return true;
+}
+
+/** A section that must be an object when present; nullptr when absent. */
+bool section(const Fields& parent, std::string_view key, const Value*& out, Check& c) {
+  out = parent.get(key);
+  if (out != nullptr && !out->IsObject()) return c.fail(parent.at(key), "must be an object");
+  return true;
+}
+
+// ---------------------------------------------------------------------------------------------
+// URLs
+
+constexpr std::string_view kEndpointRule =
+    "must be an absolute https URL (http only for 127.0.0.1, localhost or [::1])";
+
+/** Endpoints we send secrets or trust answers from: https, or http on loopback for development. */
+bool check_endpoint(const Fields& f, std::string_view key, std::string_view value, Check& c) {
+  const auto url = syntax::parse_http_url(value);
+  if (!url || (!url->https && !syntax::is_loopback(url->host))) {
+    return c.fail(f.at(key), kEndpointRule);
+  }
+  // RFC 6749 §3.1 and §3.2: endpoint URIs MUST NOT include a fragment component.
+  if (url->has_fragment) return c.fail(f.at(key), "must not contain a fragment");
+  return true;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sections
+
+bool read_public_base_url(const Fields& root, Config& cfg, Check& c) {
+  if (!require_string(root, "public_base_url", cfg.public_base_url, c)) return false;
+  const auto url = syntax::parse_http_url(cfg.public_base_url);
+  if (!url) return c.fail(root.at("public_base_url"), "must be an absolute http(s) URL");
+  // Paths such as /connect/<name> are appended to it.
+  if (url->has_query || url->has_fragment) {
+    return c.fail(root.at("public_base_url"), "must not contain a query or fragment");
+  }
+  while (cfg.public_base_url.ends_with('/')) cfg.public_base_url.pop_back();
+  return true;
+}
+
+bool read_ui_redirect(const Fields& root, Config& cfg, Check& c) {
+  if (!read_string(root, "ui_redirect", cfg.ui_redirect, c)) return false;
+  if (!syntax::is_relative_path(cfg.ui_redirect)) {
+    return c.fail(root.at("ui_redirect"), "must be a relative path starting with \"/\"");
+  }
+  return true;
+}
+
+constexpr std::array<std::string_view, 7> kAlgorithms = {"RS256", "RS384", "RS512", "PS256",
+                                                         "ES256", "ES384", "EdDSA"};
+
+bool read_algorithms(const Fields& f, std::vector<std::string>& out, Check& c) {
+  const Value* v = f.get("algorithms");
+  if (v == nullptr) return true;
+  const std::string loc = f.at("algorithms");
+  if (!v->IsArray() || v->Empty()) return c.fail(loc, "must be a non-empty array of strings");
+  out.clear();
+  for (rapidjson::SizeType i = 0; i < v->Size(); ++i) {
+    const Value& a = (*v)[i];
+    if (!a.IsString()) return c.fail(item(loc, i), "must be a string");
+    const std::string_view name = view(a);
+    if (std::find(kAlgorithms.begin(), kAlgorithms.end(), name) == kAlgorithms.end()) {
+      return c.fail(item(loc, i),
+                    "unsupported algorithm " + quoted(name) +
+                        " (supported: RS256, RS384, RS512, PS256, ES256, ES384, EdDSA)");
+    }
+    if (std::find(out.begin(), out.end(), name) != out.end()) {
+      return c.fail(item(loc, i), "duplicate algorithm " + quoted(name));
+    }
+    out.emplace_back(name);
+  }
+  return true;
+}
+
+bool read_audience(const Fields& f, std::vector<std::string>& out, Check& c) {
+  const Value* v = f.get("audience");
+  const std::string loc = f.at("audience");
+  if (v == nullptr) return c.fail(loc, "required");
+  if (v->IsString()) {
+    if (v->GetStringLength() == 0) return c.fail(loc, "must be a non-empty string");
+    out = {std::string(view(*v))};
+    return true;
+  }
+  if (!v->IsArray() || v->Empty()) {
+    return c.fail(loc, "must be a string or a non-empty array of strings");
+  }
+  for (rapidjson::SizeType i = 0; i < v->Size(); ++i) {
+    const Value& a = (*v)[i];
+    if (!a.IsString() || a.GetStringLength() == 0) {
+      return c.fail(item(loc, i), "must be a non-empty string");
+    }
+    out.emplace_back(view(a));
+  }
+  return true;
+}
+
+bool read_identity(const Fields& root, Identity& id, Check& c) {
+  const Value* v = nullptr;
+  if (!section(root, "identity", v, c)) return false;
+  if (v == nullptr) return c.fail(root.at("identity"), "required");
+  const Fields f(*v, root.at("identity"));
+  if (!check_keys(f,
+                  {"header", "issuer", "audience", "user_claim", "algorithms", "leeway_seconds",
+                   "jwks_file", "jwks_url", "public_key_pem_file"},
+                  c)) {
+    return false;
+  }
+  if (!read_string(f, "header", id.header, c)) return false;
+  if (!syntax::is_token(id.header)) return c.fail(f.at("header"), "must be an HTTP header name");
+  return require_string(f, "issuer", id.issuer, c) && read_audience(f, id.audiences, c) &&
+         read_string(f, "user_claim", id.user_claim, c) && read_algorithms(f, id.algorithms, c) &&
+         read_int(f, "leeway_seconds", 0, 600, id.leeway_seconds, c) &&
+         read_string(f, "jwks_file", id.jwks_file, c) &&
+         read_string(f, "jwks_url", id.jwks_url, c) &&
+         (id.jwks_url.empty() || check_endpoint(f, "jwks_url", id.jwks_url, c)) &&
+         read_string(f, "public_key_pem_file", id.public_key_pem_file, c);
+}
+
+bool read_redis(const Fields& root, const EnvLookup& env, Redis& redis, Check& c) {
+  const Value* v = nullptr;
+  if (!section(root, "redis", v, c)) return false;
+  if (v != nullptr) {
+    const Fields f(*v, root.at("redis"));
+    if (!check_keys(f, {"url", "connect_timeout_ms", "command_timeout_ms", "key_prefix"}, c) ||
+        !read_string(f, "url", redis.url, c) ||
+        !read_int(f, "connect_timeout_ms", 1, 60000, redis.connect_timeout_ms, c) ||
+        !read_int(f, "command_timeout_ms", 1, 60000, redis.command_timeout_ms, c) ||
+        !read_string(f, "key_prefix", redis.key_prefix, c)) {
+      return false;
+    }
+    // Keys are "<prefix>cred:{<user>}": a brace in the prefix would move the Cluster hash tag.
+    const bool prefix_ok = redis.key_prefix.size() <= 64 &&
+                           syntax::is_scope_token(redis.key_prefix) &&
+                           redis.key_prefix.find_first_of("{}") == std::string::npos;
+    if (!prefix_ok) {
+      return c.fail(f.at("key_prefix"),
+                    "must be at most 64 printable characters without spaces, quotes or braces");
+    }
+  }
+  auto password = syntax::redis_url_password(redis.url);
+  if (!password) {
+    return c.fail(child(root.at("redis"), "url"), "must be redis://host:port/db or unix:///path");
+  }
+  redis.password = std::move(*password);
+  if (auto from_env = env("CREDBROKER_REDIS_PASSWORD"); from_env && !from_env->empty()) {
+    redis.password = std::move(*from_env);
+  }
+  return true;
+}
+
+bool read_outbound(const Fields& root, Outbound& http, Check& c) {
+  const Value* v = nullptr;
+  if (!section(root, "http", v, c)) return false;
+  if (v == nullptr) return true;
+  const Fields f(*v, root.at("http"));
+  return check_keys(f, {"connect_timeout_ms", "timeout_ms", "ca_file"}, c) &&
+         read_int(f, "connect_timeout_ms", 1, 60000, http.connect_timeout_ms, c) &&
+         read_int(f, "timeout_ms", 1, 300000, http.timeout_ms, c) &&
+         read_string(f, "ca_file", http.ca_file, c);
+}
+
+// Parameters the connect route sets itself (RFC 6749 §4.1.1, RFC 7636 §4.3, RFC 8707 §2).
+constexpr std::array<std::string_view, 8> kReservedParams = {
+    "response_type",         "client_id", "redirect_uri", "state", "code_challenge",
+    "code_challenge_method", "scope",     "resource"};
+
+bool read_authorization_params(const Fields& f, AuthBroker& b, Check& c) {
+  const Value* v = nullptr;
+  if (!section(f, "authorization_params", v, c)) return false;
+  if (v == nullptr) return true;
+  const Fields params(*v, f.at("authorization_params"));
+  if (!check_unique_keys(params, c)) return false;
+  for (const auto& member : v->GetObject()) {
+    const std::string_view name = view(member.name);
+    if (name.empty()) return c.fail(params.at(name), "must be a non-empty parameter name");
+    for (std::string_view reserved : kReservedParams) {
+      if (iequals(name, reserved)) return c.fail(params.at(name), "reserved parameter");
+    }
+    if (!member.value.IsString()) return c.fail(params.at(name), "must be a string");
+    b.authorization_params.emplace_back(name, view(member.value));
+  }
+  return true;
+}
+
+bool read_scopes(const Fields& f, std::vector<std::string>& out, Check& c) {
+  const Value* v = f.get("scopes");
+  if (v == nullptr) return true;
+  const std::string loc = f.at("scopes");
+  if (!v->IsArray()) return c.fail(loc, "must be an array of strings");
+  for (rapidjson::SizeType i = 0; i < v->Size(); ++i) {
+    const Value& s = (*v)[i];
+    if (!s.IsString() || !syntax::is_scope_token(view(s))) {
+      return c.fail(item(loc, i), "must be a scope token: printable ASCII without spaces");
+    }
+    out.emplace_back(view(s));
+  }
+  return true;
+}
+
+bool read_client_secret(const Fields& f, const EnvLookup& env, AuthBroker& b, Check& c) {
+  if (!read_string(f, "client_secret", b.client_secret, c)) return false;
+  std::string var;
+  if (!read_string(f, "client_secret_env", var, c)) return false;
+  if (var.empty()) return true;
+  if (!b.client_secret.empty()) {
+    return c.fail(f.at("client_secret_env"), "cannot be combined with client_secret");
+  }
+  if (!syntax::is_env_name(var)) {
+    return c.fail(f.at("client_secret_env"), "must be an environment variable name");
+  }
+  auto value = env(var);
+  if (!value) {
+    return c.fail(f.at("client_secret_env"), "environment variable " + quoted(var) + " is not set");
+  }
+  if (value->empty()) {
+    return c.fail(f.at("client_secret_env"), "environment variable " + quoted(var) + " is empty");
+  }
+  b.client_secret = std::move(*value);
+  return true;
+}
+
+bool read_mode(const Fields& f, AuthBroker& b, Check& c) {
+  b.mode = BrokerMode::kOAuthConnect;
+  const Value* v = f.get("mode");
+  if (v == nullptr) return true;
+  for (BrokerMode m :
+       {BrokerMode::kOAuthConnect, BrokerMode::kTokenExchange, BrokerMode::kEntraObo}) {
+    if (v->IsString() && view(*v) == mode_name(m)) {
+      b.mode = m;
+      return true;
+    }
+  }
+  return c.fail(f.at("mode"),
+                "must be one of \"oauth_connect\", \"token_exchange\", \"entra_obo\"");
+}
+
+bool read_auth_method(const Fields& f, AuthBroker& b, Check& c) {
+  const Value* v = f.get("token_endpoint_auth_method");
+  if (v == nullptr) return true;
+  const std::string_view s = v->IsString() ? view(*v) : std::string_view();
+  if (s == "client_secret_post") {
+    b.token_endpoint_auth_method = ClientAuthMethod::kClientSecretPost;
+  } else if (s == "client_secret_basic") {
+    b.token_endpoint_auth_method = ClientAuthMethod::kClientSecretBasic;
+  } else if (s == "none") {
+    b.token_endpoint_auth_method = ClientAuthMethod::kNone;
+  } else {
+    return c.fail(f.at("token_endpoint_auth_method"),
+                  "must be one of \"client_secret_post\", \"client_secret_basic\", \"none\"");
+  }
+  return true;
+}
+
+bool read_broker(const Value& v, const std::string& loc, const EnvLookup& env, AuthBroker& b,
+                 Check& c) {
+  const Fields f(v, loc);
+  if (!check_keys(f,
+                  {"mode", "authorization_endpoint", "token_endpoint", "client_id", "client_secret",
+                   "client_secret_env", "token_endpoint_auth_method", "scopes", "resource",
+                   "issuer", "authorization_params"},
+                  c)) {
+    return false;
+  }
+  return read_mode(f, b, c) &&
+         read_string(f, "authorization_endpoint", b.authorization_endpoint, c) &&
+         (b.authorization_endpoint.empty() ||
+          check_endpoint(f, "authorization_endpoint", b.authorization_endpoint, c)) &&
+         read_string(f, "token_endpoint", b.token_endpoint, c) &&
+         (b.token_endpoint.empty() || check_endpoint(f, "token_endpoint", b.token_endpoint, c)) &&
+         require_string(f, "client_id", b.client_id, c) && read_client_secret(f, env, b, c) &&
+         read_auth_method(f, b, c) && read_scopes(f, b.scopes, c) &&
+         read_string(f, "resource", b.resource, c) &&
+         (b.resource.empty() || syntax::is_resource_uri(b.resource) ||
+          c.fail(f.at("resource"), "must be an absolute URI without a fragment")) &&
+         read_string(f, "issuer", b.issuer, c) &&
+         (b.issuer.empty() || check_endpoint(f, "issuer", b.issuer, c)) &&
+         read_authorization_params(f, b, c);
+}
+
+/** `key_name`: the key in the object form ("mcpServers": {"github": {...}}), else nullopt. */
+bool read_server(const Value& v, const std::string& loc, std::optional<std::string_view> key_name,
+                 const EnvLookup& env, Server& s, Check& c) {
+  if (!v.IsObject()) return c.fail(loc, "must be an object");
+  const Fields f(v, loc);
+  if (!check_keys(f, {"name", "url", "auth_broker"}, c)) return false;
+  if (key_name) {
+    s.name = std::string(*key_name);
+    const Value* name = f.get("name");
+    if (name != nullptr && !(name->IsString() && view(*name) == *key_name)) {
+      return c.fail(f.at("name"), "must equal the key " + quoted(*key_name));
+    }
+  } else if (!require_string(f, "name", s.name, c)) {
+    return false;
+  }
+  if (!syntax::is_server_name(s.name)) {
+    return c.fail(f.at("name"), "must be 1 to 128 characters without control characters or \"/\"");
+  }
+  if (!require_string(f, "url", s.url, c)) return false;
+  if (!syntax::parse_http_url(s.url)) return c.fail(f.at("url"), "must be an absolute http(s) URL");
+  const Value* broker = nullptr;
+  if (!section(f, "auth_broker", broker, c)) return false;
+  if (broker != nullptr) {
+    s.auth_broker.emplace();
+    if (!read_broker(*broker, f.at("auth_broker"), env, *s.auth_broker, c)) return false;
+  }
+  s.key = server_key(s.name, s.url);
+  return true;
+}
+
+/** "servers" (or its alias "mcpServers"): an array, or an object keyed by server name. */
+bool read_servers(const Fields& root, const EnvLookup& env, std::vector<Server>& out,
+                  std::vector<std::string>& locs, Check& c) {
+  const Value* servers = root.get("servers");
+  const Value* alias = root.get("mcpServers");
+  if (servers != nullptr && alias != nullptr) {
+    return c.fail(root.at("mcpServers"), "cannot be combined with \"servers\"");
+  }
+  const std::string_view key = servers != nullptr ? "servers" : "mcpServers";
+  const Value* list = servers != nullptr ? servers : alias;
+  if (list == nullptr) return true;
+  const std::string loc = root.at(key);
+  if (list->IsArray()) {
+    for (rapidjson::SizeType i = 0; i < list->Size(); ++i) {
+      locs.push_back(item(loc, i));
+      if (!read_server((*list)[i], locs.back(), std::nullopt, env, out.emplace_back(), c)) {
+        return false;
+      }
+    }
+    return true;
+  }
+  if (!list->IsObject()) return c.fail(loc, "must be an array or an object");
+  const Fields by_name(*list, loc);
+  if (!check_unique_keys(by_name, c)) return false;
+  for (const auto& member : list->GetObject()) {
+    const std::string_view name = view(member.name);
+    locs.push_back(by_name.at(name));
+    if (!read_server(member.value, locs.back(), name, env, out.emplace_back(), c)) return false;
+  }
+  return true;
+}
+
+bool read_config(const Value& doc, const EnvLookup& env, Config& cfg,
+                 std::vector<std::string>& server_locs, Check& c) {
+  const Fields root(doc, "");
+  return check_keys(root,
+                    {"public_base_url", "ui_redirect", "identity", "redis", "http",
+                     "flow_ttl_seconds", "max_pending_flows_per_user", "servers", "mcpServers"},
+                    c) &&
+         read_public_base_url(root, cfg, c) && read_ui_redirect(root, cfg, c) &&
+         read_identity(root, cfg.identity, c) && read_redis(root, env, cfg.redis, c) &&
+         read_outbound(root, cfg.http, c) &&
+         read_int(root, "flow_ttl_seconds", 30, 86400, cfg.flow_ttl_seconds, c) &&
+         read_int(root, "max_pending_flows_per_user", 1, 1000, cfg.max_pending_flows_per_user, c) &&
+         read_servers(root, env, cfg.servers, server_locs, c);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rules across fields
+
+bool validate_broker(const AuthBroker& b, const std::string& loc, Check& c) {
+  const std::string mode = quoted(mode_name(b.mode));
+  if (b.mode == BrokerMode::kOAuthConnect && b.authorization_endpoint.empty()) {
+    return c.fail(child(loc, "authorization_endpoint"), "required for mode " + mode);
+  }
+  if (b.token_endpoint.empty()) {
+    return c.fail(child(loc, "token_endpoint"), "required for mode " + mode);
+  }
+  switch (b.token_endpoint_auth_method) {
+    case ClientAuthMethod::kClientSecretPost:
+      if (b.client_secret.empty()) {
+        return c.fail(child(loc, "client_secret"),
+                      "required for token_endpoint_auth_method \"client_secret_post\"");
+      }
+      break;
+    case ClientAuthMethod::kClientSecretBasic:
+      if (b.client_secret.empty()) {
+        return c.fail(child(loc, "client_secret"),
+                      "required for token_endpoint_auth_method \"client_secret_basic\"");
+      }
+      break;
+    case ClientAuthMethod::kNone:
+      // A public client (RFC 6749 §2.1) has no secret; one configured here would never be sent.
+      if (!b.client_secret.empty()) {
+        return c.fail(child(loc, "client_secret"),
+                      "must not be set for token_endpoint_auth_method \"none\"");
+      }
+      break;
+  }
+  return true;
+}
+
+bool validate(const Config& cfg, const std::vector<std::string>& server_locs, Check& c) {
+  const Identity& id = cfg.identity;
+  const int sources = static_cast<int>(!id.jwks_file.empty()) +
+                      static_cast<int>(!id.jwks_url.empty()) +
+                      static_cast<int>(!id.public_key_pem_file.empty());
+  if (sources != 1) {
+    return c.fail("identity",
+                  "exactly one of jwks_file, jwks_url, public_key_pem_file is required");
+  }
+  if (cfg.http.connect_timeout_ms > cfg.http.timeout_ms) {
+    return c.fail("http.connect_timeout_ms", "must not exceed http.timeout_ms");
+  }
+  std::map<std::string, std::size_t> seen;  // lower-cased name -> index
+  for (std::size_t i = 0; i < cfg.servers.size(); ++i) {
+    const Server& s = cfg.servers[i];
+    if (!seen.emplace(to_lower(s.name), i).second) {
+      return c.fail(child(server_locs[i], "name"), "duplicate server name " + quoted(s.name));
+    }
+    if (s.auth_broker &&
+        !validate_broker(*s.auth_broker, child(server_locs[i], "auth_broker"), c)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+Result<Config, std::string> parse(std::string_view json, const EnvLookup& env) {
+  // RapidJSON's memory stream reads a NUL as the end of the text and would ignore what follows.
+  if (const auto nul = json.find('\0'); nul != std::string_view::npos) {
+    return Err("config: invalid JSON at offset " + std::to_string(nul) + ": NUL byte");
+  }
+  rapidjson::Document doc;
+  // Iterative: deep nesting cannot overflow the stack. Strings must be valid UTF-8.
+  doc.Parse<rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag>(json.data(),
+                                                                                    json.size());
+  if (doc.HasParseError()) {
+    return Err("config: invalid JSON at offset " + std::to_string(doc.GetErrorOffset()) + ": " +
+               rapidjson::GetParseError_En(doc.GetParseError()));
+  }
+  if (!doc.IsObject()) return Err(std::string("config: must be a JSON object"));
+
+  Config cfg;
+  Check check;
+  std::vector<std::string> server_locs;
+  if (!read_config(doc, env, cfg, server_locs, check) || !validate(cfg, server_locs, check)) {
+    return Err(check.error());
+  }
+  return cfg;
+}
+
+}  // namespace credbroker::config

@@ -1,0 +1,75 @@
+// The identity header forms real front servers send, each through lighttpd to the handlers:
+// plain Authorization: Bearer, AWS ALB x-amzn-oidc-data (ES256, padded base64url), Google IAP
+// x-goog-iap-jwt-assertion (ES256) and Cloudflare Access cf-access-jwt-assertion (RS256).
+#define BOOST_TEST_MODULE integration_header_forms
+#include <boost/test/unit_test.hpp>
+
+#include "shared/util/clock.h"
+#include "tests/support/redis_server.h"
+#include "tests/support/stack.h"
+
+using namespace credbroker;
+using namespace credbroker::testing;
+
+namespace {
+
+constexpr std::string_view kList = "/api/v1/user/credentials";
+
+struct Suite {
+  Suite() { instance = this; }
+  ~Suite() { instance = nullptr; }
+  RedisServer redis;
+  TestIssuer issuer;
+  static Suite* instance;
+};
+Suite* Suite::instance = nullptr;
+BOOST_TEST_GLOBAL_FIXTURE(Suite);
+
+Suite& S() {
+  return *Suite::instance;
+}
+
+std::string token_with(const SigningKey& key, std::string_view user, bool padded) {
+  return mint(key, S().issuer.claims(user).exp(system_clock().now_seconds() + 600), padded);
+}
+
+void expect_user_served(LighttpdStack& stack, std::string_view header, const std::string& token,
+                        std::string_view user) {
+  const auto a = stack.request("GET", kList, {{std::string(header), token}});
+  BOOST_TEST(a.status == 200);
+  BOOST_TEST(stack.log().find(R"("status":200,"user":")" + std::string(user) + "\"") !=
+             std::string::npos);
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(aws_alb_x_amzn_oidc_data_with_padded_segments) {
+  LighttpdStack stack(S().issuer,
+                      {.redis_url = S().redis.url(), .identity_header = "x-amzn-oidc-data"});
+  const auto token = token_with(S().issuer.key(), "alb-user", /*padded=*/true);
+  BOOST_TEST(token.find('=') != std::string::npos);
+  expect_user_served(stack, "X-Amzn-Oidc-Data", token, "alb-user");
+  // The configured header is the only source: a Bearer token is not looked at.
+  BOOST_TEST(stack.get(kList, S().issuer.token("alb-user")).status == 401);
+}
+
+BOOST_AUTO_TEST_CASE(google_iap_x_goog_iap_jwt_assertion) {
+  LighttpdStack stack(
+      S().issuer, {.redis_url = S().redis.url(), .identity_header = "x-goog-iap-jwt-assertion"});
+  expect_user_served(stack, "x-goog-iap-jwt-assertion",
+                     token_with(S().issuer.key(), "iap-user", false), "iap-user");
+}
+
+BOOST_AUTO_TEST_CASE(cloudflare_access_cf_access_jwt_assertion_rs256) {
+  LighttpdStack stack(S().issuer,
+                      {.redis_url = S().redis.url(), .identity_header = "cf-access-jwt-assertion"});
+  expect_user_served(stack, "Cf-Access-Jwt-Assertion",
+                     token_with(S().issuer.rsa_key(), "cf-user", false), "cf-user");
+}
+
+BOOST_AUTO_TEST_CASE(plain_authorization_bearer) {
+  LighttpdStack stack(S().issuer, {.redis_url = S().redis.url()});
+  expect_user_served(stack, "Authorization",
+                     "Bearer " + token_with(S().issuer.rsa_key(), "bearer-user", false),
+                     "bearer-user");
+}

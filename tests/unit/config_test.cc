@@ -1,0 +1,817 @@
+#define BOOST_TEST_MODULE config
+#include "shared/config/config.h"
+
+#include <rapidjson/document.h>
+#include <rapidjson/pointer.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include <boost/test/unit_test.hpp>
+#include <map>
+#include <string>
+
+#include "shared/crypto/hash.h"
+#include "tests/support/tempdir.h"
+
+namespace credbroker::config {
+namespace {
+
+constexpr const char* kMinimal = R"({
+  "public_base_url": "https://broker.example.com",
+  "identity": {
+    "issuer": "https://idp.example.com",
+    "audience": "credbroker",
+    "jwks_file": "/etc/credbroker/jwks.json"
+  }
+})";
+
+constexpr const char* kGithub = R"({
+  "name": "github",
+  "url": "https://mcp.github.example/mcp",
+  "auth_broker": {
+    "authorization_endpoint": "https://github.example/login/oauth/authorize",
+    "token_endpoint": "https://github.example/login/oauth/access_token",
+    "client_id": "gh-client",
+    "client_secret": "gh-secret"
+  }
+})";
+
+/** The minimal valid config, edited with JSON Pointers (RFC 6901); values are JSON text. */
+class ConfigJson {
+ public:
+  ConfigJson() { doc_.Parse(kMinimal); }
+  ConfigJson(const ConfigJson& other) { doc_.CopyFrom(other.doc_, doc_.GetAllocator()); }
+
+  ConfigJson& set(const char* pointer, const std::string& json_value) {
+    rapidjson::Document value;
+    value.Parse(json_value.c_str());
+    BOOST_REQUIRE_MESSAGE(!value.HasParseError(), "test JSON does not parse: " << json_value);
+    rapidjson::Value copy(value, doc_.GetAllocator());
+    rapidjson::Pointer(pointer).Set(doc_, copy);
+    return *this;
+  }
+  ConfigJson& erase(const char* pointer) {
+    rapidjson::Pointer(pointer).Erase(doc_);
+    return *this;
+  }
+  /** Adds a server (JSON text) to "servers". */
+  ConfigJson& server(const std::string& json) {
+    if (rapidjson::Pointer("/servers").Get(doc_) == nullptr) set("/servers", "[]");
+    return set("/servers/-", json);
+  }
+
+  std::string str() const {
+    rapidjson::StringBuffer buf;
+    rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+    doc_.Accept(w);
+    return buf.GetString();
+  }
+
+ private:
+  rapidjson::Document doc_;
+};
+
+EnvLookup env_with(std::map<std::string, std::string> vars) {
+  return [vars = std::move(vars)](std::string_view name) -> std::optional<std::string> {
+    const auto it = vars.find(std::string(name));
+    if (it == vars.end()) return std::nullopt;
+    return it->second;
+  };
+}
+
+EnvLookup no_env() {
+  return env_with({});
+}
+
+Config parse_ok(const std::string& json, const EnvLookup& env = no_env()) {
+  auto result = parse(json, env);
+  BOOST_REQUIRE_MESSAGE(result.ok(), "unexpected error: " << (result.ok() ? "" : result.error()));
+  return std::move(result).value();
+}
+
+std::string parse_error(const std::string& json, const EnvLookup& env = no_env()) {
+  auto result = parse(json, env);
+  BOOST_REQUIRE_MESSAGE(!result.ok(), "expected an error for " << json);
+  return result.error();
+}
+
+std::string parse_error(const ConfigJson& json, const EnvLookup& env = no_env()) {
+  return parse_error(json.str(), env);
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(minimal_and_defaults)
+
+BOOST_AUTO_TEST_CASE(minimal_config_parses_with_documented_defaults) {
+  const Config cfg = parse_ok(kMinimal);
+  BOOST_TEST(cfg.public_base_url == "https://broker.example.com");
+  BOOST_TEST(cfg.ui_redirect == "/ui/");
+  BOOST_TEST(cfg.identity.header == "Authorization");
+  BOOST_TEST(cfg.identity.issuer == "https://idp.example.com");
+  BOOST_TEST(cfg.identity.audiences == std::vector<std::string>{"credbroker"});
+  BOOST_TEST(cfg.identity.user_claim == "sub");
+  BOOST_TEST(cfg.identity.algorithms == (std::vector<std::string>{"RS256", "ES256"}));
+  BOOST_TEST(cfg.identity.leeway_seconds == 60);
+  BOOST_TEST(cfg.identity.jwks_file == "/etc/credbroker/jwks.json");
+  BOOST_TEST(cfg.redis.url == "redis://127.0.0.1:6379/0");
+  BOOST_TEST(cfg.redis.password == "");
+  BOOST_TEST(cfg.redis.connect_timeout_ms == 500);
+  BOOST_TEST(cfg.redis.command_timeout_ms == 500);
+  BOOST_TEST(cfg.redis.key_prefix == "credbroker:");
+  BOOST_TEST(cfg.http.connect_timeout_ms == 2000);
+  BOOST_TEST(cfg.http.timeout_ms == 5000);
+  BOOST_TEST(cfg.http.ca_file == "");
+  BOOST_TEST(cfg.flow_ttl_seconds == 600);
+  BOOST_TEST(cfg.max_pending_flows_per_user == 16);
+  BOOST_TEST(cfg.servers.empty());
+}
+
+BOOST_AUTO_TEST_CASE(every_field_set_is_read) {
+  const Config cfg =
+      parse_ok(ConfigJson()
+                   .set("/public_base_url", R"("http://localhost:8080/broker//")")
+                   .set("/ui_redirect", R"("/app/connected?x=1")")
+                   .set("/identity", R"({"header": "X-Forwarded-Jwt", "issuer": "https://idp",
+                               "audience": ["a", "b"], "user_claim": "email",
+                               "algorithms": ["EdDSA", "PS256"], "leeway_seconds": 0,
+                               "jwks_url": "https://idp.example.com/jwks"})")
+                   .set("/redis", R"({"url": "unix:///run/redis.sock", "connect_timeout_ms": 100,
+                            "command_timeout_ms": 200, "key_prefix": "cb:"})")
+                   .set("/http", R"({"connect_timeout_ms": 1000, "timeout_ms": 3000,
+                           "ca_file": "/etc/ssl/ca.pem"})")
+                   .set("/flow_ttl_seconds", "30")
+                   .set("/max_pending_flows_per_user", "1000")
+                   .str());
+  BOOST_TEST(cfg.public_base_url == "http://localhost:8080/broker");
+  BOOST_TEST(cfg.ui_redirect == "/app/connected?x=1");
+  BOOST_TEST(cfg.identity.header == "X-Forwarded-Jwt");
+  BOOST_TEST(cfg.identity.audiences == (std::vector<std::string>{"a", "b"}));
+  BOOST_TEST(cfg.identity.user_claim == "email");
+  BOOST_TEST(cfg.identity.algorithms == (std::vector<std::string>{"EdDSA", "PS256"}));
+  BOOST_TEST(cfg.identity.leeway_seconds == 0);
+  BOOST_TEST(cfg.identity.jwks_url == "https://idp.example.com/jwks");
+  BOOST_TEST(cfg.redis.url == "unix:///run/redis.sock");
+  BOOST_TEST(cfg.redis.connect_timeout_ms == 100);
+  BOOST_TEST(cfg.redis.command_timeout_ms == 200);
+  BOOST_TEST(cfg.redis.key_prefix == "cb:");
+  BOOST_TEST(cfg.http.connect_timeout_ms == 1000);
+  BOOST_TEST(cfg.http.timeout_ms == 3000);
+  BOOST_TEST(cfg.http.ca_file == "/etc/ssl/ca.pem");
+  BOOST_TEST(cfg.flow_ttl_seconds == 30);
+  BOOST_TEST(cfg.max_pending_flows_per_user == 1000);
+}
+
+BOOST_AUTO_TEST_CASE(full_broker_block_is_read) {
+  const Config cfg = parse_ok(ConfigJson()
+                                  .server(R"({"name": "Atlassian", "url": "https://mcp.atl/v1",
+        "auth_broker": {
+          "mode": "oauth_connect",
+          "authorization_endpoint": "https://auth.atl/authorize",
+          "token_endpoint": "https://auth.atl/token?tenant=x",
+          "client_id": "cid",
+          "client_secret": "shh",
+          "token_endpoint_auth_method": "client_secret_basic",
+          "scopes": ["read:jira", "offline_access"],
+          "resource": "https://mcp.atl/v1",
+          "issuer": "https://auth.atl",
+          "authorization_params": {"prompt": "consent", "audience": "api.atl"}}})")
+                                  .str());
+  BOOST_REQUIRE(cfg.servers.size() == 1);
+  const Server& s = cfg.servers[0];
+  BOOST_TEST(s.name == "Atlassian");
+  BOOST_TEST(s.url == "https://mcp.atl/v1");
+  BOOST_REQUIRE(s.auth_broker.has_value());
+  const AuthBroker& b = *s.auth_broker;
+  BOOST_TEST((b.mode == BrokerMode::kOAuthConnect));
+  BOOST_TEST(b.authorization_endpoint == "https://auth.atl/authorize");
+  BOOST_TEST(b.token_endpoint == "https://auth.atl/token?tenant=x");
+  BOOST_TEST(b.client_id == "cid");
+  BOOST_TEST(b.client_secret == "shh");
+  BOOST_TEST((b.token_endpoint_auth_method == ClientAuthMethod::kClientSecretBasic));
+  BOOST_TEST(b.scopes == (std::vector<std::string>{"read:jira", "offline_access"}));
+  BOOST_TEST(b.resource == "https://mcp.atl/v1");
+  BOOST_TEST(b.issuer == "https://auth.atl");
+  const std::vector<std::pair<std::string, std::string>> params = {{"prompt", "consent"},
+                                                                   {"audience", "api.atl"}};
+  BOOST_TEST((b.authorization_params == params));
+}
+
+BOOST_AUTO_TEST_CASE(broker_defaults_to_oauth_connect_and_client_secret_post) {
+  const Config cfg = parse_ok(ConfigJson().server(kGithub).str());
+  const AuthBroker& b = *cfg.servers.at(0).auth_broker;
+  BOOST_TEST((b.mode == BrokerMode::kOAuthConnect));
+  BOOST_TEST((b.token_endpoint_auth_method == ClientAuthMethod::kClientSecretPost));
+  BOOST_TEST(b.scopes.empty());
+  BOOST_TEST(b.authorization_params.empty());
+}
+
+BOOST_AUTO_TEST_CASE(token_exchange_and_obo_need_no_authorization_endpoint) {
+  const Config cfg = parse_ok(ConfigJson()
+                                  .server(R"({"name": "a", "url": "https://a", "auth_broker": {
+          "mode": "token_exchange", "token_endpoint": "https://sts/token", "client_id": "c",
+          "token_endpoint_auth_method": "none"}})")
+                                  .server(R"({"name": "b", "url": "https://b", "auth_broker": {
+          "mode": "entra_obo", "token_endpoint": "https://login/token", "client_id": "c",
+          "client_secret": "s", "resource": "api://0000-1111"}})")
+                                  .str());
+  BOOST_TEST((cfg.servers.at(0).auth_broker->mode == BrokerMode::kTokenExchange));
+  BOOST_TEST((cfg.servers.at(1).auth_broker->mode == BrokerMode::kEntraObo));
+  BOOST_TEST(cfg.servers.at(1).auth_broker->resource == "api://0000-1111");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(json_document)
+
+BOOST_AUTO_TEST_CASE(syntax_error_names_the_offset_and_rapidjson_message) {
+  BOOST_TEST(parse_error(R"({"public_base_url": })") ==
+             "config: invalid JSON at offset 20: Invalid value.");
+  BOOST_TEST(parse_error("") == "config: invalid JSON at offset 0: The document is empty.");
+  BOOST_TEST(parse_error("{} {}") ==
+             "config: invalid JSON at offset 3: The document root must not be followed by other "
+             "values.");
+}
+
+BOOST_AUTO_TEST_CASE(nul_byte_is_a_syntax_error) {
+  BOOST_TEST(parse_error(std::string(kMinimal) + std::string("\0{", 2)) ==
+             "config: invalid JSON at offset " + std::to_string(std::string(kMinimal).size()) +
+                 ": NUL byte");
+}
+
+BOOST_AUTO_TEST_CASE(root_must_be_an_object) {
+  BOOST_TEST(parse_error("[]") == "config: must be a JSON object");
+  BOOST_TEST(parse_error("\"x\"") == "config: must be a JSON object");
+}
+
+BOOST_AUTO_TEST_CASE(deep_nesting_is_an_error_not_a_crash) {
+  const std::string deep = "{\"x\":" + std::string(100000, '[') + std::string(100000, ']') + "}";
+  BOOST_TEST(parse_error(deep) == "x: unknown field");
+}
+
+BOOST_AUTO_TEST_CASE(invalid_utf8_is_a_syntax_error) {
+  BOOST_TEST(parse_error("{\"x\": \"\xff\"}").starts_with("config: invalid JSON at offset "));
+}
+
+BOOST_AUTO_TEST_CASE(duplicate_keys_are_rejected_where_they_occur) {
+  BOOST_TEST(parse_error(R"({"ui_redirect": "/a", "ui_redirect": "/b"})") ==
+             "ui_redirect: duplicate field");
+  BOOST_TEST(parse_error(R"({"public_base_url": "https://b", "identity": {"issuer": "a",
+             "issuer": "b"}})") == "identity.issuer: duplicate field");
+  BOOST_TEST(
+      parse_error(ConfigJson().str().replace(
+          1, 0, R"("mcpServers": {"a": {"url": "https://a"}, "a": {"url": "https://b"}},)")) ==
+      "mcpServers.a: duplicate field");
+}
+
+BOOST_AUTO_TEST_CASE(unknown_fields_are_named) {
+  BOOST_TEST(parse_error(ConfigJson().set("/identity/isuer", R"("x")")) ==
+             "identity.isuer: unknown field");
+  BOOST_TEST(parse_error(ConfigJson().set("/public_base_uri", R"("x")")) ==
+             "public_base_uri: unknown field");
+  BOOST_TEST(parse_error(ConfigJson().set("/redis", R"({"host": "x"})")) ==
+             "redis.host: unknown field");
+  BOOST_TEST(parse_error(ConfigJson().set("/http", R"({"timeout": 1})")) ==
+             "http.timeout: unknown field");
+  BOOST_TEST(
+      parse_error(ConfigJson().server(R"({"name": "a", "url": "https://a", "command": "x"})")) ==
+      "servers[0].command: unknown field");
+  BOOST_TEST(parse_error(ConfigJson().server(
+                 R"({"name": "a", "url": "https://a", "auth_broker": {"client_secert": "x"}})")) ==
+             "servers[0].auth_broker.client_secert: unknown field");
+}
+
+BOOST_AUTO_TEST_CASE(odd_keys_are_quoted_on_one_line) {
+  BOOST_TEST(parse_error(ConfigJson().set("/identity/a b\n", "1")) ==
+             "identity[\"a b\\u000a\"]: unknown field");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(top_level_fields)
+
+BOOST_AUTO_TEST_CASE(public_base_url_is_required_and_absolute_http) {
+  BOOST_TEST(parse_error(ConfigJson().erase("/public_base_url")) == "public_base_url: required");
+  for (const char* bad : {R"("ftp://x")", R"("/relative")", R"("https://")", R"("https://a b")",
+                          R"("https://user:pw@host")", R"("https://host:0")",
+                          R"("https://host:99999")", R"("https:\\\\host")", "42"}) {
+    BOOST_TEST_CONTEXT(bad) {
+      const std::string error = parse_error(ConfigJson().set("/public_base_url", bad));
+      BOOST_TEST((error == "public_base_url: must be an absolute http(s) URL" ||
+                  error == "public_base_url: must be a non-empty string"));
+    }
+  }
+  BOOST_TEST(parse_error(ConfigJson().set("/public_base_url", R"("ftp://x")")) ==
+             "public_base_url: must be an absolute http(s) URL");
+  BOOST_TEST(parse_error(ConfigJson().set("/public_base_url", R"("https://x/?a=1")")) ==
+             "public_base_url: must not contain a query or fragment");
+}
+
+BOOST_AUTO_TEST_CASE(public_base_url_accepts_ports_and_ipv6) {
+  BOOST_TEST(parse_ok(ConfigJson().set("/public_base_url", R"("HTTPS://[::1]:8443/")").str())
+                 .public_base_url == "HTTPS://[::1]:8443");
+}
+
+BOOST_AUTO_TEST_CASE(ui_redirect_must_stay_on_this_origin) {
+  for (const char* bad : {R"("//evil.com")", R"("http://evil.com/")", R"("/\\evil.com")",
+                          R"("/ok\r\nSet-Cookie: x")", R"("/ok\n")", R"("ui/")", R"("https:/x")"}) {
+    BOOST_TEST_CONTEXT(bad) {
+      BOOST_TEST(parse_error(ConfigJson().set("/ui_redirect", bad)) ==
+                 "ui_redirect: must be a relative path starting with \"/\"");
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(integer_ranges) {
+  BOOST_TEST(parse_error(ConfigJson().set("/flow_ttl_seconds", "29")) ==
+             "flow_ttl_seconds: must be an integer between 30 and 86400");
+  BOOST_TEST(parse_error(ConfigJson().set("/flow_ttl_seconds", "86401")) ==
+             "flow_ttl_seconds: must be an integer between 30 and 86400");
+  BOOST_TEST(parse_error(ConfigJson().set("/max_pending_flows_per_user", "0")) ==
+             "max_pending_flows_per_user: must be an integer between 1 and 1000");
+  BOOST_TEST(parse_error(ConfigJson().set("/max_pending_flows_per_user", "\"5\"")) ==
+             "max_pending_flows_per_user: must be an integer between 1 and 1000");
+  BOOST_TEST(parse_error(ConfigJson().set("/redis", R"({"command_timeout_ms": 0})")) ==
+             "redis.command_timeout_ms: must be an integer between 1 and 60000");
+  BOOST_TEST(parse_error(ConfigJson().set("/http", R"({"timeout_ms": 1.5})")) ==
+             "http.timeout_ms: must be an integer between 1 and 300000");
+}
+
+BOOST_AUTO_TEST_CASE(connect_timeout_cannot_exceed_total_timeout) {
+  BOOST_TEST(parse_error(ConfigJson().set("/http", R"({"connect_timeout_ms": 6000})")) ==
+             "http.connect_timeout_ms: must not exceed http.timeout_ms");
+}
+
+BOOST_AUTO_TEST_CASE(sections_must_be_objects) {
+  BOOST_TEST(parse_error(ConfigJson().set("/redis", "[]")) == "redis: must be an object");
+  BOOST_TEST(parse_error(ConfigJson().set("/http", "1")) == "http: must be an object");
+  BOOST_TEST(parse_error(ConfigJson().set("/identity", "null")) == "identity: must be an object");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(identity_section)
+
+BOOST_AUTO_TEST_CASE(identity_is_required) {
+  BOOST_TEST(parse_error(ConfigJson().erase("/identity")) == "identity: required");
+}
+
+BOOST_AUTO_TEST_CASE(issuer_and_audience_are_required) {
+  BOOST_TEST(parse_error(ConfigJson().erase("/identity/issuer")) == "identity.issuer: required");
+  BOOST_TEST(parse_error(ConfigJson().erase("/identity/audience")) ==
+             "identity.audience: required");
+  BOOST_TEST(parse_error(ConfigJson().set("/identity/audience", "[]")) ==
+             "identity.audience: must be a string or a non-empty array of strings");
+  BOOST_TEST(parse_error(ConfigJson().set("/identity/audience", R"(["a", ""])")) ==
+             "identity.audience[1]: must be a non-empty string");
+}
+
+BOOST_AUTO_TEST_CASE(leeway_is_bounded) {
+  BOOST_TEST(parse_error(ConfigJson().set("/identity/leeway_seconds", "601")) ==
+             "identity.leeway_seconds: must be an integer between 0 and 600");
+  BOOST_TEST(parse_error(ConfigJson().set("/identity/leeway_seconds", "-1")) ==
+             "identity.leeway_seconds: must be an integer between 0 and 600");
+  BOOST_TEST(
+      parse_ok(ConfigJson().set("/identity/leeway_seconds", "600").str()).identity.leeway_seconds ==
+      600);
+}
+
+BOOST_AUTO_TEST_CASE(exactly_one_key_source) {
+  const std::string expected =
+      "identity: exactly one of jwks_file, jwks_url, public_key_pem_file is required";
+  BOOST_TEST(parse_error(ConfigJson().erase("/identity/jwks_file")) == expected);
+  BOOST_TEST(parse_error(ConfigJson().set("/identity/public_key_pem_file", R"("/k.pem")")) ==
+             expected);
+  BOOST_TEST(parse_error(ConfigJson().set("/identity/jwks_url", R"("https://idp/jwks")")) ==
+             expected);
+}
+
+BOOST_AUTO_TEST_CASE(jwks_url_must_be_https_except_on_loopback) {
+  ConfigJson base;
+  base.erase("/identity/jwks_file");
+  BOOST_TEST(parse_error(ConfigJson(base).set("/identity/jwks_url", R"("http://idp/jwks")")) ==
+             "identity.jwks_url: must be an absolute https URL (http only for 127.0.0.1, "
+             "localhost or [::1])");
+  BOOST_TEST(parse_ok(ConfigJson(base).set("/identity/jwks_url", R"("http://127.0.0.1:9/j")").str())
+                 .identity.jwks_url == "http://127.0.0.1:9/j");
+}
+
+BOOST_AUTO_TEST_CASE(algorithms_come_from_the_allowlist) {
+  BOOST_TEST(parse_error(ConfigJson().set("/identity/algorithms", R"(["RS256", "HS256"])")) ==
+             "identity.algorithms[1]: unsupported algorithm \"HS256\" (supported: RS256, RS384, "
+             "RS512, PS256, ES256, ES384, EdDSA)");
+  BOOST_TEST(parse_error(ConfigJson().set("/identity/algorithms", R"(["none"])")) ==
+             "identity.algorithms[0]: unsupported algorithm \"none\" (supported: RS256, RS384, "
+             "RS512, PS256, ES256, ES384, EdDSA)");
+  BOOST_TEST(parse_error(ConfigJson().set("/identity/algorithms", "[]")) ==
+             "identity.algorithms: must be a non-empty array of strings");
+  BOOST_TEST(parse_error(ConfigJson().set("/identity/algorithms", R"(["ES256", "ES256"])")) ==
+             "identity.algorithms[1]: duplicate algorithm \"ES256\"");
+}
+
+BOOST_AUTO_TEST_CASE(header_must_be_a_header_name) {
+  BOOST_TEST(parse_error(ConfigJson().set("/identity/header", R"("X Jwt")")) ==
+             "identity.header: must be an HTTP header name");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(redis_section)
+
+BOOST_AUTO_TEST_CASE(url_forms) {
+  for (const char* good :
+       {"redis://localhost", "redis://10.0.0.1:6380/3", "redis://[::1]:6379/0",
+        "unix:///tmp/r.sock", "unix:///tmp/r.sock?db=2", "redis://user:p%40ss@host:1/"}) {
+    BOOST_TEST_CONTEXT(good) {
+      parse_ok(ConfigJson().set("/redis/url", "\"" + std::string(good) + "\"").str());
+    }
+  }
+  for (const char* bad :
+       {"http://host:6379", "redis://", "redis://host:port/0", "redis://host:6379/x", "unix://",
+        "unix:///", "redis://host/0?x=1", "redis://user@host", "redis://:p%zz@host"}) {
+    BOOST_TEST_CONTEXT(bad) {
+      BOOST_TEST(parse_error(ConfigJson().set("/redis/url", "\"" + std::string(bad) + "\"")) ==
+                 "redis.url: must be redis://host:port/db or unix:///path");
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(password_comes_from_the_url_and_env_overrides_it) {
+  const std::string json = ConfigJson().set("/redis/url", R"("redis://:p%40ss@h:6379/0")").str();
+  const Config from_url = parse_ok(json);
+  BOOST_TEST(from_url.redis.password == "p@ss");
+  BOOST_TEST(from_url.redis.url == "redis://:p%40ss@h:6379/0");
+  BOOST_TEST(
+      parse_ok(ConfigJson().set("/redis/url", R"("redis://user:pw@h/0")").str()).redis.password ==
+      "pw");
+  BOOST_TEST(parse_ok(json, env_with({{"CREDBROKER_REDIS_PASSWORD", "from-env"}})).redis.password ==
+             "from-env");
+  BOOST_TEST(
+      parse_ok(kMinimal, env_with({{"CREDBROKER_REDIS_PASSWORD", "only-env"}})).redis.password ==
+      "only-env");
+}
+
+BOOST_AUTO_TEST_CASE(key_prefix_cannot_move_the_hash_tag) {
+  BOOST_TEST(parse_error(ConfigJson().set("/redis/key_prefix", R"("{x}:")")) ==
+             "redis.key_prefix: must be at most 64 printable characters without spaces, quotes or "
+             "braces");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(servers_section)
+
+BOOST_AUTO_TEST_CASE(servers_need_a_name_and_an_absolute_url) {
+  BOOST_TEST(parse_error(ConfigJson().server(R"({"url": "https://a"})")) ==
+             "servers[0].name: required");
+  BOOST_TEST(parse_error(ConfigJson().server(R"({"name": "a"})")) == "servers[0].url: required");
+  BOOST_TEST(parse_error(ConfigJson().server(R"({"name": "a", "url": "mcp.example"})")) ==
+             "servers[0].url: must be an absolute http(s) URL");
+  BOOST_TEST(parse_error(ConfigJson().server(R"({"name": "a/b", "url": "https://a"})")) ==
+             "servers[0].name: must be 1 to 128 characters without control characters or \"/\"");
+  BOOST_TEST(parse_error(ConfigJson().server(R"({"name": "a\tb", "url": "https://a"})")) ==
+             "servers[0].name: must be 1 to 128 characters without control characters or \"/\"");
+  BOOST_TEST(parse_error(ConfigJson().server("{\"name\": \"" + std::string(129, 'x') +
+                                             "\", \"url\": \"https://a\"}")) ==
+             "servers[0].name: must be 1 to 128 characters without control characters or \"/\"");
+  // 128 characters of two bytes each is still 128 characters.
+  std::string wide;
+  for (int i = 0; i < 128; ++i) wide += "\xc3\xa9";
+  parse_ok(ConfigJson().server("{\"name\": \"" + wide + "\", \"url\": \"https://a\"}").str());
+  BOOST_TEST(parse_error(ConfigJson().set("/servers", "[1]")) == "servers[0]: must be an object");
+  BOOST_TEST(parse_error(ConfigJson().set("/servers", "\"x\"")) ==
+             "servers: must be an array or an object");
+}
+
+BOOST_AUTO_TEST_CASE(names_are_unique_ignoring_case) {
+  BOOST_TEST(parse_error(ConfigJson()
+                             .server(R"({"name": "jira", "url": "https://j"})")
+                             .server(R"({"name": "GitHub", "url": "https://a"})")
+                             .server(R"({"name": "github", "url": "https://b"})")) ==
+             "servers[2].name: duplicate server name \"github\"");
+  BOOST_TEST(parse_error(ConfigJson()
+                             .server(R"({"name": "GitHub", "url": "https://a"})")
+                             .server(R"({"name": "github", "url": "https://b"})")) ==
+             "servers[1].name: duplicate server name \"github\"");
+}
+
+BOOST_AUTO_TEST_CASE(mode_must_be_known) {
+  BOOST_TEST(parse_error(ConfigJson().server(
+                 R"({"name": "a", "url": "https://a", "auth_broker": {"mode": "device_code"}})")) ==
+             "servers[0].auth_broker.mode: must be one of \"oauth_connect\", \"token_exchange\", "
+             "\"entra_obo\"");
+}
+
+BOOST_AUTO_TEST_CASE(endpoints_required_by_mode) {
+  ConfigJson json;
+  json.server(kGithub).server(R"({"name": "b", "url": "https://b"})");
+  BOOST_TEST(parse_error(ConfigJson(json)
+                             .server(kGithub)
+                             .set("/servers/2/name", R"("c")")
+                             .erase("/servers/2/auth_broker/token_endpoint")) ==
+             "servers[2].auth_broker.token_endpoint: required for mode \"oauth_connect\"");
+  BOOST_TEST(parse_error(ConfigJson().server(kGithub).erase(
+                 "/servers/0/auth_broker/authorization_endpoint")) ==
+             "servers[0].auth_broker.authorization_endpoint: required for mode \"oauth_connect\"");
+  BOOST_TEST(parse_error(ConfigJson()
+                             .server(kGithub)
+                             .set("/servers/0/auth_broker/mode", R"("entra_obo")")
+                             .erase("/servers/0/auth_broker/token_endpoint")) ==
+             "servers[0].auth_broker.token_endpoint: required for mode \"entra_obo\"");
+  BOOST_TEST(parse_error(ConfigJson().server(kGithub).erase("/servers/0/auth_broker/client_id")) ==
+             "servers[0].auth_broker.client_id: required");
+}
+
+BOOST_AUTO_TEST_CASE(endpoints_must_be_https_except_on_loopback) {
+  BOOST_TEST(parse_error(ConfigJson().server(kGithub).set("/servers/0/auth_broker/token_endpoint",
+                                                          R"("http://github.example/token")")) ==
+             "servers[0].auth_broker.token_endpoint: must be an absolute https URL (http only for "
+             "127.0.0.1, localhost or [::1])");
+  BOOST_TEST(parse_error(ConfigJson().server(kGithub).set(
+                 "/servers/0/auth_broker/authorization_endpoint", R"("https://a/#frag")")) ==
+             "servers[0].auth_broker.authorization_endpoint: must not contain a fragment");
+  for (const char* loopback :
+       {R"("http://127.0.0.1:8080/token")", R"("http://LOCALHOST/token")", R"("http://[::1]/t")"}) {
+    BOOST_TEST_CONTEXT(loopback) {
+      parse_ok(ConfigJson()
+                   .server(kGithub)
+                   .set("/servers/0/auth_broker/token_endpoint", loopback)
+                   .str());
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(client_secret_rules) {
+  BOOST_TEST(parse_error(ConfigJson().server(kGithub).set(
+                 "/servers/0/auth_broker/client_secret_env", R"("GH_SECRET")")) ==
+             "servers[0].auth_broker.client_secret_env: cannot be combined with client_secret");
+  BOOST_TEST(
+      parse_error(ConfigJson().server(kGithub).erase("/servers/0/auth_broker/client_secret")) ==
+      "servers[0].auth_broker.client_secret: required for token_endpoint_auth_method "
+      "\"client_secret_post\"");
+  BOOST_TEST(parse_error(ConfigJson()
+                             .server(kGithub)
+                             .erase("/servers/0/auth_broker/client_secret")
+                             .set("/servers/0/auth_broker/token_endpoint_auth_method",
+                                  R"("client_secret_basic")")) ==
+             "servers[0].auth_broker.client_secret: required for token_endpoint_auth_method "
+             "\"client_secret_basic\"");
+  BOOST_TEST(parse_error(ConfigJson().server(kGithub).set(
+                 "/servers/0/auth_broker/token_endpoint_auth_method", R"("none")")) ==
+             "servers[0].auth_broker.client_secret: must not be set for "
+             "token_endpoint_auth_method \"none\"");
+  BOOST_TEST(parse_error(ConfigJson().server(kGithub).set(
+                 "/servers/0/auth_broker/token_endpoint_auth_method", R"("private_key_jwt")")) ==
+             "servers[0].auth_broker.token_endpoint_auth_method: must be one of "
+             "\"client_secret_post\", \"client_secret_basic\", \"none\"");
+}
+
+BOOST_AUTO_TEST_CASE(client_secret_env_is_looked_up_in_the_injected_environment) {
+  const std::string json = ConfigJson()
+                               .server(kGithub)
+                               .erase("/servers/0/auth_broker/client_secret")
+                               .set("/servers/0/auth_broker/client_secret_env", R"("GH_SECRET")")
+                               .str();
+  BOOST_TEST(parse_error(json) ==
+             "servers[0].auth_broker.client_secret_env: environment variable \"GH_SECRET\" is not "
+             "set");
+  BOOST_TEST(
+      parse_error(json, env_with({{"GH_SECRET", ""}})) ==
+      "servers[0].auth_broker.client_secret_env: environment variable \"GH_SECRET\" is empty");
+  BOOST_TEST(parse_ok(json, env_with({{"GH_SECRET", "from-env"}}))
+                 .servers.at(0)
+                 .auth_broker->client_secret == "from-env");
+  BOOST_TEST(parse_error(ConfigJson()
+                             .server(kGithub)
+                             .erase("/servers/0/auth_broker/client_secret")
+                             .set("/servers/0/auth_broker/client_secret_env", R"("GH-SECRET")")) ==
+             "servers[0].auth_broker.client_secret_env: must be an environment variable name");
+}
+
+BOOST_AUTO_TEST_CASE(scopes_are_tokens) {
+  BOOST_TEST(parse_error(ConfigJson().server(kGithub).set("/servers/0/auth_broker/scopes",
+                                                          R"(["repo", "read user"])")) ==
+             "servers[0].auth_broker.scopes[1]: must be a scope token: printable ASCII without "
+             "spaces");
+  BOOST_TEST(
+      parse_error(ConfigJson().server(kGithub).set("/servers/0/auth_broker/scopes", R"("repo")")) ==
+      "servers[0].auth_broker.scopes: must be an array of strings");
+}
+
+BOOST_AUTO_TEST_CASE(authorization_params_cannot_override_the_protocol) {
+  for (const char* reserved :
+       {"response_type", "client_id", "redirect_uri", "state", "code_challenge",
+        "code_challenge_method", "scope", "resource", "State"}) {
+    BOOST_TEST_CONTEXT(reserved) {
+      ConfigJson json;
+      json.server(kGithub).set("/servers/0/auth_broker/authorization_params",
+                               "{\"" + std::string(reserved) + "\": \"x\"}");
+      BOOST_TEST(parse_error(json) == "servers[0].auth_broker.authorization_params." +
+                                          std::string(reserved) + ": reserved parameter");
+    }
+  }
+  BOOST_TEST(parse_error(ConfigJson().server(kGithub).set(
+                 "/servers/0/auth_broker/authorization_params", R"({"prompt": 1})")) ==
+             "servers[0].auth_broker.authorization_params.prompt: must be a string");
+}
+
+BOOST_AUTO_TEST_CASE(resource_is_an_absolute_uri) {
+  BOOST_TEST(parse_error(ConfigJson().server(kGithub).set("/servers/0/auth_broker/resource",
+                                                          R"("https://a/#x")")) ==
+             "servers[0].auth_broker.resource: must be an absolute URI without a fragment");
+  BOOST_TEST(parse_error(ConfigJson().server(kGithub).set("/servers/0/auth_broker/resource",
+                                                          R"("/relative")")) ==
+             "servers[0].auth_broker.resource: must be an absolute URI without a fragment");
+}
+
+BOOST_AUTO_TEST_CASE(mcp_servers_is_an_alias) {
+  const std::string json = ConfigJson().set("/mcpServers", std::string("[") + kGithub + "]").str();
+  const Config cfg = parse_ok(json);
+  BOOST_REQUIRE(cfg.servers.size() == 1);
+  BOOST_TEST(cfg.servers[0].name == "github");
+  BOOST_TEST(parse_error(ConfigJson().set("/mcpServers", "[]").set("/servers", "[]")) ==
+             "mcpServers: cannot be combined with \"servers\"");
+}
+
+BOOST_AUTO_TEST_CASE(object_form_is_keyed_by_name_in_file_order) {
+  const Config cfg = parse_ok(ConfigJson()
+                                  .set("/mcpServers", R"({
+    "zeta": {"url": "https://z"},
+    "alpha": {"name": "alpha", "url": "https://a", "auth_broker": {
+      "token_endpoint": "https://as/token", "authorization_endpoint": "https://as/auth",
+      "client_id": "c", "token_endpoint_auth_method": "none"}}})")
+                                  .str());
+  BOOST_REQUIRE(cfg.servers.size() == 2);
+  BOOST_TEST(cfg.servers[0].name == "zeta");
+  BOOST_TEST(cfg.servers[1].name == "alpha");
+  BOOST_TEST(!cfg.servers[0].auth_broker.has_value());
+  BOOST_TEST(cfg.servers[1].key == server_key("alpha", "https://a"));
+}
+
+BOOST_AUTO_TEST_CASE(object_form_locations_use_the_name) {
+  BOOST_TEST(parse_error(ConfigJson().set("/mcpServers", R"({"github": {
+      "url": "https://a", "auth_broker": {"client_id": "c", "client_secret": "s",
+      "authorization_endpoint": "https://as/a"}}})")) ==
+             "mcpServers.github.auth_broker.token_endpoint: required for mode \"oauth_connect\"");
+  BOOST_TEST(parse_error(ConfigJson().set("/mcpServers", R"({"GitHub": {"url": "https://a"},
+      "github": {"url": "https://b"}})")) ==
+             "mcpServers.github.name: duplicate server name \"github\"");
+  BOOST_TEST(
+      parse_error(ConfigJson().set("/mcpServers", R"({"a": {"name": "b", "url": "https://a"}})")) ==
+      "mcpServers.a.name: must equal the key \"a\"");
+  BOOST_TEST(parse_error(ConfigJson().set("/mcpServers", R"({"my server": {"url": 1}})")) ==
+             "mcpServers[\"my server\"].url: must be a non-empty string");
+  BOOST_TEST(parse_error(ConfigJson().set("/mcpServers", R"({"a/b": {"url": "https://a"}})")) ==
+             "mcpServers[\"a/b\"].name: must be 1 to 128 characters without control characters "
+             "or \"/\"");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(lookups_and_keys)
+
+BOOST_AUTO_TEST_CASE(server_key_is_name_and_sixteen_hex_of_the_name_and_url) {
+  const std::string key = server_key("github", "https://mcp.github.example/mcp");
+  BOOST_TEST(key ==
+             "github_" + crypto::sha256_hex("github|https://mcp.github.example/mcp").substr(0, 16));
+  BOOST_TEST(key.size() == std::string("github_").size() + 16);
+  // Stable across calls and processes; a new URL orphans old credentials.
+  BOOST_TEST(key == server_key("github", "https://mcp.github.example/mcp"));
+  BOOST_TEST(key != server_key("github", "https://mcp.github.example/mcp2"));
+  BOOST_TEST(server_key("a", "b") == "a_" + crypto::sha256_hex("a|b").substr(0, 16));
+  // A fixed vector, so that a change of the derivation cannot go unnoticed.
+  BOOST_TEST(server_key("a", "b") == "a_0eab8a0a3380abf4");
+}
+
+BOOST_AUTO_TEST_CASE(parse_computes_the_key) {
+  const Config cfg = parse_ok(ConfigJson().server(kGithub).str());
+  BOOST_TEST(cfg.servers.at(0).key == server_key("github", "https://mcp.github.example/mcp"));
+}
+
+BOOST_AUTO_TEST_CASE(brokered_is_sorted_by_lower_cased_name_and_skips_plain_servers) {
+  ConfigJson json;
+  for (const char* name : {"zeta", "Beta", "alpha", "plain"}) {
+    json.server(std::string(kGithub).replace(std::string(kGithub).find("github"), 6, name));
+  }
+  json.erase("/servers/3/auth_broker");
+  const Config cfg = parse_ok(json.str());
+  std::vector<std::string> names;
+  for (const Server* s : cfg.brokered()) names.push_back(s->name);
+  BOOST_TEST(names == (std::vector<std::string>{"alpha", "Beta", "zeta"}));
+  BOOST_REQUIRE(cfg.find_brokered("BETA") != nullptr);
+  BOOST_TEST(cfg.find_brokered("BETA")->name == "Beta");
+  BOOST_TEST(cfg.find_brokered("plain") == nullptr);
+  BOOST_TEST(cfg.find_brokered("nope") == nullptr);
+}
+
+BOOST_AUTO_TEST_CASE(mode_names) {
+  BOOST_TEST(mode_name(BrokerMode::kOAuthConnect) == "oauth_connect");
+  BOOST_TEST(mode_name(BrokerMode::kTokenExchange) == "token_exchange");
+  BOOST_TEST(mode_name(BrokerMode::kEntraObo) == "entra_obo");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(secrets)
+
+constexpr const char* kSentinel = "SENTINEL-s3cr3t-value";
+
+BOOST_AUTO_TEST_CASE(client_secret_never_appears_in_errors) {
+  const std::string secret = std::string("\"") + kSentinel + "\"";
+  const std::vector<std::string> errors = {
+      // The secret is valid; something else fails.
+      parse_error(ConfigJson()
+                      .server(kGithub)
+                      .set("/servers/0/auth_broker/client_secret", secret)
+                      .set("/servers/0/auth_broker/scopes", R"(["a b"])")),
+      parse_error(ConfigJson()
+                      .server(kGithub)
+                      .set("/servers/0/auth_broker/client_secret", secret)
+                      .set("/servers/0/auth_broker/token_endpoint_auth_method", R"("none")")),
+      parse_error(ConfigJson()
+                      .server(kGithub)
+                      .set("/servers/0/auth_broker/client_secret", secret)
+                      .set("/servers/0/auth_broker/client_secret_env", R"("X")")),
+      parse_error(ConfigJson().server(kGithub).set("/servers/0/auth_broker/client_secret",
+                                                   "[" + secret + "]")),
+      // The same secret twice, as a duplicate key.
+      parse_error(ConfigJson().server(kGithub).str().replace(
+          ConfigJson().server(kGithub).str().find("\"client_secret\""), 0,
+          "\"client_secret\":" + secret + ",")),
+      // A syntax error right after it.
+      parse_error(std::string(R"({"servers": [{"auth_broker": {"client_secret": )") + secret +
+                  " ,,}}]}"),
+      // From the environment, with the config failing later.
+      parse_error(ConfigJson()
+                      .server(kGithub)
+                      .erase("/servers/0/auth_broker/client_secret")
+                      .set("/servers/0/auth_broker/client_secret_env", R"("GH_SECRET")")
+                      .set("/servers/0/auth_broker/resource", R"("#")"),
+                  env_with({{"GH_SECRET", kSentinel}})),
+  };
+  for (const std::string& error : errors) {
+    BOOST_TEST_CONTEXT(error) {
+      BOOST_TEST(error.find("SENTINEL") == std::string::npos);
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(redis_password_never_appears_in_errors) {
+  const std::vector<std::string> errors = {
+      parse_error(ConfigJson().set(
+          "/redis/url", std::string(R"("redis://:)") + kSentinel + R"(@host:notaport/0")")),
+      parse_error(
+          ConfigJson().set("/redis/url", std::string(R"("redis://u:)") + kSentinel + R"(@h/0 ")")),
+      parse_error(ConfigJson()
+                      .set("/redis/url", std::string(R"("redis://:)") + kSentinel + R"(@h/0")")
+                      .set("/flow_ttl_seconds", "1")),
+      parse_error(ConfigJson().set("/flow_ttl_seconds", "1"),
+                  env_with({{"CREDBROKER_REDIS_PASSWORD", kSentinel}})),
+  };
+  for (const std::string& error : errors) {
+    BOOST_TEST_CONTEXT(error) {
+      BOOST_TEST(error.find("SENTINEL") == std::string::npos);
+    }
+  }
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(files)
+
+BOOST_AUTO_TEST_CASE(load_file_reads_and_parses) {
+  testing::TempDir dir;
+  const std::string path = dir.file("config.json");
+  testing::write_file(path, kMinimal);
+  const auto cfg = load_file(path, no_env());
+  BOOST_REQUIRE_MESSAGE(cfg.ok(), (cfg.ok() ? "" : cfg.error()));
+  BOOST_TEST(cfg->public_base_url == "https://broker.example.com");
+}
+
+BOOST_AUTO_TEST_CASE(load_file_errors_start_with_the_path) {
+  testing::TempDir dir;
+  const std::string missing = dir.file("missing.json");
+  const auto not_there = load_file(missing, no_env());
+  BOOST_REQUIRE(!not_there.ok());
+  BOOST_TEST(not_there.error() == missing + ": cannot read: No such file or directory");
+
+  const auto directory = load_file(dir.path(), no_env());
+  BOOST_REQUIRE(!directory.ok());
+  BOOST_TEST(directory.error() == dir.path() + ": cannot read: Is a directory");
+
+  const std::string bad = dir.file("bad.json");
+  testing::write_file(bad, R"({"ui_redirect": "//evil"})");
+  const auto invalid = load_file(bad, no_env());
+  BOOST_REQUIRE(!invalid.ok());
+  BOOST_TEST(invalid.error() == bad + ": public_base_url: required");
+}
+
+BOOST_AUTO_TEST_CASE(process_env_reads_the_real_environment) {
+  // Read-only: PATH is set in every test environment; the name below is not.
+  BOOST_TEST(process_env()("PATH").has_value());
+  BOOST_TEST(!process_env()("CREDBROKER_TEST_SURELY_UNSET_VARIABLE").has_value());
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+}  // namespace credbroker::config
