@@ -5,8 +5,10 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cmath>
 
 #include "shared/util/clock.h"
+#include "shared/util/strings.h"
 
 namespace credbroker::audit {
 
@@ -29,8 +31,11 @@ class StderrSink final : public Sink {
   }
 };
 
+// A line must stay valid JSON whatever bytes a value holds (a user id from a token, say), so
+// invalid UTF-8 is replaced rather than copied (RFC 8259 §8.1).
 void put_string(rapidjson::Writer<rapidjson::StringBuffer>& w, std::string_view s) {
-  w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
+  const std::string text = to_valid_utf8(s);
+  w.String(text.data(), static_cast<rapidjson::SizeType>(text.size()));
 }
 
 }  // namespace
@@ -66,7 +71,8 @@ void Log::emit(std::string_view level, std::string_view event,
   w.Key("event");
   put_string(w, event);
   for (const auto& f : fields) {
-    w.Key(f.name.data(), static_cast<rapidjson::SizeType>(f.name.size()));
+    const std::string name = to_valid_utf8(f.name);
+    w.Key(name.data(), static_cast<rapidjson::SizeType>(name.size()));
     std::visit(
         [&w](const auto& v) {
           using V = std::decay_t<decltype(v)>;
@@ -75,7 +81,12 @@ void Log::emit(std::string_view level, std::string_view event,
           } else if constexpr (std::is_same_v<V, std::int64_t>) {
             w.Int64(v);
           } else if constexpr (std::is_same_v<V, double>) {
-            w.Double(v);
+            // JSON has no NaN or infinity; RapidJSON would write the key and then no value.
+            if (std::isfinite(v)) {
+              w.Double(v);
+            } else {
+              w.Null();
+            }
           } else {
             w.Bool(v);
           }

@@ -30,7 +30,10 @@ Sink& stderr_sink();
 class Log {
  public:
   explicit Log(Sink& sink, std::string component = "credbroker");
-  /** {"ts":"…","level":"info","component":"…","event":"…",<fields>} */
+  /**
+   * {"ts":"…","level":"info","component":"…","event":"…",<fields>}. Always one valid JSON object:
+   * invalid UTF-8 becomes U+FFFD, a non-finite double becomes null.
+   */
   void info(std::string_view event, std::initializer_list<Field> fields = {});
   void warn(std::string_view event, std::initializer_list<Field> fields = {});
   void error(std::string_view event, std::initializer_list<Field> fields = {});

@@ -20,6 +20,10 @@ struct Key {
 class Keyring {
  public:
   Keyring() = default;
+  /**
+   * Takes keys that parse() would accept (valid ids, 32 bytes, no duplicate ids); anything else
+   * is a programming error and throws std::invalid_argument (message without key material).
+   */
   explicit Keyring(std::vector<Key> keys);
   ~Keyring();
   Keyring(Keyring&&) noexcept;
@@ -33,9 +37,11 @@ class Keyring {
   const Key* find(std::string_view id) const;
 
   /**
-   * Parses CREDBROKER_KEYS. An empty or whitespace-only value gives an empty keyring. Errors name
-   * the entry by position and never include key material, e.g.
-   * "CREDBROKER_KEYS entry 2: key must decode to 32 bytes (got 16)".
+   * Parses CREDBROKER_KEYS. Entries are separated by ',' and trimmed of surrounding whitespace;
+   * each is "id:key" with the key in standard, padded base64 (RFC 4648 §4; base64url is not
+   * accepted). An empty or whitespace-only value gives an empty keyring; an empty entry (",,", a
+   * trailing ',') is an error. Errors name the entry by 1-based position and never include key
+   * material, e.g. "CREDBROKER_KEYS entry 2: key must decode to 32 bytes (got 16)".
    */
   static Result<Keyring, std::string> parse(std::string_view spec);
 

@@ -3,7 +3,9 @@
 // record to its place, so a record copied to another user's field or another server's field fails
 // to open (DESIGN.md "Sealing").
 //
-// Layout: version (1 byte, 0x01) ‖ key id length (1 byte) ‖ key id ‖ nonce (12) ‖ ciphertext ‖ tag (16)
+// Layout: version (1 byte, 0x01) ‖ key id length (1 byte) ‖ key id ‖ nonce (12) ‖ ciphertext ‖
+// tag (16). The associated data is the version byte followed by key id, user, server key and kind,
+// each prefixed with its length as 8 bytes big-endian, so no two places share an encoding.
 
 #include <string>
 #include <string_view>
@@ -27,11 +29,18 @@ enum class OpenError {
   kAuthFailed,    // tag mismatch: tampered, or moved to another user/server/kind
 };
 
-/** Seals `plaintext` with the keyring's primary key. Precondition: !keyring.empty(). */
+/**
+ * Seals `plaintext` with the keyring's primary key and a fresh 12-byte nonce from `random`.
+ * Precondition: !keyring.empty() (else std::logic_error). Throws std::runtime_error only if
+ * OpenSSL itself fails (out of memory).
+ */
 std::string seal(const Keyring& keyring, Random& random, const SealContext& where,
                  std::string_view plaintext);
 
-/** Opens a record sealed by seal() for the same `where`. */
+/**
+ * Opens a record sealed by seal() for the same `where`, with whichever keyring key its id names.
+ * Any input, of any length, gives a value or an OpenError; it is never read out of bounds.
+ */
 Result<std::string, OpenError> open(const Keyring& keyring, const SealContext& where,
                                     std::string_view record);
 

@@ -41,25 +41,51 @@ void Response::set_header(std::string_view name, std::string_view value) {
 
 std::string_view reason_phrase(int status) {
   switch (status) {
-    case 200: return "OK";
-    case 201: return "Created";
-    case 204: return "No Content";
-    case 302: return "Found";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 413: return "Payload Too Large";
-    case 414: return "URI Too Long";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 501: return "Not Implemented";
-    case 502: return "Bad Gateway";
-    case 503: return "Service Unavailable";
-    case 504: return "Gateway Timeout";
-    default: return status >= 500 ? "Server Error" : status >= 400 ? "Client Error" : "OK";
+    case 200:
+      return "OK";
+    case 201:
+      return "Created";
+    case 204:
+      return "No Content";
+    case 302:
+      return "Found";
+    case 400:
+      return "Bad Request";
+    case 401:
+      return "Unauthorized";
+    case 403:
+      return "Forbidden";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 413:
+      return "Payload Too Large";
+    case 414:
+      return "URI Too Long";
+    case 431:
+      return "Request Header Fields Too Large";
+    case 500:
+      return "Internal Server Error";
+    case 501:
+      return "Not Implemented";
+    case 502:
+      return "Bad Gateway";
+    case 503:
+      return "Service Unavailable";
+    case 504:
+      return "Gateway Timeout";
+    default:
+      return status >= 500 ? "Server Error" : status >= 400 ? "Client Error" : "OK";
   }
+}
+
+std::string json_quote(std::string_view s) {
+  rapidjson::StringBuffer buf;
+  rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+  const std::string text = to_valid_utf8(s);  // JSON text must be UTF-8 (RFC 8259 §8.1)
+  w.String(text.data(), static_cast<rapidjson::SizeType>(text.size()));
+  return std::string(buf.GetString(), buf.GetSize());
 }
 
 Response json_response(int status, std::string body) {
@@ -79,7 +105,8 @@ Response json_error(int status, std::string_view message) {
   w.Key("error");
   w.String(reason.data(), static_cast<rapidjson::SizeType>(reason.size()));
   w.Key("message");
-  w.String(message.data(), static_cast<rapidjson::SizeType>(message.size()));
+  const std::string text = to_valid_utf8(message);  // a JSON body must be UTF-8 (RFC 8259 §8.1)
+  w.String(text.data(), static_cast<rapidjson::SizeType>(text.size()));
   w.Key("status_code");
   w.Int(status);
   w.EndObject();

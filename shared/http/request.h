@@ -49,6 +49,9 @@ Response json_response(int status, std::string body);
  */
 Response json_error(int status, std::string_view message);
 
+/** `s` as a JSON string literal, quotes included, escaped as JSON requires. */
+std::string json_quote(std::string_view s);
+
 /** 302 to `location`, with Cache-Control no-store and an empty body. */
 Response redirect(std::string location);
 

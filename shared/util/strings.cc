@@ -5,8 +5,47 @@
 namespace credbroker {
 
 namespace {
-char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
-bool is_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
+char lower(char c) {
+  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+}
+bool is_space(char c) {
+  return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+// Length of the well-formed UTF-8 sequence `s` starts with (RFC 3629 §4 table), 0 if none.
+std::size_t utf8_sequence_length(std::string_view s) {
+  const auto at = [s](std::size_t i) { return static_cast<unsigned char>(s[i]); };
+  const unsigned char lead = at(0);
+  if (lead < 0x80) return 1;
+  std::size_t n = 0;
+  unsigned char lo = 0x80, hi = 0xBF;  // allowed range of the second byte
+  if (lead >= 0xC2 && lead <= 0xDF) {
+    n = 2;
+  } else if (lead == 0xE0) {
+    n = 3;
+    lo = 0xA0;  // no overlong forms
+  } else if (lead == 0xED) {
+    n = 3;
+    hi = 0x9F;  // no surrogates
+  } else if (lead >= 0xE1 && lead <= 0xEF) {
+    n = 3;
+  } else if (lead == 0xF0) {
+    n = 4;
+    lo = 0x90;  // no overlong forms
+  } else if (lead >= 0xF1 && lead <= 0xF3) {
+    n = 4;
+  } else if (lead == 0xF4) {
+    n = 4;
+    hi = 0x8F;  // nothing above U+10FFFF
+  } else {
+    return 0;
+  }
+  if (s.size() < n || at(1) < lo || at(1) > hi) return 0;
+  for (std::size_t i = 2; i < n; ++i) {
+    if (at(i) < 0x80 || at(i) > 0xBF) return 0;
+  }
+  return n;
+}
 }  // namespace
 
 std::string to_lower(std::string_view s) {
@@ -55,6 +94,22 @@ std::string to_hex(std::string_view bytes) {
   for (unsigned char c : bytes) {
     out.push_back(kDigits[c >> 4]);
     out.push_back(kDigits[c & 0xF]);
+  }
+  return out;
+}
+
+std::string to_valid_utf8(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  while (!s.empty()) {
+    const std::size_t n = utf8_sequence_length(s);
+    if (n == 0) {
+      out += "\xEF\xBF\xBD";  // U+FFFD REPLACEMENT CHARACTER
+      s.remove_prefix(1);
+    } else {
+      out.append(s.substr(0, n));
+      s.remove_prefix(n);
+    }
   }
   return out;
 }

@@ -16,5 +16,11 @@ std::vector<std::string_view> split(std::string_view s, char sep);
 bool constant_time_equals(std::string_view a, std::string_view b);
 /** Lower-case hex of bytes. */
 std::string to_hex(std::string_view bytes);
+/**
+ * `s` with each byte that does not start a well-formed UTF-8 sequence (RFC 3629 §4: no overlong
+ * forms, surrogates or code points above U+10FFFF) replaced by U+FFFD, so that text from outside
+ * can go into JSON, which must be UTF-8 (RFC 8259 §8.1).
+ */
+std::string to_valid_utf8(std::string_view s);
 
 }  // namespace credbroker
