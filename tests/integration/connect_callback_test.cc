@@ -70,13 +70,13 @@ std::string servers_json(int as_port) {
 struct Suite {
   Suite()
       : as(good_token_answer),
-        stack(issuer, options()),
+        stack(start_front(issuer, options())),
         // A second front with its own handler processes, sharing only Redis and the keyring.
-        other(issuer, [this] {
+        other(start_front(issuer, [this] {
           auto o = options();
-          o.keys = stack.keys();
+          o.keys = stack->keys();
           return o;
-        }()) {
+        }())) {
     instance = this;
   }
   ~Suite() { instance = nullptr; }
@@ -89,8 +89,8 @@ struct Suite {
   RedisServer redis;
   TestIssuer issuer;
   HttpServer as;
-  LighttpdStack stack;
-  LighttpdStack other;
+  std::unique_ptr<Front> stack;
+  std::unique_ptr<Front> other;
   static Suite* instance;
 };
 Suite* Suite::instance = nullptr;
@@ -130,7 +130,7 @@ std::string one(const Params& p, const std::string& name) {
 }
 
 /** GET connect for `user`; returns the authorize URL it redirects to. */
-std::string start(LighttpdStack& stack, std::string_view user, std::string_view server = "github") {
+std::string start(Front& stack, std::string_view user, std::string_view server = "github") {
   const auto a = stack.get(std::string(kList) + "/" + http::percent_encode(server) + "/connect",
                            S().issuer.token(user));
   BOOST_TEST_REQUIRE(a.status == 302, "connect answered " << a.status << " " << a.body);
@@ -143,7 +143,7 @@ std::string state_of(const std::string& authorize_url) {
 }
 
 /** GET callback with `query` as `user`; returns the Location (which must be the UI). */
-std::string finish(LighttpdStack& stack, std::string_view user, const std::string& query,
+std::string finish(Front& stack, std::string_view user, const std::string& query,
                    std::string_view server = "github") {
   const auto a = stack.get(std::string(kList) + "/" + std::string(server) + "/callback?" + query,
                            S().issuer.token(user));
@@ -164,7 +164,7 @@ std::string code_query(const std::string& state, std::string_view code = "good-c
 }
 
 std::string status_of(std::string_view user, std::string_view server) {
-  const auto a = S().stack.get(kList, S().issuer.token(user));
+  const auto a = S().stack->get(kList, S().issuer.token(user));
   rapidjson::Document d;
   d.Parse(a.body.c_str());
   for (const auto& e : d["credentials"].GetArray()) {
@@ -193,13 +193,13 @@ void expect_no_secrets(const std::string& text) {
 BOOST_FIXTURE_TEST_SUITE(connect, Clean)
 
 BOOST_AUTO_TEST_CASE(redirects_to_the_authorize_url_with_pkce_scope_resource_and_extras) {
-  const auto location = start(S().stack, "alice");
+  const auto location = start(*S().stack, "alice");
   const auto [base, p] = split_url(location);
   BOOST_TEST(base == S().as.url("/authorize"));
   BOOST_TEST(one(p, "tenant") == "acme");  // the endpoint's own query is kept
   BOOST_TEST(one(p, "response_type") == "code");
   BOOST_TEST(one(p, "client_id") == "gh-client");
-  BOOST_TEST(one(p, "redirect_uri") == S().stack.url("/api/v1/user/credentials/github/callback"));
+  BOOST_TEST(one(p, "redirect_uri") == S().stack->url("/api/v1/user/credentials/github/callback"));
   BOOST_TEST(one(p, "code_challenge_method") == "S256");
   BOOST_TEST(one(p, "code_challenge").size() == 43u);
   BOOST_TEST(one(p, "scope") == "repo read:org");
@@ -223,46 +223,46 @@ BOOST_AUTO_TEST_CASE(redirects_to_the_authorize_url_with_pkce_scope_resource_and
 }
 
 BOOST_AUTO_TEST_CASE(redirect_uri_comes_from_configuration_not_the_host_header) {
-  const auto a = S().stack.request(
+  const auto a = S().stack->request(
       "GET", "/api/v1/user/credentials/github/connect",
       {{"Authorization", "Bearer " + S().issuer.token("alice")}, {"Host", "evil.example"}});
   BOOST_TEST(a.status == 302);
   const auto p = split_url(a.header("location").value_or("")).second;
-  BOOST_TEST(one(p, "redirect_uri") == S().stack.url("/api/v1/user/credentials/github/callback"));
+  BOOST_TEST(one(p, "redirect_uri") == S().stack->url("/api/v1/user/credentials/github/callback"));
 }
 
 BOOST_AUTO_TEST_CASE(refuses_other_modes_unknown_servers_and_anonymous_callers) {
   const auto token = S().issuer.token("alice");
-  auto a = S().stack.get("/api/v1/user/credentials/jira/connect", token);
+  auto a = S().stack->get("/api/v1/user/credentials/jira/connect", token);
   BOOST_TEST(a.status == 400);
   BOOST_TEST(
       a.body ==
       R"({"error":"Bad Request","message":"Server \"jira\" does not use the OAuth connect flow","status_code":400})");
-  a = S().stack.get("/api/v1/user/credentials/nope/connect", token);
+  a = S().stack->get("/api/v1/user/credentials/nope/connect", token);
   BOOST_TEST(a.status == 404);
-  a = S().stack.request("GET", "/api/v1/user/credentials/github/connect");
+  a = S().stack->request("GET", "/api/v1/user/credentials/github/connect");
   BOOST_TEST(a.status == 401);
   BOOST_TEST(a.header("content-type").value_or("") == "application/json");
 }
 
 BOOST_AUTO_TEST_CASE(holds_the_pending_flow_cap_dropping_the_oldest) {
   std::vector<std::string> states;
-  for (int i = 0; i < 20; ++i) states.push_back(state_of(start(S().stack, "capped")));
+  for (int i = 0; i < 20; ++i) states.push_back(state_of(start(*S().stack, "capped")));
   BOOST_TEST(S().redis.cli({"ZCARD", "credbroker:flows:{capped}"}).integer == 16);
   BOOST_TEST(S().redis.cli({"KEYS", "credbroker:flow:*"}).elements.size() == 16u);
-  BOOST_TEST(finish(S().stack, "capped", code_query(states[0])) == ui("github", "invalid_state"));
-  BOOST_TEST(finish(S().stack, "capped", code_query(states[19])) == ui("github", ""));
+  BOOST_TEST(finish(*S().stack, "capped", code_query(states[0])) == ui("github", "invalid_state"));
+  BOOST_TEST(finish(*S().stack, "capped", code_query(states[19])) == ui("github", ""));
 }
 
 BOOST_AUTO_TEST_CASE(redis_down_is_a_503_and_recovers) {
   S().redis.stop();
-  const auto a = S().stack.get("/api/v1/user/credentials/github/connect", S().issuer.token("a"));
+  const auto a = S().stack->get("/api/v1/user/credentials/github/connect", S().issuer.token("a"));
   BOOST_TEST(a.status == 503);
   BOOST_TEST(
       a.body ==
       R"({"error":"Service Unavailable","message":"Credential store is unavailable","status_code":503})");
   S().redis.start();
-  start(S().stack, "a");
+  start(*S().stack, "a");
 }
 
 BOOST_AUTO_TEST_SUITE_END()
@@ -270,9 +270,9 @@ BOOST_AUTO_TEST_SUITE_END()
 BOOST_FIXTURE_TEST_SUITE(callback, Clean)
 
 BOOST_AUTO_TEST_CASE(exchanges_the_code_with_the_verifier_and_stores_the_credential) {
-  const auto authorize = start(S().stack, "alice");
+  const auto authorize = start(*S().stack, "alice");
   const auto p = split_url(authorize).second;
-  BOOST_TEST(finish(S().stack, "alice", code_query(one(p, "state"))) == ui("github", ""));
+  BOOST_TEST(finish(*S().stack, "alice", code_query(one(p, "state"))) == ui("github", ""));
 
   const auto requests = S().as.requests();
   BOOST_TEST_REQUIRE(requests.size() == 1u);
@@ -293,7 +293,7 @@ BOOST_AUTO_TEST_CASE(exchanges_the_code_with_the_verifier_and_stores_the_credent
   BOOST_TEST(crypto::s256_challenge(one(form, "code_verifier")) == one(p, "code_challenge"));
   BOOST_TEST(!r.header("authorization"));
 
-  const auto list = S().stack.get(kList, S().issuer.token("alice"));
+  const auto list = S().stack->get(kList, S().issuer.token("alice"));
   rapidjson::Document d;
   d.Parse(list.body.c_str());
   bool seen = false;
@@ -308,17 +308,17 @@ BOOST_AUTO_TEST_CASE(exchanges_the_code_with_the_verifier_and_stores_the_credent
   }
   BOOST_TEST(seen);
   expect_no_secrets(list.body);
-  expect_no_secrets(S().stack.log());
-  BOOST_TEST(S().stack.log().find("good-code") == std::string::npos);
-  BOOST_TEST(S().stack.log().find(one(form, "code_verifier")) == std::string::npos);
-  BOOST_TEST(S().stack.log().find(one(p, "state")) == std::string::npos);
+  expect_no_secrets(S().stack->log());
+  BOOST_TEST(S().stack->log().find("good-code") == std::string::npos);
+  BOOST_TEST(S().stack->log().find(one(form, "code_verifier")) == std::string::npos);
+  BOOST_TEST(S().stack->log().find(one(p, "state")) == std::string::npos);
 }
 
 BOOST_AUTO_TEST_CASE(client_secret_basic_and_public_clients_authenticate_as_configured) {
-  const auto wiki = state_of(start(S().stack, "alice", "Basic Wiki"));
-  BOOST_TEST(finish(S().stack, "alice", code_query(wiki), "Basic%20Wiki") == ui("Basic Wiki", ""));
-  const auto pub = state_of(start(S().stack, "alice", "public"));
-  BOOST_TEST(finish(S().stack, "alice", code_query(pub), "public") == ui("public", ""));
+  const auto wiki = state_of(start(*S().stack, "alice", "Basic Wiki"));
+  BOOST_TEST(finish(*S().stack, "alice", code_query(wiki), "Basic%20Wiki") == ui("Basic Wiki", ""));
+  const auto pub = state_of(start(*S().stack, "alice", "public"));
+  BOOST_TEST(finish(*S().stack, "alice", code_query(pub), "public") == ui("public", ""));
 
   const auto requests = S().as.requests();
   BOOST_TEST_REQUIRE(requests.size() == 2u);
@@ -332,8 +332,8 @@ BOOST_AUTO_TEST_CASE(client_secret_basic_and_public_clients_authenticate_as_conf
 }
 
 BOOST_AUTO_TEST_CASE(connect_on_one_front_and_callback_on_another_sharing_only_redis) {
-  const auto state = state_of(start(S().stack, "alice"));
-  BOOST_TEST(finish(S().other, "alice", code_query(state)) == ui("github", ""));
+  const auto state = state_of(start(*S().stack, "alice"));
+  BOOST_TEST(finish(*S().other, "alice", code_query(state)) == ui("github", ""));
   BOOST_TEST(status_of("alice", "github") == "connected");
 }
 
@@ -351,32 +351,32 @@ BOOST_AUTO_TEST_CASE(authorization_server_errors_map_to_the_allowlist_and_consum
       {"unsupported_response_type", "authorization_denied"}};
   for (const auto& [error, label] : cases) {
     BOOST_TEST_CONTEXT(error) {
-      const auto state = state_of(start(S().stack, "alice"));
+      const auto state = state_of(start(*S().stack, "alice"));
       const auto q = http::build_query(
           {{"error", error}, {"error_description", "SECRET-DESCRIPTION"}, {"state", state}});
-      BOOST_TEST(finish(S().stack, "alice", q) == ui("github", label));
+      BOOST_TEST(finish(*S().stack, "alice", q) == ui("github", label));
       // consumed: the same state with a code is now refused
-      BOOST_TEST(finish(S().stack, "alice", code_query(state)) == ui("github", "invalid_state"));
+      BOOST_TEST(finish(*S().stack, "alice", code_query(state)) == ui("github", "invalid_state"));
     }
   }
   BOOST_TEST(S().as.request_count() == 0u);
   BOOST_TEST(stored_credentials() == 0);
-  BOOST_TEST(S().stack.log().find("SECRET-DESCRIPTION") == std::string::npos);
-  BOOST_TEST(S().stack.log().find("<script>") == std::string::npos);
+  BOOST_TEST(S().stack->log().find("SECRET-DESCRIPTION") == std::string::npos);
+  BOOST_TEST(S().stack->log().find("<script>") == std::string::npos);
 }
 
 BOOST_AUTO_TEST_CASE(missing_unknown_repeated_replayed_or_expired_state_is_invalid_state) {
   const auto bad = ui("github", "invalid_state");
-  BOOST_TEST(finish(S().stack, "alice", "code=c") == bad);
-  BOOST_TEST(finish(S().stack, "alice", "code=c&state=") == bad);
-  BOOST_TEST(finish(S().stack, "alice", code_query("never-issued")) == bad);
+  BOOST_TEST(finish(*S().stack, "alice", "code=c") == bad);
+  BOOST_TEST(finish(*S().stack, "alice", "code=c&state=") == bad);
+  BOOST_TEST(finish(*S().stack, "alice", code_query("never-issued")) == bad);
 
-  const auto s1 = state_of(start(S().stack, "alice"));
-  const auto s2 = state_of(start(S().stack, "alice"));
-  BOOST_TEST(finish(S().stack, "alice", "code=c&state=" + s1 + "&state=" + s2) == bad);
+  const auto s1 = state_of(start(*S().stack, "alice"));
+  const auto s2 = state_of(start(*S().stack, "alice"));
+  BOOST_TEST(finish(*S().stack, "alice", "code=c&state=" + s1 + "&state=" + s2) == bad);
 
-  BOOST_TEST(finish(S().stack, "alice", code_query(s1)) == ui("github", ""));
-  BOOST_TEST(finish(S().stack, "alice", code_query(s1)) == bad);  // replay
+  BOOST_TEST(finish(*S().stack, "alice", code_query(s1)) == ui("github", ""));
+  BOOST_TEST(finish(*S().stack, "alice", code_query(s1)) == bad);  // replay
 
   // Expiry is Redis's TTL running out; make it run out now rather than sleeping.
   BOOST_TEST(S().redis.cli({"PEXPIRE", "credbroker:flow:" + crypto::sha256_hex(s2), "1"}).integer ==
@@ -387,23 +387,23 @@ BOOST_AUTO_TEST_CASE(missing_unknown_repeated_replayed_or_expired_state_is_inval
        ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
-  BOOST_TEST(finish(S().stack, "alice", code_query(s2)) == bad);
+  BOOST_TEST(finish(*S().stack, "alice", code_query(s2)) == bad);
   BOOST_TEST(S().as.request_count() == 1u);
 }
 
 BOOST_AUTO_TEST_CASE(state_issued_for_another_server_is_invalid_and_consumed) {
-  const auto state = state_of(start(S().stack, "alice", "public"));
-  BOOST_TEST(finish(S().stack, "alice", code_query(state), "github") ==
+  const auto state = state_of(start(*S().stack, "alice", "public"));
+  BOOST_TEST(finish(*S().stack, "alice", code_query(state), "github") ==
              ui("github", "invalid_state"));
-  BOOST_TEST(finish(S().stack, "alice", code_query(state), "public") ==
+  BOOST_TEST(finish(*S().stack, "alice", code_query(state), "public") ==
              ui("public", "invalid_state"));
   BOOST_TEST(S().as.request_count() == 0u);
 }
 
 BOOST_AUTO_TEST_CASE(another_user_finishing_the_flow_stores_nothing_for_anyone) {
-  const auto state = state_of(start(S().stack, "victim"));
-  BOOST_TEST(finish(S().stack, "attacker", code_query(state)) == ui("github", "user_mismatch"));
-  BOOST_TEST(finish(S().stack, "victim", code_query(state)) == ui("github", "invalid_state"));
+  const auto state = state_of(start(*S().stack, "victim"));
+  BOOST_TEST(finish(*S().stack, "attacker", code_query(state)) == ui("github", "user_mismatch"));
+  BOOST_TEST(finish(*S().stack, "victim", code_query(state)) == ui("github", "invalid_state"));
   BOOST_TEST(S().as.request_count() == 0u);
   BOOST_TEST(stored_credentials() == 0);
   BOOST_TEST(status_of("attacker", "github") == "not_connected");
@@ -411,39 +411,39 @@ BOOST_AUTO_TEST_CASE(another_user_finishing_the_flow_stores_nothing_for_anyone) 
 }
 
 BOOST_AUTO_TEST_CASE(anonymous_callback_is_a_401_json_and_keeps_the_flow) {
-  const auto state = state_of(start(S().stack, "alice"));
+  const auto state = state_of(start(*S().stack, "alice"));
   const auto a =
-      S().stack.request("GET", "/api/v1/user/credentials/github/callback?" + code_query(state));
+      S().stack->request("GET", "/api/v1/user/credentials/github/callback?" + code_query(state));
   BOOST_TEST(a.status == 401);
   BOOST_TEST(a.header("content-type").value_or("") == "application/json");
-  BOOST_TEST(finish(S().stack, "alice", code_query(state)) == ui("github", ""));
+  BOOST_TEST(finish(*S().stack, "alice", code_query(state)) == ui("github", ""));
 }
 
 BOOST_AUTO_TEST_CASE(issuer_must_match_when_present) {
-  const auto s1 = state_of(start(S().stack, "alice"));
+  const auto s1 = state_of(start(*S().stack, "alice"));
   BOOST_TEST(
-      finish(S().stack, "alice",
+      finish(*S().stack, "alice",
              http::build_query({{"code", "c"}, {"state", s1}, {"iss", "https://evil.test"}})) ==
       ui("github", "issuer_mismatch"));
-  const auto s2 = state_of(start(S().stack, "alice"));
-  BOOST_TEST(finish(S().stack, "alice", http::build_query({{"code", "c"}, {"state", s2}})) ==
+  const auto s2 = state_of(start(*S().stack, "alice"));
+  BOOST_TEST(finish(*S().stack, "alice", http::build_query({{"code", "c"}, {"state", s2}})) ==
              ui("github", ""));
   BOOST_TEST(S().as.request_count() == 1u);
 }
 
 BOOST_AUTO_TEST_CASE(missing_or_repeated_code_is_connect_failed) {
-  const auto s1 = state_of(start(S().stack, "alice"));
-  BOOST_TEST(finish(S().stack, "alice", "state=" + s1) == ui("github", "connect_failed"));
-  const auto s2 = state_of(start(S().stack, "alice"));
-  BOOST_TEST(finish(S().stack, "alice", "code=a&code=b&state=" + s2) ==
+  const auto s1 = state_of(start(*S().stack, "alice"));
+  BOOST_TEST(finish(*S().stack, "alice", "state=" + s1) == ui("github", "connect_failed"));
+  const auto s2 = state_of(start(*S().stack, "alice"));
+  BOOST_TEST(finish(*S().stack, "alice", "code=a&code=b&state=" + s2) ==
              ui("github", "connect_failed"));
   BOOST_TEST(S().as.request_count() == 0u);
 }
 
 BOOST_AUTO_TEST_CASE(redis_down_at_callback_is_unavailable) {
-  const auto state = state_of(start(S().stack, "alice"));
+  const auto state = state_of(start(*S().stack, "alice"));
   S().redis.stop();
-  BOOST_TEST(finish(S().stack, "alice", code_query(state)) == ui("github", "unavailable"));
+  BOOST_TEST(finish(*S().stack, "alice", code_query(state)) == ui("github", "unavailable"));
   S().redis.start();
 }
 
@@ -500,15 +500,15 @@ BOOST_AUTO_TEST_CASE(a_misbehaving_token_endpoint_is_connect_failed_and_stores_n
   for (const auto& [what, handler] : cases) {
     BOOST_TEST_CONTEXT(what) {
       S().as.set_handler(handler);
-      const auto state = state_of(start(S().stack, "alice"));
-      const auto location = finish(S().stack, "alice", code_query(state));
+      const auto state = state_of(start(*S().stack, "alice"));
+      const auto location = finish(*S().stack, "alice", code_query(state));
       BOOST_TEST(location == ui("github", "connect_failed"));
       expect_no_secrets(location);
       BOOST_TEST(stored_credentials() == 0);
     }
   }
   BOOST_TEST(elsewhere.request_count() == 0u);
-  const auto log = S().stack.log();
+  const auto log = S().stack->log();
   expect_no_secrets(log);
   BOOST_TEST(log.find("<html>") == std::string::npos);
   BOOST_TEST(log.find(R"("oauth_error":"invalid_grant")") != std::string::npos);
@@ -516,12 +516,12 @@ BOOST_AUTO_TEST_CASE(a_misbehaving_token_endpoint_is_connect_failed_and_stores_n
   BOOST_TEST(log.find(R"("cause":"transport:timeout")") != std::string::npos);
   // The handler processes survived all of it.
   S().as.set_handler(good_token_answer);
-  const auto state = state_of(start(S().stack, "alice"));
-  BOOST_TEST(finish(S().stack, "alice", code_query(state)) == ui("github", ""));
+  const auto state = state_of(start(*S().stack, "alice"));
+  BOOST_TEST(finish(*S().stack, "alice", code_query(state)) == ui("github", ""));
 }
 
 BOOST_AUTO_TEST_CASE(concurrent_callbacks_with_one_state_exchange_the_code_once) {
-  const auto state = state_of(start(S().stack, "alice"));
+  const auto state = state_of(start(*S().stack, "alice"));
   const auto token = S().issuer.token("alice");
   constexpr int kCallers = 8;
   std::vector<std::string> locations(kCallers);
@@ -530,7 +530,7 @@ BOOST_AUTO_TEST_CASE(concurrent_callbacks_with_one_state_exchange_the_code_once)
   for (int i = 0; i < kCallers; ++i) {
     threads.emplace_back([&, i] {
       auto client = http::make_curl_client({.connect_timeout_ms = 2000, .total_timeout_ms = 10000});
-      LighttpdStack& front = (i % 2 == 0) ? S().stack : S().other;
+      Front& front = (i % 2 == 0) ? *S().stack : *S().other;
       http::OutboundRequest r;
       r.url = front.url("/api/v1/user/credentials/github/callback?" + code_query(state));
       r.headers = {{"Authorization", "Bearer " + token}};

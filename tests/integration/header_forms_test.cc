@@ -33,7 +33,7 @@ std::string token_with(const SigningKey& key, std::string_view user, bool padded
   return mint(key, S().issuer.claims(user).exp(system_clock().now_seconds() + 600), padded);
 }
 
-void expect_user_served(LighttpdStack& stack, std::string_view header, const std::string& token,
+void expect_user_served(Front& stack, std::string_view header, const std::string& token,
                         std::string_view user) {
   const auto a = stack.request("GET", kList, {{std::string(header), token}});
   BOOST_TEST(a.status == 200);
@@ -44,32 +44,32 @@ void expect_user_served(LighttpdStack& stack, std::string_view header, const std
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(aws_alb_x_amzn_oidc_data_with_padded_segments) {
-  LighttpdStack stack(S().issuer,
-                      {.redis_url = S().redis.url(), .identity_header = "x-amzn-oidc-data"});
+  auto stack = start_front(S().issuer,
+                           {.redis_url = S().redis.url(), .identity_header = "x-amzn-oidc-data"});
   const auto token = token_with(S().issuer.key(), "alb-user", /*padded=*/true);
   BOOST_TEST(token.find('=') != std::string::npos);
-  expect_user_served(stack, "X-Amzn-Oidc-Data", token, "alb-user");
+  expect_user_served(*stack, "X-Amzn-Oidc-Data", token, "alb-user");
   // The configured header is the only source: a Bearer token is not looked at.
-  BOOST_TEST(stack.get(kList, S().issuer.token("alb-user")).status == 401);
+  BOOST_TEST(stack->get(kList, S().issuer.token("alb-user")).status == 401);
 }
 
 BOOST_AUTO_TEST_CASE(google_iap_x_goog_iap_jwt_assertion) {
-  LighttpdStack stack(
+  auto stack = start_front(
       S().issuer, {.redis_url = S().redis.url(), .identity_header = "x-goog-iap-jwt-assertion"});
-  expect_user_served(stack, "x-goog-iap-jwt-assertion",
+  expect_user_served(*stack, "x-goog-iap-jwt-assertion",
                      token_with(S().issuer.key(), "iap-user", false), "iap-user");
 }
 
 BOOST_AUTO_TEST_CASE(cloudflare_access_cf_access_jwt_assertion_rs256) {
-  LighttpdStack stack(S().issuer,
-                      {.redis_url = S().redis.url(), .identity_header = "cf-access-jwt-assertion"});
-  expect_user_served(stack, "Cf-Access-Jwt-Assertion",
+  auto stack = start_front(
+      S().issuer, {.redis_url = S().redis.url(), .identity_header = "cf-access-jwt-assertion"});
+  expect_user_served(*stack, "Cf-Access-Jwt-Assertion",
                      token_with(S().issuer.rsa_key(), "cf-user", false), "cf-user");
 }
 
 BOOST_AUTO_TEST_CASE(plain_authorization_bearer) {
-  LighttpdStack stack(S().issuer, {.redis_url = S().redis.url()});
-  expect_user_served(stack, "Authorization",
+  auto stack = start_front(S().issuer, {.redis_url = S().redis.url()});
+  expect_user_served(*stack, "Authorization",
                      "Bearer " + token_with(S().issuer.rsa_key(), "bearer-user", false),
                      "bearer-user");
 }

@@ -21,15 +21,16 @@ constexpr std::string_view kAccessSentinel = "ACCESS-TOKEN-SENTINEL-5d1e0b";
 constexpr std::string_view kRefreshSentinel = "REFRESH-TOKEN-SENTINEL-a77c42";
 
 struct Suite {
-  Suite() : stack(issuer, {.redis_url = redis.url()}) {
-    disabled.emplace(issuer, StackOptions{.redis_url = redis.url(), .sealing = false});
+  Suite()
+      : stack(start_front(issuer, {.redis_url = redis.url()})),
+        disabled(start_front(issuer, {.redis_url = redis.url(), .sealing = false})) {
     instance = this;
   }
   ~Suite() { instance = nullptr; }
   RedisServer redis;
   TestIssuer issuer;
-  LighttpdStack stack;
-  std::optional<LighttpdStack> disabled;
+  std::unique_ptr<Front> stack;
+  std::unique_ptr<Front> disabled;
   static Suite* instance;
 };
 Suite* Suite::instance = nullptr;
@@ -82,7 +83,7 @@ store::Credential credential(std::int64_t expires_at) {
 }
 
 void seed(std::string_view user, std::string_view server, std::int64_t expires_at) {
-  seed_credential(S().redis.url(), S().stack.keys(), user, default_server_key(server),
+  seed_credential(S().redis.url(), S().stack->keys(), user, default_server_key(server),
                   credential(expires_at));
 }
 
@@ -104,7 +105,7 @@ void expect_error_body(const Answer& a, int status, std::string_view message) {
 BOOST_FIXTURE_TEST_SUITE(list, Clean)
 
 BOOST_AUTO_TEST_CASE(without_credentials_every_brokered_server_is_not_connected_sorted_by_name) {
-  const auto a = S().stack.get(kList, S().issuer.token("alice"));
+  const auto a = S().stack->get(kList, S().issuer.token("alice"));
   BOOST_TEST(a.status == 200);
   BOOST_TEST(a.header("content-type").value_or("") == "application/json");
   BOOST_TEST(a.header("cache-control").value_or("") == "no-store");
@@ -119,7 +120,7 @@ BOOST_AUTO_TEST_CASE(without_credentials_every_brokered_server_is_not_connected_
 BOOST_AUTO_TEST_CASE(connected_credential_shows_metadata_and_never_a_token) {
   const std::int64_t expires = now() + 3600;
   seed("alice", "github", expires);
-  const auto a = S().stack.get(kList, S().issuer.token("alice"));
+  const auto a = S().stack->get(kList, S().issuer.token("alice"));
   BOOST_TEST(a.status == 200);
   const auto d = json(a);
   const auto& gh = entry(d, "github");
@@ -135,13 +136,13 @@ BOOST_AUTO_TEST_CASE(connected_credential_shows_metadata_and_never_a_token) {
   for (const auto* secret : {&kAccessSentinel, &kRefreshSentinel}) {
     BOOST_TEST(a.body.find(*secret) == std::string::npos);
     for (const auto& [k, v] : a.headers) BOOST_TEST(v.find(*secret) == std::string::npos);
-    BOOST_TEST(S().stack.log().find(*secret) == std::string::npos);
+    BOOST_TEST(S().stack->log().find(*secret) == std::string::npos);
   }
 }
 
 BOOST_AUTO_TEST_CASE(credential_past_its_expiry_is_expired_with_a_connect_path) {
   seed("alice", "github", now() - 10);
-  const auto d = json(S().stack.get(kList, S().issuer.token("alice")));
+  const auto d = json(S().stack->get(kList, S().issuer.token("alice")));
   const auto& gh = entry(d, "github");
   BOOST_TEST(str(gh, "status") == "expired");
   BOOST_TEST(str(gh, "connect_path") == "/api/v1/user/credentials/github/connect");
@@ -149,9 +150,9 @@ BOOST_AUTO_TEST_CASE(credential_past_its_expiry_is_expired_with_a_connect_path) 
 
 BOOST_AUTO_TEST_CASE(a_user_never_sees_another_users_credential) {
   seed("bob", "github", now() + 3600);
-  const auto d = json(S().stack.get(kList, S().issuer.token("alice")));
+  const auto d = json(S().stack->get(kList, S().issuer.token("alice")));
   BOOST_TEST(str(entry(d, "github"), "status") == "not_connected");
-  const auto b = json(S().stack.get(kList, S().issuer.token("bob")));
+  const auto b = json(S().stack->get(kList, S().issuer.token("bob")));
   BOOST_TEST(str(entry(b, "github"), "status") == "connected");
 }
 
@@ -160,9 +161,9 @@ BOOST_AUTO_TEST_CASE(a_record_copied_into_another_users_hash_does_not_open) {
   const std::string field = default_server_key("github");
   const auto record = S().redis.cli({"HGET", "credbroker:cred:{bob}", field});
   S().redis.cli({"HSET", "credbroker:cred:{alice}", field, record.str});
-  const auto d = json(S().stack.get(kList, S().issuer.token("alice")));
+  const auto d = json(S().stack->get(kList, S().issuer.token("alice")));
   BOOST_TEST(str(entry(d, "github"), "status") == "not_connected");
-  const auto log = S().stack.log();
+  const auto log = S().stack->log();
   BOOST_TEST(log.find("credential_unreadable") != std::string::npos);
   BOOST_TEST(log.find(kAccessSentinel) == std::string::npos);
 }
@@ -171,22 +172,22 @@ BOOST_AUTO_TEST_CASE(redis_down_makes_every_entry_unavailable_and_recovers_witho
   seed("alice", "github", now() + 3600);
   S().redis.stop();
   const auto token = S().issuer.token("alice");
-  const auto down = S().stack.get(kList, token);
+  const auto down = S().stack->get(kList, token);
   BOOST_TEST(down.status == 200);
   const auto d = json(down);
   for (const auto& e : d["credentials"].GetArray()) {
     BOOST_TEST(std::string(e["status"].GetString()) == "unavailable");
     BOOST_TEST(!e.HasMember("connect_path"));
   }
-  expect_error_body(S().stack.del("/api/v1/user/credentials/github", token), 503,
+  expect_error_body(S().stack->del("/api/v1/user/credentials/github", token), 503,
                     "Credential store is unavailable");
-  BOOST_TEST(S().stack.log().find("store_unavailable") != std::string::npos);
+  BOOST_TEST(S().stack->log().find("store_unavailable") != std::string::npos);
 
   S().redis.start();
   seed("alice", "github", now() + 3600);  // the restarted server lost its data
-  const auto up = json(S().stack.get(kList, token));
+  const auto up = json(S().stack->get(kList, token));
   BOOST_TEST(str(entry(up, "github"), "status") == "connected");
-  BOOST_TEST(S().stack.del("/api/v1/user/credentials/github", token).status == 200);
+  BOOST_TEST(S().stack->del("/api/v1/user/credentials/github", token).status == 200);
 }
 
 BOOST_AUTO_TEST_CASE(without_a_sealing_key_every_entry_is_unavailable) {
@@ -206,45 +207,45 @@ BOOST_FIXTURE_TEST_SUITE(disconnect, Clean)
 BOOST_AUTO_TEST_CASE(delete_removes_the_callers_credential_and_is_idempotent) {
   seed("alice", "github", now() + 3600);
   const auto token = S().issuer.token("alice");
-  const auto a = S().stack.del("/api/v1/user/credentials/github", token);
+  const auto a = S().stack->del("/api/v1/user/credentials/github", token);
   BOOST_TEST(a.status == 200);
   BOOST_TEST(a.body == R"({"message":"Disconnected credential for \"github\""})");
   BOOST_TEST(a.header("cache-control").value_or("") == "no-store");
-  BOOST_TEST(str(entry(json(S().stack.get(kList, token)), "github"), "status") == "not_connected");
-  BOOST_TEST(S().stack.del("/api/v1/user/credentials/github", token).status == 200);
+  BOOST_TEST(str(entry(json(S().stack->get(kList, token)), "github"), "status") == "not_connected");
+  BOOST_TEST(S().stack->del("/api/v1/user/credentials/github", token).status == 200);
 }
 
 BOOST_AUTO_TEST_CASE(name_is_percent_decoded_trimmed_and_matched_case_insensitively) {
   seed("alice", "Docs Wiki", now() + 3600);
   seed("alice", "github", now() + 3600);
   const auto token = S().issuer.token("alice");
-  const auto wiki = S().stack.del("/api/v1/user/credentials/%20docs%20WIKI%20", token);
+  const auto wiki = S().stack->del("/api/v1/user/credentials/%20docs%20WIKI%20", token);
   BOOST_TEST(wiki.body == R"({"message":"Disconnected credential for \"Docs Wiki\""})");
-  const auto gh = S().stack.del("/api/v1/user/credentials/GitHub", token);
+  const auto gh = S().stack->del("/api/v1/user/credentials/GitHub", token);
   BOOST_TEST(gh.body == R"({"message":"Disconnected credential for \"github\""})");
-  const auto d = json(S().stack.get(kList, token));
+  const auto d = json(S().stack->get(kList, token));
   BOOST_TEST(str(entry(d, "Docs Wiki"), "status") == "not_connected");
   BOOST_TEST(str(entry(d, "github"), "status") == "not_connected");
 }
 
 BOOST_AUTO_TEST_CASE(delete_touches_only_the_callers_own_record) {
   seed("bob", "github", now() + 3600);
-  BOOST_TEST(S().stack.del("/api/v1/user/credentials/github", S().issuer.token("alice")).status ==
+  BOOST_TEST(S().stack->del("/api/v1/user/credentials/github", S().issuer.token("alice")).status ==
              200);
   BOOST_TEST(S().redis.cli({"HLEN", "credbroker:cred:{bob}"}).integer == 1);
 }
 
 BOOST_AUTO_TEST_CASE(unknown_or_unbrokered_server_is_404_and_empty_name_is_400) {
   const auto token = S().issuer.token("alice");
-  expect_error_body(S().stack.del("/api/v1/user/credentials/nope", token), 404,
+  expect_error_body(S().stack->del("/api/v1/user/credentials/nope", token), 404,
                     "Unknown server \"nope\"");
-  expect_error_body(S().stack.del("/api/v1/user/credentials/plain", token), 404,
+  expect_error_body(S().stack->del("/api/v1/user/credentials/plain", token), 404,
                     "Unknown server \"plain\"");
-  expect_error_body(S().stack.del("/api/v1/user/credentials/%20", token), 400,
+  expect_error_body(S().stack->del("/api/v1/user/credentials/%20", token), 400,
                     "Server name is required");
-  expect_error_body(S().stack.del("/api/v1/user/credentials/", token), 400,
+  expect_error_body(S().stack->del("/api/v1/user/credentials/", token), 400,
                     "Server name is required");
-  expect_error_body(S().stack.del("/api/v1/user/credentials/%zz", token), 400,
+  expect_error_body(S().stack->del("/api/v1/user/credentials/%zz", token), 400,
                     "Server name is not valid percent-encoding");
 }
 
@@ -259,27 +260,27 @@ BOOST_FIXTURE_TEST_SUITE(every_handler, Clean)
 
 BOOST_AUTO_TEST_CASE(wrong_method_is_405_with_allow) {
   const std::string bearer = "Bearer " + S().issuer.token("alice");
-  auto a = S().stack.request("POST", kList, {{"Authorization", bearer}}, "{}");
+  auto a = S().stack->request("POST", kList, {{"Authorization", bearer}}, "{}");
   expect_error_body(a, 405, "Method not allowed");
   BOOST_TEST(a.header("allow").value_or("") == "GET");
-  a = S().stack.request("GET", "/api/v1/user/credentials/github", {{"Authorization", bearer}});
+  a = S().stack->request("GET", "/api/v1/user/credentials/github", {{"Authorization", bearer}});
   expect_error_body(a, 405, "Method not allowed");
   BOOST_TEST(a.header("allow").value_or("") == "DELETE");
-  a = S().stack.request("PUT", "/api/v1/user/credentials/github/connect",
-                        {{"Authorization", bearer}});
+  a = S().stack->request("PUT", "/api/v1/user/credentials/github/connect",
+                         {{"Authorization", bearer}});
   BOOST_TEST(a.status == 405);
   BOOST_TEST(a.header("allow").value_or("") == "GET");
 }
 
 BOOST_AUTO_TEST_CASE(unknown_api_path_is_a_json_404) {
   const auto token = S().issuer.token("alice");
-  expect_error_body(S().stack.get("/api/v1/nothing/here", token), 404, "Not found");
-  expect_error_body(S().stack.get("/api/v1/user/credentials/github/elsewhere", token), 404,
+  expect_error_body(S().stack->get("/api/v1/nothing/here", token), 404, "Not found");
+  expect_error_body(S().stack->get("/api/v1/user/credentials/github/elsewhere", token), 404,
                     "Not found");
 }
 
 BOOST_AUTO_TEST_CASE(no_or_bad_identity_is_401_with_www_authenticate) {
-  auto a = S().stack.request("GET", kList);
+  auto a = S().stack->request("GET", kList);
   expect_error_body(a, 401, "Authentication required");
   BOOST_TEST(a.header("www-authenticate").value_or("") == "Bearer");
 
@@ -303,19 +304,19 @@ BOOST_AUTO_TEST_CASE(no_or_bad_identity_is_401_with_www_authenticate) {
       {"garbage", "not.a.jwt"}};
   for (const auto& [what, token] : bad) {
     BOOST_TEST_CONTEXT(what) {
-      const auto r = S().stack.get(kList, token);
+      const auto r = S().stack->get(kList, token);
       expect_error_body(r, 401, "Authentication required");
       BOOST_TEST(r.header("www-authenticate").value_or("") == "Bearer error=\"invalid_token\"");
     }
   }
-  a = S().stack.request("GET", kList, {{"Authorization", "Basic YWxpY2U6cHc="}});
+  a = S().stack->request("GET", kList, {{"Authorization", "Basic YWxpY2U6cHc="}});
   BOOST_TEST(a.status == 401);
 }
 
 BOOST_AUTO_TEST_CASE(one_log_line_per_request_without_the_token) {
   const auto token = S().issuer.token("log-user");
-  S().stack.get(kList, token);
-  const auto log = S().stack.log();
+  S().stack->get(kList, token);
+  const auto log = S().stack->log();
   BOOST_TEST(
       log.find(
           R"("event":"request","method":"GET","route":"list","path":"/api/v1/user/credentials","status":200,"user":"log-user")") !=

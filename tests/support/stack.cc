@@ -87,13 +87,11 @@ std::optional<std::string> Answer::header(std::string_view name) const {
   return std::nullopt;
 }
 
-LighttpdStack::LighttpdStack(const TestIssuer& issuer, StackOptions options)
-    : options_(std::move(options)), dir_("credbroker-stack") {
+Front::Front(const TestIssuer& issuer, StackOptions options, std::string_view tag)
+    : options_(std::move(options)), dir_(std::string("credbroker-") + std::string(tag)) {
   port_ = free_port();
   if (options_.sealing) keys_ = options_.keys.empty() ? random_keyring_spec() : options_.keys;
   config_path_ = dir_.file("config.json");
-  log_path_ = dir_.file("error.log");
-  std::filesystem::create_directories(dir_.file("www"));
   const std::string config =
       std::string("{") +                                       //
       "\"public_base_url\": \"http://127.0.0.1:" +             //
@@ -112,46 +110,37 @@ LighttpdStack::LighttpdStack(const TestIssuer& issuer, StackOptions options)
       ", \"max_pending_flows_per_user\": " + std::to_string(options_.max_pending_flows_per_user) +
       ", \"servers\": " + options_.servers_json + options_.extra_config + "}";
   write_file(config_path_, config);
-
-  ProcessOptions p;
-  p.argv = {"lighttpd", "-D", "-f",
-            std::string(CREDBROKER_SOURCE_DIR) + "/infra/lighttpd/credbroker.conf"};
-  p.env = {{"CREDBROKER_BIND", "127.0.0.1"},
-           {"CREDBROKER_PORT", std::to_string(port_)},
-           {"CREDBROKER_BIN_DIR", CREDBROKER_BIN_DIR},
-           {"CREDBROKER_RUN_DIR", dir_.path()},
-           {"CREDBROKER_ERRORLOG", log_path_},
-           {"CREDBROKER_PROCS", std::to_string(options_.procs)},
-           {"CREDBROKER_CONFIG", config_path_},
-           {"CREDBROKER_KEYS", keys_}};
-  for (const auto& e : options_.env) p.env.push_back(e);
-  p.stdout_path = dir_.file("lighttpd.stdout");
-  p.stderr_path = dir_.file("lighttpd.out");
-  lighttpd_.emplace(std::move(p));
-  if (!wait_for_port(port_, std::chrono::seconds(10))) {
-    throw std::runtime_error("lighttpd did not start: " + read_file(dir_.file("lighttpd.out")) +
-                             read_file(log_path_));
-  }
   client_ = http::make_curl_client(
       {.connect_timeout_ms = 2000, .total_timeout_ms = 20000, .max_body_bytes = 4 << 20});
 }
 
-LighttpdStack::~LighttpdStack() {
-  if (lighttpd_) lighttpd_->stop();
+Front::~Front() = default;
+
+std::vector<std::pair<std::string, std::string>> Front::handler_env() const {
+  std::vector<std::pair<std::string, std::string>> env = {{"CREDBROKER_CONFIG", config_path_},
+                                                          {"CREDBROKER_KEYS", keys_}};
+  for (const auto& e : options_.env) env.push_back(e);
+  return env;
 }
 
-std::string LighttpdStack::url(std::string_view path) const {
+void Front::wait_until_serving(std::string_view what) const {
+  if (!wait_for_port(port_, std::chrono::seconds(15))) {
+    throw std::runtime_error(std::string(what) + " did not start: " + log());
+  }
+}
+
+std::string Front::url(std::string_view path) const {
   return "http://127.0.0.1:" + std::to_string(port_) + std::string(path);
 }
 
-std::string LighttpdStack::log() const {
-  // Handlers inherit lighttpd's stderr; lighttpd's own messages go to its error log.
-  return read_file(dir_.file("lighttpd.out")) + read_file(log_path_);
+std::string Front::log() const {
+  std::string out = read_file(dir_.file("front.log"));
+  for (const auto& f : log_files_) out += read_file(f);
+  return out;
 }
 
-Answer LighttpdStack::request(std::string_view method, std::string_view path,
-                              std::vector<std::pair<std::string, std::string>> headers,
-                              std::string body) {
+Answer Front::request(std::string_view method, std::string_view path,
+                      std::vector<std::pair<std::string, std::string>> headers, std::string body) {
   http::OutboundRequest r;
   r.method = std::string(method);
   r.url = url(path);
@@ -165,12 +154,48 @@ Answer LighttpdStack::request(std::string_view method, std::string_view path,
   return Answer{answer->status, std::move(answer->headers), std::move(answer->body)};
 }
 
-Answer LighttpdStack::get(std::string_view path, std::string_view token) {
+Answer Front::get(std::string_view path, std::string_view token) {
   return request("GET", path, {{"Authorization", "Bearer " + std::string(token)}});
 }
 
-Answer LighttpdStack::del(std::string_view path, std::string_view token) {
+Answer Front::del(std::string_view path, std::string_view token) {
   return request("DELETE", path, {{"Authorization", "Bearer " + std::string(token)}});
+}
+
+LighttpdFront::LighttpdFront(const TestIssuer& issuer, StackOptions options)
+    : Front(issuer, std::move(options), "lighttpd") {
+  std::filesystem::create_directories(dir().file("www"));
+  log_files_.push_back(dir().file("error.log"));
+  ProcessOptions p;
+  p.argv = {"lighttpd", "-D", "-f",
+            std::string(CREDBROKER_SOURCE_DIR) + "/infra/lighttpd/credbroker.conf"};
+  p.env = {{"CREDBROKER_BIND", "127.0.0.1"},
+           {"CREDBROKER_PORT", std::to_string(port())},
+           {"CREDBROKER_BIN_DIR", CREDBROKER_BIN_DIR},
+           {"CREDBROKER_RUN_DIR", dir().path()},
+           {"CREDBROKER_ERRORLOG", dir().file("error.log")},
+           {"CREDBROKER_PROCS", std::to_string(this->options().procs)}};
+  for (const auto& e : handler_env()) p.env.push_back(e);
+  // Handlers inherit lighttpd's stderr; lighttpd's own messages go to its error log.
+  p.stdout_path = dir().file("front.stdout");
+  p.stderr_path = dir().file("front.log");
+  lighttpd_.emplace(std::move(p));
+  wait_until_serving("lighttpd");
+}
+
+LighttpdFront::~LighttpdFront() {
+  if (lighttpd_) lighttpd_->stop();
+}
+
+std::string front_kind() {
+  const char* kind = std::getenv("CREDBROKER_FRONT");
+  return kind != nullptr && *kind != '\0' ? kind : "lighttpd";
+}
+
+std::unique_ptr<Front> start_front(const TestIssuer& issuer, StackOptions options) {
+  const std::string kind = front_kind();
+  if (kind == "lighttpd") return std::make_unique<LighttpdFront>(issuer, std::move(options));
+  throw std::runtime_error("CREDBROKER_FRONT: unknown front \"" + kind + "\"");
 }
 
 void seed_credential(const std::string& redis_url, const std::string& keys, std::string_view user,

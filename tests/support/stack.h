@@ -64,19 +64,26 @@ struct Answer {
   std::optional<std::string> header(std::string_view name) const;
 };
 
-/** lighttpd + the four handlers. */
-class LighttpdStack {
+/**
+ * A front server with the four handlers behind it, serving on a free loopback port. The base class
+ * owns what every front shares: the port, the keyring, the config file it writes, the log, and the
+ * HTTP client the tests talk through. Subclasses start the actual server processes.
+ */
+class Front {
  public:
-  LighttpdStack(const TestIssuer& issuer, StackOptions options);
-  ~LighttpdStack();
+  virtual ~Front();
+  Front(const Front&) = delete;
+  Front& operator=(const Front&) = delete;
 
+  /** "lighttpd", "nginx", ... */
+  virtual std::string_view kind() const = 0;
   int port() const { return port_; }
   std::string url(std::string_view path) const;
   const std::string& keys() const { return keys_; }
   const StackOptions& options() const { return options_; }
   const std::string& config_path() const { return config_path_; }
-  /** Everything the handlers (on lighttpd's stderr) and lighttpd (its error log) wrote so far. */
-  std::string log() const;
+  /** Everything the handlers and the front server wrote to their logs so far. */
+  virtual std::string log() const;
 
   Answer request(std::string_view method, std::string_view path,
                  std::vector<std::pair<std::string, std::string>> headers = {},
@@ -85,16 +92,41 @@ class LighttpdStack {
   Answer get(std::string_view path, std::string_view token);
   Answer del(std::string_view path, std::string_view token);
 
+ protected:
+  /** Picks the port and keyring and writes config.json into dir(). */
+  Front(const TestIssuer& issuer, StackOptions options, std::string_view tag);
+  const TempDir& dir() const { return dir_; }
+  /** CREDBROKER_CONFIG, CREDBROKER_KEYS and options().env: what every handler process needs. */
+  std::vector<std::pair<std::string, std::string>> handler_env() const;
+  /** Log files (besides "front.log" in dir()) that log() concatenates. */
+  std::vector<std::string> log_files_;
+  /** Waits (bounded) for the port; throws with the logs if it never opens. */
+  void wait_until_serving(std::string_view what) const;
+
  private:
   StackOptions options_;
   TempDir dir_;
   int port_ = 0;
   std::string keys_;
   std::string config_path_;
-  std::string log_path_;
-  std::optional<ChildProcess> lighttpd_;
   std::unique_ptr<http::HttpClient> client_;
 };
+
+/** lighttpd (mod_fastcgi) spawning the four handlers, from infra/lighttpd/credbroker.conf. */
+class LighttpdFront final : public Front {
+ public:
+  LighttpdFront(const TestIssuer& issuer, StackOptions options);
+  ~LighttpdFront() override;
+  std::string_view kind() const override { return "lighttpd"; }
+
+ private:
+  std::optional<ChildProcess> lighttpd_;
+};
+
+/** The front named by the environment variable CREDBROKER_FRONT (default "lighttpd"). */
+std::string front_kind();
+/** Starts a front of front_kind(). Black-box suites use this so ctest can run them per front. */
+std::unique_ptr<Front> start_front(const TestIssuer& issuer, StackOptions options);
 
 /** A fresh "id:base64" keyring spec with one random 32-byte key. */
 std::string random_keyring_spec(std::string_view id = "it1");
