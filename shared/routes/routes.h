@@ -18,6 +18,11 @@ http::Response connect(const http::Request& request, Context& context, RequestNo
 /** GET /api/v1/user/credentials/{server}/callback — finish it and store the credential. */
 http::Response callback(const http::Request& request, Context& context, RequestNote& note);
 
+inline constexpr std::string_view kHealthPath = "/api/v1/healthz";
+
+/** GET /api/v1/healthz — no authentication: 200 when Redis answers PING, 503 naming what fails. */
+http::Response health(const http::Request& request, Context& context, RequestNote& note);
+
 /** The redirect URI registered for `server`: public_base_url +
  * "/api/v1/user/credentials/<name>/callback". */
 std::string callback_uri(const config::Config& config, const config::Server& server);

@@ -313,6 +313,21 @@ BOOST_AUTO_TEST_CASE(no_or_bad_identity_is_401_with_www_authenticate) {
   BOOST_TEST(a.status == 401);
 }
 
+BOOST_AUTO_TEST_CASE(health_needs_no_identity_and_names_a_failing_redis) {
+  auto a = S().stack->request("GET", "/api/v1/healthz");
+  BOOST_TEST(a.status == 200);
+  BOOST_TEST(a.body == R"({"status":"ok"})");
+  BOOST_TEST(a.header("content-type").value_or("") == "application/json");
+  BOOST_TEST(a.header("cache-control").value_or("") == "no-store");
+  BOOST_TEST(S().stack->request("POST", "/api/v1/healthz").status == 405);
+  S().redis.stop();
+  a = S().stack->request("GET", "/api/v1/healthz");
+  BOOST_TEST(a.status == 503);
+  BOOST_TEST(a.body == R"({"status":"unavailable","checks":{"config":"ok","redis":"failing"}})");
+  S().redis.start();
+  BOOST_TEST(S().stack->request("GET", "/api/v1/healthz").status == 200);
+}
+
 BOOST_AUTO_TEST_CASE(one_log_line_per_request_without_the_token) {
   const auto token = S().issuer.token("log-user");
   S().stack->get(kList, token);
