@@ -35,13 +35,15 @@ class KeySource {
   virtual ~KeySource() = default;
   /** The current keys; may load them on first use. Error text is safe to log. */
   virtual Result<const KeySet*, std::string> keys(std::int64_t now) = 0;
-  /** Called when a token names a kid we lack: re-loads if allowed (rate limited); true if reloaded. */
+  /** Called when a token names a kid we lack: re-loads if allowed (rate limited); true if reloaded.
+   */
   virtual bool refresh(std::int64_t now) = 0;
 };
 
 /** A fixed key set (jwks_file, public_key_pem_file): loaded once at start. */
 std::unique_ptr<KeySource> make_static_key_source(KeySet keys);
-/** A JWKS URL fetched through `client`, cached, refreshed at most once per `min_refresh_seconds`. */
+/** A JWKS URL fetched through `client`, cached, refreshed at most once per `min_refresh_seconds`
+ *  (on an unknown kid, and when the keys are an hour old); a failed fetch keeps the old keys. */
 std::unique_ptr<KeySource> make_jwks_url_source(std::string url, http::HttpClient& client,
                                                 std::int64_t min_refresh_seconds = 60);
 

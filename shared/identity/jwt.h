@@ -57,8 +57,8 @@ struct VerifyPolicy {
 };
 
 struct VerifiedToken {
-  std::string user;        // value of policy.user_claim
-  std::int64_t expires_at; // "exp"
+  std::string user;         // value of policy.user_claim
+  std::int64_t expires_at;  // "exp"
 };
 
 /** Why a token was refused. Each value is a fixed reason safe to log (no token contents). */
@@ -82,7 +82,9 @@ std::string_view describe(JwtError e);
 /**
  * Verifies `token` against `keys` and `policy` at time `now` (Unix seconds).
  * The algorithm used is the token's "alg" only after it passed the allowlist AND fits the chosen
- * key's type and JWK alg; "jku", "x5u", "jwk" and "x5c" header parameters are ignored, never fetched.
+ * key's type and JWK alg; "jku", "x5u", "jwk" and "x5c" header parameters are ignored, never
+ * fetched. A token's kid selects the keys carrying it; when no key does, keys without a kid (a PEM
+ * file's) are tried, so a single configured key verifies kid-bearing tokens (AWS ALB).
  */
 Result<VerifiedToken, JwtError> verify_jwt(std::string_view token, const KeySet& keys,
                                            const VerifyPolicy& policy, std::int64_t now);

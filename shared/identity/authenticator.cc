@@ -1,0 +1,254 @@
+#include "shared/identity/authenticator.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <list>
+#include <mutex>
+#include <unordered_map>
+
+#include "shared/crypto/hash.h"
+#include "shared/util/strings.h"
+
+namespace credbroker::identity {
+
+namespace {
+
+constexpr std::size_t kMaxHeaderBytes = 16 * 1024;
+// Even without an unknown kid, a JWKS is re-fetched this often so a key the issuer withdrew
+// stops verifying within the hour.
+constexpr std::int64_t kMaxJwksAgeSeconds = 3600;
+constexpr std::int64_t kMaxLeewaySeconds = 253402300799;  // same bound as jwt.cc's NumericDate
+
+class StaticKeySource final : public KeySource {
+ public:
+  explicit StaticKeySource(KeySet keys) : keys_(std::move(keys)) {}
+  Result<const KeySet*, std::string> keys(std::int64_t) override { return &keys_; }
+  bool refresh(std::int64_t) override { return false; }
+
+ private:
+  KeySet keys_;
+};
+
+class JwksUrlSource final : public KeySource {
+ public:
+  JwksUrlSource(std::string url, http::HttpClient& client, std::int64_t min_refresh_seconds)
+      : url_(std::move(url)), client_(client), min_refresh_(min_refresh_seconds) {}
+
+  Result<const KeySet*, std::string> keys(std::int64_t now) override {
+    const bool stale = !current_ || now - loaded_at_ >= kMaxJwksAgeSeconds;
+    if (stale && may_fetch(now)) fetch(now);
+    if (!current_) return Err("JWKS " + url_ + ": " + last_error_);
+    return &*current_;
+  }
+
+  bool refresh(std::int64_t now) override { return may_fetch(now) && fetch(now); }
+
+ private:
+  bool may_fetch(std::int64_t now) const {
+    return !last_attempt_ || now - *last_attempt_ >= min_refresh_ || now < *last_attempt_;
+  }
+
+  // On failure the keys we had stay in use: an issuer's outage must not log everyone out.
+  bool fetch(std::int64_t now) {
+    last_attempt_ = now;
+    http::OutboundRequest request;
+    request.url = url_;
+    request.headers.emplace_back("Accept", "application/json");
+    auto response = client_.send(request);
+    if (!response) {
+      last_error_ = "fetch failed: " + std::string(http::describe(response.error()));
+      return false;
+    }
+    if (response->status != 200) {
+      last_error_ = "HTTP status " + std::to_string(response->status);
+      return false;
+    }
+    auto parsed = parse_jwks(response->body);
+    if (!parsed) {
+      last_error_ = parsed.error();
+      return false;
+    }
+    current_ = std::move(parsed.value());
+    loaded_at_ = now;
+    return true;
+  }
+
+  const std::string url_;
+  http::HttpClient& client_;
+  const std::int64_t min_refresh_;
+  std::optional<KeySet> current_;
+  std::int64_t loaded_at_ = 0;
+  std::optional<std::int64_t> last_attempt_;
+  std::string last_error_ = "not loaded";
+};
+
+Result<std::string, std::string> read_small_file(const std::string& path) {
+  std::unique_ptr<std::FILE, int (*)(std::FILE*)> f(std::fopen(path.c_str(), "rb"), &std::fclose);
+  if (!f) return Err(std::string(std::strerror(errno)));
+  std::string content;
+  char buf[8192];
+  std::size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, f.get())) > 0) {
+    content.append(buf, n);
+    if (content.size() > (std::size_t{2} << 20)) return Err(std::string("file too large"));
+  }
+  if (std::ferror(f.get())) return Err(std::string(std::strerror(errno)));
+  return content;
+}
+
+Result<std::unique_ptr<KeySource>, std::string> file_source(
+    std::string_view field, const std::string& path,
+    Result<KeySet, std::string> (*parse)(std::string_view)) {
+  const std::string where = "identity." + std::string(field) + ": ";
+  auto content = read_small_file(path);
+  if (!content) return Err(where + "cannot read \"" + path + "\": " + content.error());
+  auto keys = parse(*content);
+  if (!keys) return Err(where + keys.error());
+  return make_static_key_source(std::move(keys.value()));
+}
+
+/** The raw token from the configured header, or why there is none (RFC 6750 §2.1 for Bearer). */
+Result<std::string_view, AuthErrorKind> extract_token(const http::Request& request,
+                                                      const std::string& header) {
+  const auto value = request.header(header);
+  if (!value) return Err(AuthErrorKind::kMissing);
+  if (value->size() > kMaxHeaderBytes) return Err(AuthErrorKind::kTooLarge);
+  std::string_view token = trim(*value);
+  if (iequals(header, "Authorization")) {
+    constexpr std::string_view kScheme = "bearer";
+    if (token.size() <= kScheme.size() || !iequals(token.substr(0, kScheme.size()), kScheme) ||
+        token[kScheme.size()] != ' ') {
+      return Err(AuthErrorKind::kMissing);
+    }
+    token.remove_prefix(kScheme.size());
+    token.remove_prefix(std::min(token.find_first_not_of(' '), token.size()));
+  }
+  if (token.empty()) return Err(AuthErrorKind::kMissing);
+  return token;
+}
+
+}  // namespace
+
+std::unique_ptr<KeySource> make_static_key_source(KeySet keys) {
+  return std::make_unique<StaticKeySource>(std::move(keys));
+}
+
+std::unique_ptr<KeySource> make_jwks_url_source(std::string url, http::HttpClient& client,
+                                                std::int64_t min_refresh_seconds) {
+  return std::make_unique<JwksUrlSource>(std::move(url), client, min_refresh_seconds);
+}
+
+Result<std::unique_ptr<KeySource>, std::string> make_key_source(const config::Identity& identity,
+                                                                http::HttpClient& client) {
+  const int sources = !identity.jwks_file.empty() + !identity.jwks_url.empty() +
+                      !identity.public_key_pem_file.empty();
+  if (sources != 1) {
+    return Err(std::string(
+        "identity: exactly one of jwks_file, jwks_url, public_key_pem_file is required"));
+  }
+  if (!identity.jwks_file.empty()) return file_source("jwks_file", identity.jwks_file, parse_jwks);
+  if (!identity.public_key_pem_file.empty()) {
+    return file_source("public_key_pem_file", identity.public_key_pem_file, parse_pem_public_key);
+  }
+  return make_jwks_url_source(identity.jwks_url, client);
+}
+
+/** Verified tokens by SHA-256 of the token, evicted oldest-inserted first when full. */
+struct Authenticator::Impl {
+  struct Entry {
+    VerifiedToken token;
+    std::list<std::string>::iterator order;
+  };
+
+  Impl(const config::Identity& identity, KeySource& keys, const Clock& clock, std::size_t capacity)
+      : header(identity.header),
+        keys(keys),
+        clock(clock),
+        capacity(std::max<std::size_t>(1, capacity)) {
+    for (const auto& name : identity.algorithms) {
+      if (const auto alg = parse_alg(name)) policy.algorithms.push_back(*alg);
+    }
+    policy.issuer = identity.issuer;
+    policy.audiences = identity.audiences;
+    policy.user_claim = identity.user_claim;
+    policy.leeway_seconds = std::clamp<std::int64_t>(identity.leeway_seconds, 0, kMaxLeewaySeconds);
+  }
+
+  bool live(const VerifiedToken& t, std::int64_t now) const {
+    return t.expires_at + policy.leeway_seconds > now;
+  }
+
+  std::optional<VerifiedToken> lookup(const std::string& digest, std::int64_t now) {
+    const auto it = cache.find(digest);
+    if (it == cache.end()) return std::nullopt;
+    if (live(it->second.token, now)) return it->second.token;
+    erase(it);
+    return std::nullopt;
+  }
+
+  void insert(std::string digest, const VerifiedToken& token, std::int64_t now) {
+    if (cache.size() >= capacity) {
+      for (auto it = cache.begin(); it != cache.end();) {
+        it = live(it->second.token, now) ? std::next(it) : erase(it);
+      }
+    }
+    while (cache.size() >= capacity) erase(cache.find(order.front()));
+    order.push_back(digest);
+    cache.emplace(std::move(digest), Entry{token, std::prev(order.end())});
+  }
+
+  using Map = std::unordered_map<std::string, Entry>;
+  Map::iterator erase(Map::iterator it) {
+    order.erase(it->second.order);
+    return cache.erase(it);
+  }
+
+  Result<VerifiedToken, AuthError> verify(std::string_view token, std::int64_t now) {
+    auto key_set = keys.keys(now);
+    if (!key_set) return Err(AuthError{AuthErrorKind::kKeysUnavailable});
+    auto verified = verify_jwt(token, **key_set, policy, now);
+    // A kid we lack may be a freshly rotated key: reload once (rate-limited by the source).
+    if (!verified && verified.error() == JwtError::kUnknownKid && keys.refresh(now)) {
+      key_set = keys.keys(now);
+      if (!key_set) return Err(AuthError{AuthErrorKind::kKeysUnavailable});
+      verified = verify_jwt(token, **key_set, policy, now);
+    }
+    if (!verified) return Err(AuthError{AuthErrorKind::kInvalid, verified.error()});
+    return verified.value();
+  }
+
+  const std::string header;
+  KeySource& keys;
+  const Clock& clock;
+  const std::size_t capacity;
+  VerifyPolicy policy;
+  std::mutex mu;  // guards the cache and calls into `keys`
+  Map cache;
+  std::list<std::string> order;  // digests, oldest first
+};
+
+Authenticator::Authenticator(const config::Identity& identity, KeySource& keys, const Clock& clock,
+                             std::size_t cache_capacity)
+    : impl_(std::make_shared<Impl>(identity, keys, clock, cache_capacity)) {}
+
+Result<VerifiedToken, AuthError> Authenticator::authenticate(const http::Request& request) {
+  const auto token = extract_token(request, impl_->header);
+  if (!token) return Err(AuthError{token.error()});
+  const std::int64_t now = impl_->clock.now_seconds();
+  std::string digest = crypto::sha256(*token);
+
+  std::lock_guard lock(impl_->mu);
+  if (auto hit = impl_->lookup(digest, now)) return *hit;
+  auto verified = impl_->verify(*token, now);
+  if (verified) impl_->insert(std::move(digest), *verified, now);
+  return verified;
+}
+
+std::size_t Authenticator::cache_size() const {
+  std::lock_guard lock(impl_->mu);
+  return impl_->cache.size();
+}
+
+}  // namespace credbroker::identity
