@@ -1,0 +1,368 @@
+#include "tests/support/fakes.h"
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <limits>
+#include <stdexcept>
+
+#include "shared/util/strings.h"
+
+namespace credbroker::testing {
+
+namespace {
+
+using store::RedisError;
+using store::RedisFailure;
+using store::Reply;
+
+Result<Reply, RedisFailure> rejected(std::string detail) {
+  return Err{RedisFailure{RedisError::kRejected, std::move(detail)}};
+}
+Result<Reply, RedisFailure> wrong_type() {
+  return rejected("WRONGTYPE Operation against a key holding the wrong kind of value");
+}
+Result<Reply, RedisFailure> arity(std::string_view name) {
+  return rejected("ERR wrong number of arguments for '" + to_lower(name) + "' command");
+}
+
+Reply nil() {
+  return Reply{};
+}
+Reply integer(std::int64_t n) {
+  Reply r;
+  r.type = Reply::Type::kInteger;
+  r.integer = n;
+  return r;
+}
+Reply bulk(std::string s) {
+  Reply r;
+  r.type = Reply::Type::kString;
+  r.str = std::move(s);
+  return r;
+}
+Reply status(std::string s) {
+  Reply r;
+  r.type = Reply::Type::kStatus;
+  r.str = std::move(s);
+  return r;
+}
+Reply array(std::vector<Reply> elements) {
+  Reply r;
+  r.type = Reply::Type::kArray;
+  r.elements = std::move(elements);
+  return r;
+}
+
+std::string upper(std::string_view s) {
+  std::string out(s);
+  for (auto& c : out) {
+    if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
+  }
+  return out;
+}
+
+std::optional<std::int64_t> parse_int(std::string_view s) {
+  std::int64_t n = 0;
+  const auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), n);
+  if (ec != std::errc() || ptr != s.data() + s.size()) return std::nullopt;
+  return n;
+}
+
+std::optional<double> parse_score(std::string_view s) {
+  if (s == "inf" || s == "+inf") return std::numeric_limits<double>::infinity();
+  if (s == "-inf") return -std::numeric_limits<double>::infinity();
+  double d = 0;
+  const auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), d);
+  if (ec != std::errc() || ptr != s.data() + s.size() || std::isnan(d)) return std::nullopt;
+  return d;
+}
+
+/** A ZRANGEBYSCORE bound: "(5" is exclusive, "5" inclusive. */
+struct Bound {
+  double value;
+  bool exclusive;
+};
+std::optional<Bound> parse_bound(std::string_view s) {
+  const bool exclusive = !s.empty() && s.front() == '(';
+  if (exclusive) s.remove_prefix(1);
+  const auto v = parse_score(s);
+  if (!v) return std::nullopt;
+  return Bound{*v, exclusive};
+}
+
+std::string format_score(double d) {
+  char buf[64];
+  const auto [ptr, ec] = std::to_chars(buf, buf + sizeof buf, d, std::chars_format::fixed);
+  return ec == std::errc() ? std::string(buf, ptr) : std::string("0");
+}
+
+}  // namespace
+
+bool FakeRedis::exists(const std::string& key) const {
+  return strings.contains(key) || hashes.contains(key) || zsets.contains(key);
+}
+
+void FakeRedis::erase(const std::string& key) {
+  strings.erase(key);
+  hashes.erase(key);
+  zsets.erase(key);
+  ttls.erase(key);
+}
+
+std::optional<std::int64_t> FakeRedis::ttl(const std::string& key) const {
+  const auto it = ttls.find(key);
+  if (it == ttls.end() || !exists(key)) return std::nullopt;
+  return it->second;
+}
+
+std::vector<std::string> FakeRedis::keys() const {
+  std::vector<std::string> out;
+  for (const auto& [k, v] : strings) out.push_back(k);
+  for (const auto& [k, v] : hashes) out.push_back(k);
+  for (const auto& [k, v] : zsets) out.push_back(k);
+  return out;
+}
+
+std::size_t FakeRedis::count(std::string_view name) const {
+  return static_cast<std::size_t>(std::count_if(log.begin(), log.end(), [&](const auto& argv) {
+    return !argv.empty() && iequals(argv.front(), name);
+  }));
+}
+
+Result<Reply, RedisFailure> FakeRedis::command(const std::vector<std::string>& argv) {
+  log.push_back(argv);
+  if (argv.empty()) return rejected("ERR empty command");
+  const std::string name = upper(argv.front());
+  if (down || failing.contains(name)) {
+    return Err{RedisFailure{RedisError::kUnreachable, "connection refused"}};
+  }
+  const std::size_t argc = argv.size();
+  const auto type_ok = [&](const std::string& key, bool held_as_wanted) {
+    return !exists(key) || held_as_wanted;
+  };
+
+  if (name == "PING") return status("PONG");
+
+  if (name == "HGETALL") {
+    if (argc != 2) return arity(name);
+    if (!type_ok(argv[1], hashes.contains(argv[1]))) return wrong_type();
+    std::vector<Reply> out;
+    if (const auto it = hashes.find(argv[1]); it != hashes.end()) {
+      for (const auto& [f, v] : it->second) {
+        out.push_back(bulk(f));
+        out.push_back(bulk(v));
+      }
+    }
+    return array(std::move(out));
+  }
+  if (name == "HGET") {
+    if (argc != 3) return arity(name);
+    if (!type_ok(argv[1], hashes.contains(argv[1]))) return wrong_type();
+    const auto it = hashes.find(argv[1]);
+    if (it == hashes.end()) return nil();
+    const auto f = it->second.find(argv[2]);
+    return f == it->second.end() ? nil() : bulk(f->second);
+  }
+  if (name == "HSET") {
+    if (argc < 4 || argc % 2 != 0) return arity(name);
+    if (!type_ok(argv[1], hashes.contains(argv[1]))) return wrong_type();
+    auto& hash = hashes[argv[1]];
+    std::int64_t added = 0;
+    for (std::size_t i = 2; i + 1 < argc; i += 2) {
+      added += hash.contains(argv[i]) ? 0 : 1;
+      hash[argv[i]] = argv[i + 1];
+    }
+    return integer(added);
+  }
+  if (name == "HDEL") {
+    if (argc < 3) return arity(name);
+    if (!type_ok(argv[1], hashes.contains(argv[1]))) return wrong_type();
+    const auto it = hashes.find(argv[1]);
+    if (it == hashes.end()) return integer(0);
+    std::int64_t removed = 0;
+    for (std::size_t i = 2; i < argc; ++i)
+      removed += static_cast<std::int64_t>(it->second.erase(argv[i]));
+    if (it->second.empty()) erase(argv[1]);
+    return integer(removed);
+  }
+  if (name == "SET") {
+    if (argc < 3) return arity(name);
+    bool nx = false;
+    std::optional<std::int64_t> ex;
+    for (std::size_t i = 3; i < argc; ++i) {
+      const std::string option = upper(argv[i]);
+      if (option == "NX") {
+        nx = true;
+      } else if (option == "EX" && i + 1 < argc) {
+        ex = parse_int(argv[++i]);
+        if (!ex || *ex <= 0) return rejected("ERR invalid expire time in 'set' command");
+      } else {
+        return rejected("ERR syntax error");
+      }
+    }
+    if (nx && exists(argv[1])) return nil();
+    erase(argv[1]);
+    strings[argv[1]] = argv[2];
+    if (ex) ttls[argv[1]] = *ex;
+    return status("OK");
+  }
+  if (name == "GETDEL") {
+    if (argc != 2) return arity(name);
+    if (!type_ok(argv[1], strings.contains(argv[1]))) return wrong_type();
+    const auto it = strings.find(argv[1]);
+    if (it == strings.end()) return nil();
+    Reply r = bulk(it->second);
+    erase(argv[1]);
+    return r;
+  }
+  if (name == "DEL") {
+    if (argc < 2) return arity(name);
+    std::int64_t removed = 0;
+    for (std::size_t i = 1; i < argc; ++i) {
+      if (exists(argv[i])) {
+        erase(argv[i]);
+        ++removed;
+      }
+    }
+    return integer(removed);
+  }
+  if (name == "EXPIRE") {
+    if (argc != 3) return arity(name);
+    const auto seconds = parse_int(argv[2]);
+    if (!seconds) return rejected("ERR value is not an integer or out of range");
+    if (!exists(argv[1])) return integer(0);
+    if (*seconds <= 0) {
+      erase(argv[1]);
+    } else {
+      ttls[argv[1]] = *seconds;
+    }
+    return integer(1);
+  }
+  if (name == "ZADD") {
+    if (argc < 4 || argc % 2 != 0) return arity(name);
+    if (!type_ok(argv[1], zsets.contains(argv[1]))) return wrong_type();
+    std::vector<std::pair<double, std::string>> members;
+    for (std::size_t i = 2; i + 1 < argc; i += 2) {
+      const auto score = parse_score(argv[i]);
+      if (!score) return rejected("ERR value is not a valid float");
+      members.emplace_back(*score, argv[i + 1]);
+    }
+    auto& zset = zsets[argv[1]];
+    std::int64_t added = 0;
+    for (const auto& [score, member] : members) {
+      added += zset.contains(member) ? 0 : 1;
+      zset[member] = score;
+    }
+    return integer(added);
+  }
+  if (name == "ZREMRANGEBYSCORE") {
+    if (argc != 4) return arity(name);
+    if (!type_ok(argv[1], zsets.contains(argv[1]))) return wrong_type();
+    const auto lo = parse_bound(argv[2]);
+    const auto hi = parse_bound(argv[3]);
+    if (!lo || !hi) return rejected("ERR min or max is not a float");
+    const auto it = zsets.find(argv[1]);
+    if (it == zsets.end()) return integer(0);
+    std::int64_t removed = 0;
+    for (auto m = it->second.begin(); m != it->second.end();) {
+      const double s = m->second;
+      const bool above = lo->exclusive ? s > lo->value : s >= lo->value;
+      const bool below = hi->exclusive ? s < hi->value : s <= hi->value;
+      if (above && below) {
+        m = it->second.erase(m);
+        ++removed;
+      } else {
+        ++m;
+      }
+    }
+    if (it->second.empty()) erase(argv[1]);
+    return integer(removed);
+  }
+  if (name == "ZCARD") {
+    if (argc != 2) return arity(name);
+    if (!type_ok(argv[1], zsets.contains(argv[1]))) return wrong_type();
+    const auto it = zsets.find(argv[1]);
+    return integer(it == zsets.end() ? 0 : static_cast<std::int64_t>(it->second.size()));
+  }
+  if (name == "ZPOPMIN") {
+    if (argc != 2 && argc != 3) return arity(name);
+    if (!type_ok(argv[1], zsets.contains(argv[1]))) return wrong_type();
+    std::int64_t n = 1;
+    if (argc == 3) {
+      const auto parsed = parse_int(argv[2]);
+      if (!parsed || *parsed < 0) return rejected("ERR value is out of range, must be positive");
+      n = *parsed;
+    }
+    const auto it = zsets.find(argv[1]);
+    if (it == zsets.end()) return array({});
+    // Redis orders by score, then by member bytes.
+    std::vector<std::pair<double, std::string>> order;
+    for (const auto& [member, score] : it->second) order.emplace_back(score, member);
+    std::sort(order.begin(), order.end());
+    std::vector<Reply> out;
+    for (std::int64_t i = 0; i < n && i < static_cast<std::int64_t>(order.size()); ++i) {
+      out.push_back(bulk(order[i].second));
+      out.push_back(bulk(format_score(order[i].first)));
+      it->second.erase(order[i].second);
+    }
+    if (it->second.empty()) erase(argv[1]);
+    return array(std::move(out));
+  }
+  if (name == "ZREM") {
+    if (argc < 3) return arity(name);
+    if (!type_ok(argv[1], zsets.contains(argv[1]))) return wrong_type();
+    const auto it = zsets.find(argv[1]);
+    if (it == zsets.end()) return integer(0);
+    std::int64_t removed = 0;
+    for (std::size_t i = 2; i < argc; ++i)
+      removed += static_cast<std::int64_t>(it->second.erase(argv[i]));
+    if (it->second.empty()) erase(argv[1]);
+    return integer(removed);
+  }
+  return rejected("ERR unknown command '" + argv.front() + "'");
+}
+
+Result<http::OutboundResponse, http::FetchError> FakeHttpClient::send(
+    const http::OutboundRequest& r) {
+  requests.push_back(r);
+  return answer_;
+}
+
+void FakeHttpClient::answer(int status, std::string content_type, std::string body) {
+  http::OutboundResponse r;
+  r.status = status;
+  if (!content_type.empty()) r.headers.emplace_back("content-type", std::move(content_type));
+  r.body = std::move(body);
+  answer_ = std::move(r);
+}
+
+void FakeHttpClient::fail(http::FetchError error) {
+  answer_ = Err{error};
+}
+
+std::string FakeRandom::bytes(std::size_t n) {
+  ++calls;
+  sizes.push_back(n);
+  if (!scripted_.empty()) {
+    std::string next = std::move(scripted_.front());
+    scripted_.pop_front();
+    if (next.size() != n) {
+      throw std::logic_error("FakeRandom: scripted " + std::to_string(next.size()) +
+                             " bytes, asked for " + std::to_string(n));
+    }
+    return next;
+  }
+  return std::string(n, static_cast<char>(calls & 0xFF));
+}
+
+std::vector<std::string> CapturingSink::events(std::string_view event) const {
+  const std::string needle = "\"event\":\"" + std::string(event) + "\"";
+  std::vector<std::string> out;
+  for (const auto& line : lines) {
+    if (line.find(needle) != std::string::npos) out.push_back(line);
+  }
+  return out;
+}
+
+}  // namespace credbroker::testing

@@ -1,0 +1,176 @@
+// The route unit tests trust tests/support/fakes.h's FakeRedis; this holds it to a real
+// redis-server: the same command scripts, answer by answer, for every command the stores use.
+#define BOOST_TEST_MODULE fake_redis
+#include <algorithm>
+#include <boost/test/unit_test.hpp>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "shared/store/redis.h"
+#include "tests/support/fakes.h"
+#include "tests/support/redis_server.h"
+
+namespace credbroker::testing {
+namespace {
+
+using Argv = std::vector<std::string>;
+
+std::optional<RedisServer>& server_slot() {
+  static std::optional<RedisServer> server;
+  return server;
+}
+
+struct OneRedisServer {
+  OneRedisServer() { server_slot().emplace(); }
+  ~OneRedisServer() { server_slot().reset(); }
+};
+
+/** A reply as text: type, value, elements; Redis's error wording is not compared, its kind is. */
+std::string show(const Result<store::Reply, store::RedisFailure>& r) {
+  if (!r) return r.error().kind == store::RedisError::kRejected ? "rejected" : "unreachable";
+  std::ostringstream out;
+  const auto& v = r.value();
+  switch (v.type) {
+    case store::Reply::Type::kNil:
+      out << "nil";
+      break;
+    case store::Reply::Type::kString:
+      out << "string:" << v.str;
+      break;
+    case store::Reply::Type::kStatus:
+      out << "status:" << v.str;
+      break;
+    case store::Reply::Type::kInteger:
+      out << "integer:" << v.integer;
+      break;
+    case store::Reply::Type::kArray:
+      out << "array[";
+      for (const auto& e : v.elements)
+        out << (e.type == store::Reply::Type::kString ? e.str : "?") << ",";
+      out << "]";
+      break;
+  }
+  return out.str();
+}
+
+/** HGETALL's order is Redis's business: field/value pairs sorted by field. */
+Result<store::Reply, store::RedisFailure> normalised(const Argv& argv,
+                                                     Result<store::Reply, store::RedisFailure> r) {
+  if (!r || argv.front() != "HGETALL") return r;
+  auto& e = r.value().elements;
+  std::vector<std::pair<std::string, std::string>> pairs;
+  for (std::size_t i = 0; i + 1 < e.size(); i += 2) pairs.emplace_back(e[i].str, e[i + 1].str);
+  std::sort(pairs.begin(), pairs.end());
+  for (std::size_t i = 0; i < pairs.size(); ++i) {
+    e[2 * i].str = pairs[i].first;
+    e[2 * i + 1].str = pairs[i].second;
+  }
+  return r;
+}
+
+/** Runs `script` on a flushed real server and on a fresh FakeRedis; every answer must agree. */
+void agree(const std::vector<Argv>& script) {
+  server_slot()->flushall();
+  auto real = store::make_hiredis(server_slot()->config());
+  FakeRedis fake;
+  for (const auto& argv : script) {
+    std::string line;
+    for (const auto& a : argv) line += a + " ";
+    BOOST_TEST(
+        show(normalised(argv, fake.command(argv))) == show(normalised(argv, real->command(argv))),
+        line);
+  }
+}
+
+}  // namespace
+
+BOOST_TEST_GLOBAL_FIXTURE(OneRedisServer);
+
+BOOST_AUTO_TEST_CASE(strings_set_nx_ex_getdel_del_expire) {
+  agree({{"SET", "k", "v1", "NX", "EX", "600"},
+         {"SET", "k", "v2", "NX", "EX", "600"},
+         {"GETDEL", "k"},
+         {"GETDEL", "k"},
+         {"SET", "k", "v3"},
+         {"EXPIRE", "k", "60"},
+         {"EXPIRE", "missing", "60"},
+         {"DEL", "k", "missing"},
+         {"SET", "k", "v", "EX", "0"},
+         {"SET", "k", "v", "EX", "x"},
+         {"SET", "k", "v", "BOGUS"},
+         {"GETDEL"},
+         {"PING"},
+         {"NOSUCHCOMMAND", "x"}});
+}
+
+BOOST_AUTO_TEST_CASE(hashes_hset_hget_hgetall_hdel) {
+  agree({{"HGETALL", "h"},
+         {"HSET", "h", "b", "2"},
+         {"HSET", "h", "a", "1", "b", "3"},
+         {"HGET", "h", "b"},
+         {"HGET", "h", "zz"},
+         {"HGET", "missing", "a"},
+         {"HGETALL", "h"},
+         {"HDEL", "h", "a", "zz"},
+         {"HDEL", "h", "b"},
+         {"HGETALL", "h"},
+         {"DEL", "h"},
+         {"HSET", "h", "a"}});
+}
+
+BOOST_AUTO_TEST_CASE(sorted_sets_zadd_zcard_zremrangebyscore_zpopmin_zrem) {
+  agree({{"ZADD", "z", "1800000000000000", "b"},
+         {"ZADD", "z", "1800000000000000", "a"},
+         {"ZADD", "z", "1800000001000000", "c"},
+         {"ZADD", "z", "1799999000000000", "d"},
+         {"ZADD", "z", "1.5", "e"},
+         {"ZADD", "z", "2", "e"},
+         {"ZCARD", "z"},
+         {"ZREMRANGEBYSCORE", "z", "-inf", "(2"},
+         {"ZREMRANGEBYSCORE", "z", "-inf", "2"},
+         {"ZREMRANGEBYSCORE", "z", "-inf", "1799999000000000"},
+         {"ZPOPMIN", "z", "2"},
+         {"ZADD", "z", "1800000000000000", "b"},
+         {"ZREM", "z", "b", "zz"},
+         {"ZPOPMIN", "z", "5"},
+         {"ZPOPMIN", "z", "1"},
+         {"ZCARD", "z"},
+         {"ZREM", "missing", "a"},
+         {"ZADD", "z", "x", "a"}});
+}
+
+BOOST_AUTO_TEST_CASE(wrong_types_are_rejected) {
+  agree({{"SET", "s", "v"},
+         {"HSET", "h", "f", "v"},
+         {"ZADD", "z", "1", "m"},
+         {"HGETALL", "s"},
+         {"HGET", "z", "f"},
+         {"HSET", "s", "f", "v"},
+         {"HDEL", "z", "f"},
+         {"GETDEL", "h"},
+         {"ZADD", "h", "1", "m"},
+         {"ZCARD", "s"},
+         {"ZPOPMIN", "h", "1"},
+         {"ZREM", "s", "m"},
+         {"ZREMRANGEBYSCORE", "h", "-inf", "+inf"},
+         {"SET", "h", "overwrites any type"},
+         {"GETDEL", "h"}});
+}
+
+BOOST_AUTO_TEST_CASE(down_fails_every_command_as_unreachable_and_logs_it) {
+  FakeRedis fake;
+  fake.down = true;
+  const auto r = fake.command({"PING"});
+  BOOST_TEST_REQUIRE(!r.ok());
+  BOOST_TEST((r.error().kind == store::RedisError::kUnreachable));
+  BOOST_TEST(fake.count("ping") == 1u);
+  fake.down = false;
+  fake.failing.insert("HSET");
+  BOOST_TEST(!fake.command({"HSET", "h", "f", "v"}).ok());
+  BOOST_TEST(fake.command({"HGET", "h", "f"}).ok());
+  BOOST_TEST(fake.hashes.empty());
+}
+
+}  // namespace credbroker::testing

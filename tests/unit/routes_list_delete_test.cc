@@ -1,0 +1,426 @@
+// The list, delete and health routes and the common answers (404, 405 with Allow, 401), with the
+// real config, Authenticator and stores over an in-memory Redis: exact bodies, the number of Redis
+// commands, and what a disabled or unreachable store turns into.
+#define BOOST_TEST_MODULE routes_list_delete
+#include <boost/test/unit_test.hpp>
+#include <string>
+#include <vector>
+
+#include "shared/routes/routes.h"
+#include "tests/support/route_harness.h"
+
+namespace credbroker::routes {
+namespace {
+
+using testing::RouteHarness;
+using testing::RouteOptions;
+using Argv = std::vector<std::string>;
+
+constexpr char kList[] = "/api/v1/user/credentials";
+
+std::string error_body(std::string_view error, std::string_view message, int status) {
+  return R"({"error":")" + std::string(error) + R"(","message":)" + http::json_quote(message) +
+         R"(,"status_code":)" + std::to_string(status) + "}";
+}
+
+store::Credential full_credential() {
+  store::Credential c;
+  c.access_token = "AT-SENTINEL-list";
+  c.refresh_token = "RT-SENTINEL-list";
+  c.token_type = "Bearer";
+  c.expires_at = RouteHarness::kNow + 3600;
+  c.scopes = {"repo", "read:org"};
+  c.audience = "https://api.github.test";
+  c.obtained_via = "connect_flow";
+  c.updated_at = RouteHarness::kNow - 1000;
+  return c;
+}
+
+void store_credential(RouteHarness& h, std::string_view user, std::string_view server,
+                      const store::Credential& c) {
+  BOOST_TEST_REQUIRE(h.credentials.put(user, h.server(server).key, c).ok());
+  h.redis.log.clear();
+}
+
+void check_json(const http::Response& r, int status, const std::string& body) {
+  BOOST_TEST(r.status == status);
+  BOOST_TEST(r.body == body);
+  BOOST_TEST(r.header("Content-Type").value_or("") == "application/json");
+  BOOST_TEST(r.header("Cache-Control").value_or("") == "no-store");
+}
+
+constexpr char kAllNotConnected[] =
+    R"({"credentials":[)"
+    R"({"server":"Basic Wiki","mode":"oauth_connect","status":"not_connected",)"
+    R"("connect_path":"/api/v1/user/credentials/Basic%20Wiki/connect"},)"
+    R"({"server":"github","mode":"oauth_connect","status":"not_connected",)"
+    R"("connect_path":"/api/v1/user/credentials/github/connect"},)"
+    R"({"server":"jira","mode":"token_exchange","status":"not_connected"}]})";
+
+constexpr char kAllUnavailable[] =
+    R"({"credentials":[)"
+    R"({"server":"Basic Wiki","mode":"oauth_connect","status":"unavailable"},)"
+    R"({"server":"github","mode":"oauth_connect","status":"unavailable"},)"
+    R"({"server":"jira","mode":"token_exchange","status":"unavailable"}]})";
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(list_route)
+
+BOOST_AUTO_TEST_CASE(nothing_stored_lists_every_brokered_server_as_not_connected) {
+  RouteHarness h;
+  check_json(h.list(h.request("GET", kList)), 200, kAllNotConnected);
+}
+
+BOOST_AUTO_TEST_CASE(the_list_is_exactly_one_hgetall_of_the_callers_hash) {
+  RouteHarness h;
+  store_credential(h, "alice", "github", full_credential());
+  BOOST_TEST(h.list(h.request("GET", kList)).status == 200);
+  BOOST_TEST_REQUIRE(h.redis.log.size() == 1u);
+  BOOST_TEST(h.redis.log[0] == (Argv{"HGETALL", "credbroker:cred:{alice}"}),
+             boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(a_connected_credential_shows_its_metadata_and_never_a_token) {
+  RouteHarness h;
+  store_credential(h, "alice", "github", full_credential());
+  const auto r = h.list(h.request("GET", kList));
+  check_json(r, 200,
+             R"({"credentials":[)"
+             R"({"server":"Basic Wiki","mode":"oauth_connect","status":"not_connected",)"
+             R"("connect_path":"/api/v1/user/credentials/Basic%20Wiki/connect"},)"
+             R"({"server":"github","mode":"oauth_connect","status":"connected",)"
+             R"("token_type":"Bearer","scopes":["repo","read:org"],)"
+             R"("audience":"https://api.github.test","obtained_via":"connect_flow",)"
+             R"("expires_at":"2027-01-15T09:00:00Z","updated_at":"2027-01-15T07:43:20Z"},)"
+             R"({"server":"jira","mode":"token_exchange","status":"not_connected"}]})");
+  BOOST_TEST(r.body.find("SENTINEL") == std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(empty_optional_fields_are_omitted) {
+  RouteHarness h;
+  store::Credential bare;
+  bare.access_token = "AT-SENTINEL-bare";
+  bare.token_type.clear();
+  store_credential(h, "alice", "jira", bare);
+  const auto r = h.list(h.request("GET", kList));
+  BOOST_TEST(r.body.find(R"({"server":"jira","mode":"token_exchange","status":"connected"})") !=
+                 std::string::npos,
+             r.body);
+}
+
+BOOST_AUTO_TEST_CASE(a_credential_expiring_now_is_expired_and_offers_connect_again) {
+  RouteHarness h;
+  auto c = full_credential();
+  c.expires_at = RouteHarness::kNow;
+  store_credential(h, "alice", "github", c);
+  store_credential(h, "alice", "jira", c);
+  const auto r = h.list(h.request("GET", kList));
+  BOOST_TEST(r.body.find(R"({"server":"github","mode":"oauth_connect","status":"expired",)") !=
+                 std::string::npos,
+             r.body);
+  BOOST_TEST(
+      r.body.find(R"("expires_at":"2027-01-15T08:00:00Z","updated_at":"2027-01-15T07:43:20Z",)"
+                  R"("connect_path":"/api/v1/user/credentials/github/connect"})") !=
+          std::string::npos,
+      r.body);
+  // token_exchange servers have no connect flow to offer.
+  BOOST_TEST(r.body.find(R"({"server":"jira","mode":"token_exchange","status":"expired",)") !=
+                 std::string::npos,
+             r.body);
+  BOOST_TEST(r.body.find("jira/connect") == std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(one_second_before_expiry_is_still_connected) {
+  RouteHarness h;
+  auto c = full_credential();
+  c.expires_at = RouteHarness::kNow + 1;
+  store_credential(h, "alice", "github", c);
+  BOOST_TEST(h.list(h.request("GET", kList)).body.find(R"("status":"connected")") !=
+             std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(another_users_credentials_are_not_listed) {
+  RouteHarness h;
+  store_credential(h, "bob", "github", full_credential());
+  check_json(h.list(h.request("GET", kList, "alice")), 200, kAllNotConnected);
+}
+
+BOOST_AUTO_TEST_CASE(an_unreadable_record_lists_as_not_connected_and_is_logged) {
+  RouteHarness h;
+  h.redis.hashes["credbroker:cred:{alice}"][h.server("github").key] = "not a sealed record";
+  check_json(h.list(h.request("GET", kList)), 200, kAllNotConnected);
+  BOOST_TEST(h.sink.events("credential_unreadable").size() == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(redis_unreachable_lists_every_server_as_unavailable) {
+  RouteHarness h;
+  h.redis.down = true;
+  check_json(h.list(h.request("GET", kList)), 200, kAllUnavailable);
+  BOOST_TEST(h.redis.log.size() == 1u);
+  BOOST_TEST(h.sink.events("redis_unavailable").size() == 1u);
+  BOOST_TEST(h.sink.events("request").at(0).find(R"("reason":"store_unavailable")") !=
+             std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(without_a_sealing_key_every_server_is_unavailable_and_redis_untouched) {
+  RouteHarness h(RouteOptions{.sealing_key = false});
+  check_json(h.list(h.request("GET", kList)), 200, kAllUnavailable);
+  BOOST_TEST(h.redis.log.empty());
+  BOOST_TEST(h.sink.events("request").at(0).find(R"("reason":"store_disabled")") !=
+             std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(servers_are_sorted_by_name_ignoring_case) {
+  const std::string broker =
+      R"({"mode": "token_exchange", "token_endpoint": "https://t.test/token", "client_id": "c",
+          "client_secret": "s"})";
+  RouteHarness h(RouteOptions{
+      .servers = R"([{"name": "Zed", "url": "https://z.test", "auth_broker": )" + broker + R"(},
+      {"name": "beta", "url": "https://b.test", "auth_broker": )" +
+                 broker + R"(},
+      {"name": "Alpha", "url": "https://a.test", "auth_broker": )" +
+                 broker + "}]"});
+  check_json(h.list(h.request("GET", kList)), 200,
+             R"({"credentials":[)"
+             R"({"server":"Alpha","mode":"token_exchange","status":"not_connected"},)"
+             R"({"server":"beta","mode":"token_exchange","status":"not_connected"},)"
+             R"({"server":"Zed","mode":"token_exchange","status":"not_connected"}]})");
+}
+
+BOOST_AUTO_TEST_CASE(connect_path_percent_encodes_the_name) {
+  RouteHarness h(RouteOptions{.servers = R"([{"name": "Ünï & Co+1", "url": "https://u.test",
+        "auth_broker": {"mode": "oauth_connect", "authorization_endpoint": "https://u.test/a",
+                        "token_endpoint": "https://u.test/t", "client_id": "c",
+                        "client_secret": "s"}}])"});
+  check_json(
+      h.list(h.request("GET", kList)), 200,
+      R"({"credentials":[{"server":"Ünï & Co+1","mode":"oauth_connect",)"
+      R"("status":"not_connected",)"
+      R"("connect_path":"/api/v1/user/credentials/%C3%9Cn%C3%AF%20%26%20Co%2B1/connect"}]})");
+}
+
+BOOST_AUTO_TEST_CASE(no_brokered_servers_is_an_empty_list) {
+  RouteHarness h(RouteOptions{.servers = R"([{"name": "plain", "url": "https://plain.test"}])"});
+  check_json(h.list(h.request("GET", kList)), 200, R"({"credentials":[]})");
+}
+
+BOOST_AUTO_TEST_CASE(a_trailing_slash_is_the_same_list) {
+  RouteHarness h;
+  check_json(h.list(h.request("GET", "/api/v1/user/credentials/")), 200, kAllNotConnected);
+}
+
+BOOST_AUTO_TEST_CASE(the_query_string_is_ignored) {
+  RouteHarness h;
+  check_json(h.list(h.request("GET", "/api/v1/user/credentials?status=connected")), 200,
+             kAllNotConnected);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(delete_route)
+
+BOOST_AUTO_TEST_CASE(delete_removes_only_the_callers_record_and_says_so) {
+  RouteHarness h;
+  store_credential(h, "alice", "github", full_credential());
+  store_credential(h, "bob", "github", full_credential());
+  const auto r = h.disconnect(h.request("DELETE", "/api/v1/user/credentials/github"));
+  check_json(r, 200, R"({"message":"Disconnected credential for \"github\""})");
+  BOOST_TEST_REQUIRE(h.redis.log.size() == 1u);
+  BOOST_TEST(h.redis.log[0] == (Argv{"HDEL", "credbroker:cred:{alice}", h.server("github").key}),
+             boost::test_tools::per_element());
+  BOOST_TEST(!h.redis.hashes.contains("credbroker:cred:{alice}"));
+  BOOST_TEST(h.redis.hashes.at("credbroker:cred:{bob}").size() == 1u);
+  BOOST_TEST(h.sink.events("credential_disconnected").size() == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(deleting_nothing_is_still_200) {
+  RouteHarness h;
+  check_json(h.disconnect(h.request("DELETE", "/api/v1/user/credentials/jira")), 200,
+             R"({"message":"Disconnected credential for \"jira\""})");
+}
+
+BOOST_AUTO_TEST_CASE(the_name_is_decoded_trimmed_and_matched_ignoring_case) {
+  RouteHarness h;
+  check_json(h.disconnect(h.request("DELETE", "/api/v1/user/credentials/%20GitHub%09")), 200,
+             R"({"message":"Disconnected credential for \"github\""})");
+  check_json(h.disconnect(h.request("DELETE", "/api/v1/user/credentials/basic%20wiki")), 200,
+             R"({"message":"Disconnected credential for \"Basic Wiki\""})");
+  BOOST_TEST(h.redis.log.at(1).at(2) == h.server("Basic Wiki").key);
+}
+
+BOOST_AUTO_TEST_CASE(an_empty_name_is_400) {
+  RouteHarness h;
+  for (const char* path : {"/api/v1/user/credentials/", "/api/v1/user/credentials/%20%20"}) {
+    check_json(h.disconnect(h.request("DELETE", path)), 400,
+               error_body("Bad Request", "Server name is required", 400));
+  }
+  BOOST_TEST(h.redis.log.empty());
+}
+
+BOOST_AUTO_TEST_CASE(bad_percent_encoding_is_400) {
+  RouteHarness h;
+  for (const char* path : {"/api/v1/user/credentials/git%zzhub", "/api/v1/user/credentials/%4",
+                           "/api/v1/user/credentials/a%00b"}) {
+    check_json(h.disconnect(h.request("DELETE", path)), 400,
+               error_body("Bad Request", "Server name is not valid percent-encoding", 400));
+  }
+}
+
+BOOST_AUTO_TEST_CASE(unknown_or_unbrokered_servers_are_404_naming_them) {
+  RouteHarness h;
+  check_json(h.disconnect(h.request("DELETE", "/api/v1/user/credentials/nope")), 404,
+             error_body("Not Found", "Unknown server \"nope\"", 404));
+  check_json(h.disconnect(h.request("DELETE", "/api/v1/user/credentials/plain")), 404,
+             error_body("Not Found", "Unknown server \"plain\"", 404));
+  BOOST_TEST(h.redis.log.empty());
+}
+
+BOOST_AUTO_TEST_CASE(an_unprintable_or_huge_unknown_name_is_not_repeated) {
+  RouteHarness h;
+  check_json(h.disconnect(h.request("DELETE", "/api/v1/user/credentials/a%0D%0Ab")), 404,
+             error_body("Not Found", "Unknown server", 404));
+  check_json(h.disconnect(h.request("DELETE", "/api/v1/user/credentials/" + std::string(129, 'x'))),
+             404, error_body("Not Found", "Unknown server", 404));
+}
+
+BOOST_AUTO_TEST_CASE(without_a_sealing_key_delete_is_503_not_enabled) {
+  RouteHarness h(RouteOptions{.sealing_key = false});
+  check_json(h.disconnect(h.request("DELETE", "/api/v1/user/credentials/github")), 503,
+             error_body("Service Unavailable", "Credential broker is not enabled", 503));
+  BOOST_TEST(h.redis.log.empty());
+}
+
+BOOST_AUTO_TEST_CASE(redis_unreachable_delete_is_503_unavailable) {
+  RouteHarness h;
+  h.redis.down = true;
+  check_json(h.disconnect(h.request("DELETE", "/api/v1/user/credentials/github")), 503,
+             error_body("Service Unavailable", "Credential store is unavailable", 503));
+  BOOST_TEST(h.sink.events("credential_disconnected").empty());
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(health_route)
+
+BOOST_AUTO_TEST_CASE(redis_answering_ping_is_200_without_authentication) {
+  RouteHarness h;
+  for (const char* method : {"GET", "HEAD"}) {
+    h.redis.log.clear();
+    check_json(h.health(h.request(method, "/api/v1/healthz", "")), 200, R"({"status":"ok"})");
+    BOOST_TEST((h.redis.log == std::vector<Argv>{{"PING"}}));
+  }
+}
+
+BOOST_AUTO_TEST_CASE(redis_down_is_503_naming_redis) {
+  RouteHarness h;
+  h.redis.down = true;
+  check_json(h.health(h.request("GET", "/api/v1/healthz", "")), 503,
+             R"({"status":"unavailable","checks":{"config":"ok","redis":"failing"}})");
+  BOOST_TEST(h.sink.events("request").at(0).find(R"("reason":"redis_unreachable")") !=
+             std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(health_does_not_need_a_sealing_key) {
+  RouteHarness h(RouteOptions{.sealing_key = false});
+  BOOST_TEST(h.health(h.request("GET", "/api/v1/healthz", "")).status == 200);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(common_answers)
+
+BOOST_AUTO_TEST_CASE(wrong_methods_are_405_with_allow_before_authentication) {
+  RouteHarness h;
+  struct Case {
+    routes::RouteFn route;
+    const char* method;
+    const char* path;
+    const char* allow;
+  };
+  const Case cases[] = {
+      {routes::list, "POST", "/api/v1/user/credentials", "GET"},
+      {routes::list, "DELETE", "/api/v1/user/credentials", "GET"},
+      {routes::disconnect, "GET", "/api/v1/user/credentials/github", "DELETE"},
+      {routes::connect, "POST", "/api/v1/user/credentials/github/connect", "GET"},
+      {routes::callback, "POST", "/api/v1/user/credentials/github/callback", "GET"},
+      {routes::health, "POST", "/api/v1/healthz", "GET, HEAD"},
+  };
+  for (const auto& c : cases) {
+    const auto r = h.call(c.route, "test", h.request(c.method, c.path, ""));
+    check_json(r, 405, error_body("Method Not Allowed", "Method not allowed", 405));
+    BOOST_TEST(r.header("Allow").value_or("") == c.allow, c.method << " " << c.path);
+  }
+  BOOST_TEST(h.redis.log.empty());
+}
+
+BOOST_AUTO_TEST_CASE(paths_a_route_does_not_serve_are_404) {
+  RouteHarness h;
+  struct Case {
+    routes::RouteFn route;
+    const char* path;
+  };
+  const Case cases[] = {
+      {routes::list, "/api/v1/other"},
+      {routes::list, "/api/v1/user/credentials/github"},
+      {routes::list, "/api/v1/user/credentialsX"},
+      {routes::disconnect, "/api/v1/user/credentials"},
+      {routes::disconnect, "/api/v1/user/credentials/github/extra"},
+      {routes::connect, "/api/v1/user/credentials/github"},
+      {routes::connect, "/api/v1/user/credentials/github/connect/"},
+      {routes::connect, "/api/v1/user/credentials/github/callback"},
+      {routes::callback, "/api/v1/user/credentials/github/connect"},
+      {routes::callback, "/api/v1/user/credentials/a/b/callback"},
+      {routes::health, "/api/v1/healthz/"},
+  };
+  for (const auto& c : cases) {
+    check_json(h.call(c.route, "test", h.request("GET", c.path, "")), 404,
+               error_body("Not Found", "Not found", 404));
+  }
+}
+
+BOOST_AUTO_TEST_CASE(no_token_is_401_with_a_bare_bearer_challenge) {
+  RouteHarness h;
+  const auto r = h.list(h.request("GET", kList, ""));
+  check_json(r, 401, error_body("Unauthorized", "Authentication required", 401));
+  BOOST_TEST(r.header("WWW-Authenticate").value_or("") == "Bearer");
+  BOOST_TEST(h.redis.log.empty());
+}
+
+BOOST_AUTO_TEST_CASE(a_bad_token_is_401_invalid_token) {
+  RouteHarness h;
+  auto request = h.request("GET", kList, "");
+  std::string token = h.token("alice");
+  token.back() = token.back() == 'A' ? 'B' : 'A';
+  request.add_header("Authorization", "Bearer " + token);
+  const auto r = h.list(request);
+  check_json(r, 401, error_body("Unauthorized", "Authentication required", 401));
+  BOOST_TEST(r.header("WWW-Authenticate").value_or("") == "Bearer error=\"invalid_token\"");
+}
+
+BOOST_AUTO_TEST_CASE(an_expired_token_is_401) {
+  RouteHarness h;
+  const auto request = h.request("GET", kList);
+  h.clock.advance(3600 + 61);  // past exp and the 60 s leeway
+  BOOST_TEST(h.list(request).status == 401);
+  BOOST_TEST(
+      h.sink.events("request").at(0).find(R"("reason":"token expired")") != std::string::npos,
+      h.sink.events("request").at(0));
+}
+
+BOOST_AUTO_TEST_CASE(every_request_leaves_one_log_line_without_its_query) {
+  RouteHarness h;
+  h.list(h.request("GET", "/api/v1/user/credentials?secret=QUERY-SENTINEL"));
+  const auto lines = h.sink.events("request");
+  BOOST_TEST_REQUIRE(lines.size() == 1u);
+  for (const char* part :
+       {R"("method":"GET")", R"("route":"list")", R"("path":"/api/v1/user/credentials")",
+        R"("status":200)", R"("user":"alice")"}) {
+    BOOST_TEST(lines[0].find(part) != std::string::npos, part << " in " << lines[0]);
+  }
+  BOOST_TEST(lines[0].find("QUERY-SENTINEL") == std::string::npos);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+}  // namespace credbroker::routes
