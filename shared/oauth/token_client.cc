@@ -7,6 +7,7 @@
 
 #include "shared/crypto/base64.h"
 #include "shared/http/url.h"
+#include "shared/identity/strict_json.h"
 #include "shared/util/strings.h"
 
 namespace credbroker::oauth {
@@ -100,10 +101,16 @@ Result<TokenResponse, TokenError> from_fields(
   return t;
 }
 
+// A token response is one flat object (RFC 6749 §5.1); the cap only bounds a hostile body.
+constexpr int kMaxJsonDepth = 16;
+
 Result<TokenResponse, TokenError> parse_json(std::string_view body) {
+  // Strict: UTF-8 only (RFC 8259 §8.1), nesting capped, and no member twice, so two
+  // "access_token"s cannot mean one token to us and another to whoever reads the body next.
   rapidjson::Document doc;
-  doc.Parse<rapidjson::kParseIterativeFlag>(body.data(), body.size());
-  if (doc.HasParseError() || !doc.IsObject()) return Err{failure(TokenErrorKind::kBadBody)};
+  if (!identity::parse_strict_json(body, kMaxJsonDepth, doc) || !doc.IsObject()) {
+    return Err{failure(TokenErrorKind::kBadBody)};
+  }
   std::vector<std::pair<std::string, std::string>> fields;
   std::optional<std::int64_t> expires_in;
   for (const auto& m : doc.GetObject()) {
@@ -120,6 +127,12 @@ Result<TokenResponse, TokenError> parse_json(std::string_view body) {
 Result<TokenResponse, TokenError> parse_form(std::string_view body) {
   auto fields = http::parse_query(trim(body));
   if (!fields) return Err{failure(TokenErrorKind::kBadBody)};
+  // Percent-decoding can yield any bytes; tokens and their metadata are text (RFC 6749 §A).
+  for (const auto& [k, v] : *fields) {
+    if (to_valid_utf8(k) != k || to_valid_utf8(v) != v) {
+      return Err{failure(TokenErrorKind::kBadBody)};
+    }
+  }
   std::optional<std::int64_t> expires_in;
   for (const auto& [k, v] : *fields) {
     if (k == "expires_in") {
@@ -181,7 +194,10 @@ http::OutboundRequest build_code_exchange(const config::AuthBroker& broker,
 Result<TokenResponse, TokenError> parse_token_response(std::string_view content_type,
                                                        std::string_view body) {
   const std::string type = to_lower(trim(content_type.substr(0, content_type.find(';'))));
-  if (type == "application/x-www-form-urlencoded" || type == "text/plain") {
+  // Some servers label a JSON answer text/plain (or even form-encoded); read as a form, it would
+  // be one nameless field and lose the token. No token response's form body starts with '{'.
+  const bool json_object = trim(body).starts_with('{');
+  if (!json_object && (type == "application/x-www-form-urlencoded" || type == "text/plain")) {
     auto form = parse_form(body);
     if (form || form.error().kind != TokenErrorKind::kBadBody) return form;
   }

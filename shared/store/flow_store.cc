@@ -113,35 +113,52 @@ Result<Unit, StoreError> FlowStore::put(std::string_view state, const PendingFlo
 
   // The per-user index, ordered by creation time in microseconds, holds the cap.
   const std::string index = index_key(flow.user);
+  // From here on the record exists. On a later failure the caller answers 503 and nobody ever
+  // holds this state, so the record goes again (best effort) rather than sit outside the cap
+  // until its TTL.
+  const auto abandon = [&](const RedisFailure& f) {
+    (void)redis_.command({"ZREM", index, id});
+    (void)redis_.command({"DEL", key});
+    return failed(f);
+  };
   const auto now_us =
       std::chrono::duration_cast<std::chrono::microseconds>(clock_.now().time_since_epoch())
           .count();
   const std::int64_t horizon_us = now_us - limits.ttl_seconds * 1'000'000;
   if (auto r = redis_.command({"ZADD", index, std::to_string(now_us), id}); !r) {
-    return failed(r.error());
+    return abandon(r.error());
   }
   if (auto r = redis_.command({"ZREMRANGEBYSCORE", index, "-inf", std::to_string(horizon_us)});
       !r) {
-    return failed(r.error());
+    return abandon(r.error());
   }
   auto count = redis_.command({"ZCARD", index});
-  if (!count) return failed(count.error());
+  if (!count) return abandon(count.error());
   if (count->integer > limits.max_per_user) {
-    auto popped =
-        redis_.command({"ZPOPMIN", index, std::to_string(count->integer - limits.max_per_user)});
-    if (!popped) return failed(popped.error());
-    // ZPOPMIN answers member, score, member, score, ...
-    for (std::size_t i = 0; i < popped->elements.size(); i += 2) {
-      if (auto r = redis_.command({"DEL", prefix_ + "flow:" + popped->elements[i].str}); !r) {
-        return failed(r.error());
-      }
+    // The flow just stored must survive even when it does not have the lowest score (hosts whose
+    // clocks disagree, or equal microseconds, which Redis orders by member): pop one more than
+    // the excess and put one back, this flow when it was popped, else the youngest popped.
+    const std::int64_t excess = count->integer - limits.max_per_user;
+    auto popped = redis_.command({"ZPOPMIN", index, std::to_string(excess + 1)});
+    if (!popped) return abandon(popped.error());
+    // ZPOPMIN answers member, score, member, score, ..., lowest score first.
+    const auto& e = popped->elements;
+    std::size_t keep = e.size() >= 2 ? e.size() - 2 : e.size();
+    for (std::size_t i = 0; i + 1 < e.size(); i += 2) {
+      if (e[i].str == id) keep = i;
+    }
+    std::int64_t dropped = 0;
+    for (std::size_t i = 0; i + 1 < e.size(); i += 2) {
+      auto r = i == keep ? redis_.command({"ZADD", index, e[i + 1].str, e[i].str})
+                         : redis_.command({"DEL", prefix_ + "flow:" + e[i].str});
+      if (!r) return abandon(r.error());
+      if (i != keep) ++dropped;
     }
     log_.info("pending_flows_capped",
-              {{"user", std::string_view(flow.user)},
-               {"dropped", static_cast<std::int64_t>(popped->elements.size() / 2)}});
+              {{"user", std::string_view(flow.user)}, {"dropped", dropped}});
   }
   if (auto r = redis_.command({"EXPIRE", index, std::to_string(limits.ttl_seconds)}); !r) {
-    return failed(r.error());
+    return abandon(r.error());
   }
   return Unit{};
 }

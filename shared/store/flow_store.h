@@ -50,7 +50,8 @@ class FlowStore {
   /**
    * Stores `flow` under `state` with the TTL, then drops the user's oldest flows beyond the cap.
    * The record is sealed with associated data naming its own key, so it cannot be replayed under
-   * another state.
+   * another state. When a step after the write fails, the record is removed again (best effort):
+   * the caller reports the failure, so nobody will ever hold the state.
    */
   Result<Unit, StoreError> put(std::string_view state, const PendingFlow& flow,
                                const FlowLimits& limits);
