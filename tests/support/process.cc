@@ -12,6 +12,9 @@
 #include <cerrno>
 #include <cstring>
 #include <map>
+#include <mutex>
+#include <random>
+#include <set>
 #include <stdexcept>
 #include <thread>
 
@@ -248,19 +251,45 @@ int ChildProcess::stop(std::chrono::milliseconds grace) {
   return status_.value_or(-1);
 }
 
-int free_port() {
+namespace {
+
+/** Binds 127.0.0.1:`port` (0: any) and returns the bound port, or 0 when it is taken. */
+int try_bind(int port) {
   const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) throw std::runtime_error("free_port: socket failed");
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
+  addr.sin_port = htons(static_cast<std::uint16_t>(port));
   socklen_t len = sizeof addr;
   const bool ok = bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
                   getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0;
   close(fd);
-  if (!ok) throw std::runtime_error("free_port: bind failed");
-  return ntohs(addr.sin_port);
+  return ok ? ntohs(addr.sin_port) : 0;
+}
+
+}  // namespace
+
+int free_port() {
+  // Ports below Linux's ephemeral range (32768-60999): outgoing connections, of which the tests
+  // make thousands, never take these between our check and the server's bind. Picked at random
+  // so parallel test processes rarely try the same one, and never twice in one process.
+  static std::mutex mutex;
+  static std::set<int> handed_out;
+  static std::mt19937 rng(std::random_device{}());
+  std::lock_guard lock(mutex);
+  std::uniform_int_distribution<int> pick(20000, 32000);
+  for (int attempt = 0; attempt < 200; ++attempt) {
+    const int port = pick(rng);
+    if (handed_out.count(port) != 0) continue;
+    if (try_bind(port) == port) {
+      handed_out.insert(port);
+      return port;
+    }
+  }
+  const int port = try_bind(0);
+  if (port == 0) throw std::runtime_error("free_port: bind failed");
+  return port;
 }
 
 bool wait_for_port(int port, std::chrono::milliseconds timeout) {

@@ -63,7 +63,8 @@ class ChildProcess {
   std::optional<int> status_;
 };
 
-/** A TCP port on 127.0.0.1 that was free a moment ago (bind to port 0, read it back, close). */
+/** A TCP port on 127.0.0.1 that was free a moment ago, below the ephemeral range, never handed
+ *  out twice in one process. */
 int free_port();
 
 /** Polls connect() to 127.0.0.1:`port` until it is accepted or `timeout` passes. */
