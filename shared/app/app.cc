@@ -17,6 +17,13 @@ int fail(std::string_view program, std::string_view message, int status = kExitC
   return status;
 }
 
+/** A start-up failure once the transport is known: also told to it (Lambda: init/error). */
+int fail(std::string_view program, std::string_view message, const runtime::Transport& transport) {
+  const int status = fail(program, message);
+  runtime::report_start_failure(transport, message);
+  return status;
+}
+
 }  // namespace
 
 int run(int argc, char** argv, std::string_view route_name, routes::RouteFn route) {
@@ -28,10 +35,10 @@ int run(int argc, char** argv, std::string_view route_name, routes::RouteFn rout
   const auto env = config::process_env();
   const std::string config_path = env("CREDBROKER_CONFIG").value_or("/etc/credbroker/config.json");
   auto config = config::load_file(config_path, env);
-  if (!config) return fail(program, config.error());
+  if (!config) return fail(program, config.error(), transport.transport);
 
   auto keyring = crypto::Keyring::parse(env("CREDBROKER_KEYS").value_or(""));
-  if (!keyring) return fail(program, keyring.error());
+  if (!keyring) return fail(program, keyring.error(), transport.transport);
 
   audit::Log log(audit::stderr_sink(), program);
   if (keyring->empty()) {
@@ -43,7 +50,7 @@ int run(int argc, char** argv, std::string_view route_name, routes::RouteFn rout
                                              .max_body_bytes = 1 << 20,
                                              .ca_file = config->http.ca_file});
   auto key_source = identity::make_key_source(config->identity, *http_client);
-  if (!key_source) return fail(program, key_source.error());
+  if (!key_source) return fail(program, key_source.error(), transport.transport);
   identity::Authenticator authenticator(config->identity, **key_source, system_clock());
   auto redis = store::make_hiredis(config->redis);
   store::CredentialStore credentials(*redis, *keyring, crypto::system_random(),

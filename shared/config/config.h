@@ -47,6 +47,10 @@ struct Identity {
   std::string user_claim = "sub";
   std::vector<std::string> algorithms = {"RS256", "ES256"};
   std::int64_t leeway_seconds = 60;
+  // Take the user from the claims API Gateway's JWT authorizer already verified (Lambda only);
+  // safe only when every route that reaches the functions has that authorizer
+  // (docs/deploy/lambda.md).
+  bool trust_api_gateway_authorizer = false;
   // Exactly one key source:
   std::string jwks_file;
   std::string jwks_url;
@@ -54,8 +58,9 @@ struct Identity {
 };
 
 struct Redis {
-  std::string url = "redis://127.0.0.1:6379/0";  // redis://[:password@]host:port/db or unix:///path
-  std::string password;                          // from the URL or CREDBROKER_REDIS_PASSWORD
+  // redis://[:password@]host:port/db or unix:///path; CREDBROKER_REDIS_URL overrides it
+  std::string url = "redis://127.0.0.1:6379/0";
+  std::string password;  // from the URL or CREDBROKER_REDIS_PASSWORD
   std::int64_t connect_timeout_ms = 500;
   std::int64_t command_timeout_ms = 500;
   std::string key_prefix = "credbroker:";

@@ -155,6 +155,15 @@ bool read_int(const Fields& f, std::string_view key, std::int64_t lo, std::int64
   return true;
 }
 
+/** true or false when present; `out` keeps its default when absent. */
+bool read_bool(const Fields& f, std::string_view key, bool& out, Check& c) {
+  const Value* v = f.get(key);
+  if (v == nullptr) return true;
+  if (!v->IsBool()) return c.fail(f.at(key), "must be true or false");
+  out = v->GetBool();
+  return true;
+}
+
 /** A section that must be an object when present; nullptr when absent. */
 bool section(const Fields& parent, std::string_view key, const Value*& out, Check& c) {
   out = parent.get(key);
@@ -257,7 +266,7 @@ bool read_identity(const Fields& root, Identity& id, Check& c) {
   const Fields f(*v, root.at("identity"));
   if (!check_keys(f,
                   {"header", "issuer", "audience", "user_claim", "algorithms", "leeway_seconds",
-                   "jwks_file", "jwks_url", "public_key_pem_file"},
+                   "jwks_file", "jwks_url", "public_key_pem_file", "trust_api_gateway_authorizer"},
                   c)) {
     return false;
   }
@@ -266,6 +275,7 @@ bool read_identity(const Fields& root, Identity& id, Check& c) {
   return require_string(f, "issuer", id.issuer, c) && read_audience(f, id.audiences, c) &&
          read_string(f, "user_claim", id.user_claim, c) && read_algorithms(f, id.algorithms, c) &&
          read_int(f, "leeway_seconds", 0, 600, id.leeway_seconds, c) &&
+         read_bool(f, "trust_api_gateway_authorizer", id.trust_api_gateway_authorizer, c) &&
          read_string(f, "jwks_file", id.jwks_file, c) &&
          read_string(f, "jwks_url", id.jwks_url, c) &&
          (id.jwks_url.empty() || check_endpoint(f, "jwks_url", id.jwks_url, c)) &&
@@ -293,10 +303,15 @@ bool read_redis(const Fields& root, const EnvLookup& env, Redis& redis, Check& c
                     "must be at most 64 printable characters without spaces, quotes or braces");
     }
   }
-  auto password = syntax::redis_url_password(redis.url);
-  if (!password) {
-    return c.fail(child(root.at("redis"), "url"), "must be redis://host:port/db or unix:///path");
+  // Where the endpoint comes from the infrastructure (Lambda + ElastiCache: a stack parameter),
+  // the environment names it and wins over the file.
+  std::string url_loc = child(root.at("redis"), "url");
+  if (auto from_env = env("CREDBROKER_REDIS_URL"); from_env && !from_env->empty()) {
+    redis.url = std::move(*from_env);
+    url_loc = "CREDBROKER_REDIS_URL";
   }
+  auto password = syntax::redis_url_password(redis.url);
+  if (!password) return c.fail(url_loc, "must be redis://host:port/db or unix:///path");
   redis.password = std::move(*password);
   if (auto from_env = env("CREDBROKER_REDIS_PASSWORD"); from_env && !from_env->empty()) {
     redis.password = std::move(*from_env);

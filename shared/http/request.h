@@ -17,6 +17,13 @@ struct Request {
   std::string query;   // raw query string without '?'
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
+  /**
+   * Claims (name → value as text) of a JWT the front already verified: API Gateway's JWT
+   * authorizer. Only the Lambda adapter sets it, from the invocation event's requestContext, never
+   * from anything a client sends; the Authenticator honours it only when
+   * identity.trust_api_gateway_authorizer is on.
+   */
+  std::optional<std::vector<std::pair<std::string, std::string>>> gateway_claims;
 
   /** First header with this name (case-insensitive), or nullopt. */
   std::optional<std::string_view> header(std::string_view name) const;

@@ -9,6 +9,7 @@
 #include <unordered_map>
 
 #include "shared/crypto/hash.h"
+#include "shared/identity/gateway_claims.h"
 #include "shared/util/strings.h"
 
 namespace credbroker::identity {
@@ -164,6 +165,7 @@ struct Authenticator::Impl {
 
   Impl(const config::Identity& identity, KeySource& keys, const Clock& clock, std::size_t capacity)
       : header(identity.header),
+        trust_gateway(identity.trust_api_gateway_authorizer),
         keys(keys),
         clock(clock),
         capacity(std::max<std::size_t>(1, capacity)) {
@@ -220,6 +222,7 @@ struct Authenticator::Impl {
   }
 
   const std::string header;
+  const bool trust_gateway;  // identity.trust_api_gateway_authorizer
   KeySource& keys;
   const Clock& clock;
   const std::size_t capacity;
@@ -234,6 +237,10 @@ Authenticator::Authenticator(const config::Identity& identity, KeySource& keys, 
     : impl_(std::make_shared<Impl>(identity, keys, clock, cache_capacity)) {}
 
 Result<VerifiedToken, AuthError> Authenticator::authenticate(const http::Request& request) {
+  // Claims API Gateway verified, when the operator opted in; without them, the header as usual.
+  if (impl_->trust_gateway && request.gateway_claims) {
+    return verify_gateway_claims(*request.gateway_claims, impl_->policy);
+  }
   const auto token = extract_token(request, impl_->header);
   if (!token) return Err(AuthError{token.error()});
   const std::int64_t now = impl_->clock.now_seconds();

@@ -58,7 +58,8 @@ class Authenticator {
  public:
   Authenticator(const config::Identity& identity, KeySource& keys, const Clock& clock,
                 std::size_t cache_capacity = 4096);
-  /** The verified caller, or why not. */
+  /** The verified caller, or why not. With identity.trust_api_gateway_authorizer on, a request
+   *  carrying gateway_claims is decided by verify_gateway_claims() instead (gateway_claims.h). */
   Result<VerifiedToken, AuthError> authenticate(const http::Request& request);
 
   std::size_t cache_size() const;

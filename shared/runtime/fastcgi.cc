@@ -59,6 +59,9 @@ int serve(const Transport& transport, const Handler& handler) {
   // A client that goes away mid-response must not kill the process.
   signal(SIGPIPE, SIG_IGN);
   if (transport.kind == Transport::Kind::kCgi) return serve_cgi(handler);
+  if (transport.kind == Transport::Kind::kLambda) {
+    return serve_lambda(transport.runtime_api, handler);
+  }
   if (FCGX_Init() != 0) {
     std::fputs("{\"level\":\"error\",\"event\":\"fastcgi_init_failed\"}\n", stderr);
     return 1;

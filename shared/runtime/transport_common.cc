@@ -27,10 +27,15 @@ http::Response handle_with_body(http::Request& request, const BodyReader& read,
     got += static_cast<std::size_t>(n);
   }
   request.body.resize(got);
+  return call_handler(request, handler);
+}
+
+http::Response call_handler(const http::Request& request, const Handler& handler) {
   try {
     return handler(request);
-  } catch (const std::exception&) {
+  } catch (...) {
     // Never a stack or an exception text in a response: it might carry data we must not show.
+    // Anything thrown, not only std::exception: an escaping exception would end the process.
     std::fputs("{\"level\":\"error\",\"event\":\"handler_exception\"}\n", stderr);
     return http::json_error(500, "Internal error");
   }
@@ -49,6 +54,11 @@ Choice choose_transport(const std::vector<std::string>& args) {
     }
   }
   if (c.transport.kind == Transport::Kind::kFastCgiListen) return c;
+  // The Lambda execution environment names its Runtime API; an explicit --listen still wins.
+  if (const char* api = std::getenv("AWS_LAMBDA_RUNTIME_API"); api != nullptr && *api != '\0') {
+    c.transport = {Transport::Kind::kLambda, "", api};
+    return c;
+  }
   // A front server that spawns us for FastCGI hands over a listening socket on fd 0.
   if (!FCGX_IsCGI()) return c;
   if (std::getenv("GATEWAY_INTERFACE") != nullptr) {

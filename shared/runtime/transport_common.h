@@ -18,7 +18,11 @@ using BodyReader = std::function<long(char* buf, std::size_t n)>;
 http::Response handle_with_body(http::Request& request, const BodyReader& read,
                                 const Handler& handler);
 
+/** Runs the handler; any exception becomes a 500 JSON error without details. */
+http::Response call_handler(const http::Request& request, const Handler& handler);
+
 int serve_cgi(const Handler& handler);
 int serve_fastcgi(int socket, const Handler& handler);
+int serve_lambda(const std::string& runtime_api, const Handler& handler);
 
 }  // namespace credbroker::runtime

@@ -409,6 +409,18 @@ BOOST_AUTO_TEST_CASE(algorithms_come_from_the_allowlist) {
              "identity.algorithms[1]: duplicate algorithm \"ES256\"");
 }
 
+BOOST_AUTO_TEST_CASE(trust_api_gateway_authorizer_is_an_opt_in_boolean) {
+  BOOST_TEST(parse_ok(kMinimal).identity.trust_api_gateway_authorizer == false);
+  BOOST_TEST(parse_ok(ConfigJson().set("/identity/trust_api_gateway_authorizer", "true").str())
+                 .identity.trust_api_gateway_authorizer == true);
+  BOOST_TEST(parse_ok(ConfigJson().set("/identity/trust_api_gateway_authorizer", "false").str())
+                 .identity.trust_api_gateway_authorizer == false);
+  BOOST_TEST(parse_error(ConfigJson().set("/identity/trust_api_gateway_authorizer", R"("yes")")) ==
+             "identity.trust_api_gateway_authorizer: must be true or false");
+  BOOST_TEST(parse_error(ConfigJson().set("/identity/trust_api_gateway_authorizer", "1")) ==
+             "identity.trust_api_gateway_authorizer: must be true or false");
+}
+
 BOOST_AUTO_TEST_CASE(header_must_be_a_header_name) {
   BOOST_TEST(parse_error(ConfigJson().set("/identity/header", R"("X Jwt")")) ==
              "identity.header: must be an HTTP header name");
@@ -449,6 +461,19 @@ BOOST_AUTO_TEST_CASE(password_comes_from_the_url_and_env_overrides_it) {
   BOOST_TEST(
       parse_ok(kMinimal, env_with({{"CREDBROKER_REDIS_PASSWORD", "only-env"}})).redis.password ==
       "only-env");
+}
+
+BOOST_AUTO_TEST_CASE(url_from_the_environment_wins_over_the_file) {
+  const std::string json = ConfigJson().set("/redis/url", R"("redis://file-host:6379/0")").str();
+  BOOST_TEST(parse_ok(json).redis.url == "redis://file-host:6379/0");
+  const Config from_env =
+      parse_ok(json, env_with({{"CREDBROKER_REDIS_URL", "redis://:pw@cache.internal:6379/1"}}));
+  BOOST_TEST(from_env.redis.url == "redis://:pw@cache.internal:6379/1");
+  BOOST_TEST(from_env.redis.password == "pw");
+  BOOST_TEST(parse_ok(json, env_with({{"CREDBROKER_REDIS_URL", ""}})).redis.url ==
+             "redis://file-host:6379/0");
+  BOOST_TEST(parse_error(json, env_with({{"CREDBROKER_REDIS_URL", "http://nope"}})) ==
+             "CREDBROKER_REDIS_URL: must be redis://host:port/db or unix:///path");
 }
 
 BOOST_AUTO_TEST_CASE(key_prefix_cannot_move_the_hash_tag) {

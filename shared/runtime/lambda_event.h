@@ -1,0 +1,75 @@
+#pragma once
+// Lambda invocation events from HTTP fronts → http::Request, and http::Response → the answer the
+// front expects. Pure: bytes in, values out; the Runtime API loop lives in lambda.cc.
+//
+// Events understood:
+//  - API Gateway HTTP API, payload format 2.0 ("version": "2.0"): rawPath, rawQueryString,
+//    headers (lower-case, duplicates comma-joined), cookies, requestContext.http.method, body,
+//    isBase64Encoded. Lambda function URLs send the same shape.
+//  - API Gateway REST API and Application Load Balancer, payload format 1.0: httpMethod, path,
+//    headers / multiValueHeaders, queryStringParameters / multiValueQueryStringParameters, body,
+//    isBase64Encoded. (An HTTP API configured for payload 1.0 sends this shape too.)
+// API Gateway's JWT authorizer claims (requestContext.authorizer.jwt.claims) become
+// Request::gateway_claims.
+//
+// Paths: the routes want the raw, still percent-encoded path. REST APIs, ALB and function URLs
+// pass it so; HTTP APIs are reported to pass rawPath percent-DECODED ("/credentials/Docs Wiki").
+// We cannot tell which we got, so characters that can never stand literally in an encoded path
+// (space, controls, non-ASCII, '"', '#', '<', '>', '?', '\', '^', '`', '{', '|', '}') are
+// percent-encoded and everything else is kept: an encoded path passes unchanged, a decoded one
+// becomes encodable again. What decoding loses cannot come back: "%2F" arrives as '/', and a
+// literal '%' followed by two hex digits is decoded once more by the route.
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+#include "shared/http/request.h"
+#include "shared/util/result.h"
+
+namespace credbroker::runtime {
+
+/** Which front produced the event: decides the shape of the answer. */
+enum class EventSource {
+  kHttpApiV2,  // payload format 2.0 (HTTP API, function URL)
+  kRestApiV1,  // payload format 1.0 from API Gateway (REST API, or an HTTP API set to 1.0)
+  kAlb,        // payload format 1.0 from an Application Load Balancer (requestContext.elb)
+};
+
+/** Why an event was refused. Fixed texts, safe to log and to post to the Runtime API. */
+enum class EventError {
+  kTooLarge,       // over kMaxEventBytes
+  kNotJson,        // not one JSON object (syntax, invalid UTF-8, a NUL byte)
+  kUnknownFormat,  // neither payload format 2.0 nor 1.0
+  kBadField,       // a field has the wrong type, a duplicate member, or a NUL / invalid method
+  kBadBody,        // isBase64Encoded, but the body is not base64
+};
+
+std::string_view describe(EventError e);
+
+/** Lambda's limit for a synchronous invocation payload (6 MB); larger events are refused. */
+inline constexpr std::size_t kMaxEventBytes = 6 * 1024 * 1024;
+
+struct LambdaEvent {
+  EventSource source = EventSource::kHttpApiV2;
+  bool multi_value_headers = false;  // a 1.0 event that used multiValueHeaders: answer likewise
+  http::Request request;
+};
+
+/** Parses one invocation event (RapidJSON, iterative: nesting cannot exhaust the stack). */
+Result<LambdaEvent, EventError> parse_event(std::string_view json);
+
+/**
+ * The JSON answer for `event`'s front: {"statusCode", "headers" (or "multiValueHeaders"), "body",
+ * "isBase64Encoded"}, plus "cookies" for 2.0 when there are Set-Cookie headers and
+ * "statusDescription" for ALB. A body that is not valid UTF-8 is sent base64-encoded.
+ */
+std::string format_response(const http::Response& response, const LambdaEvent& event);
+
+/** {"errorMessage": message, "errorType": type} for the Runtime API's error endpoints. */
+std::string format_error(std::string_view type, std::string_view message);
+
+/** `path` with the characters named above percent-encoded (see the top of this file). */
+std::string encode_path(std::string_view path);
+
+}  // namespace credbroker::runtime

@@ -1,0 +1,43 @@
+#pragma once
+// The handlers as AWS Lambda functions: tests/lambda/emulator.mjs plays API Gateway (HTTP API,
+// payload format 2.0) on the front's port and the Lambda Runtime API on one port per function,
+// and each handler executable runs its Runtime API loop (AWS_LAMBDA_RUNTIME_API set), exactly as
+// it would as the bootstrap of a provided.al2023 function.
+
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "tests/support/process.h"
+#include "tests/support/stack.h"
+
+namespace credbroker::testing {
+
+class LambdaFront final : public Front {
+ public:
+  LambdaFront(const TestIssuer& issuer, StackOptions options);
+  ~LambdaFront() override;
+  std::string_view kind() const override { return "lambda"; }
+
+  /** Lambda's Invoke API: hands `event` (raw JSON) to `function` ("list", "delete", "connect",
+   *  "callback", "health") and returns its raw payload; header x-amz-function-error on failure. */
+  Answer invoke(std::string_view function, std::string event);
+  /** Every call the functions made to the Runtime API's error endpoints (invocation/error,
+   *  init/error), one JSON object a line: {"function", "call", "error_type", "body"}. */
+  std::string runtime_errors() const;
+  /** The wait status of handler process `index` of `function` once it has exited. */
+  std::optional<int> exit_status(std::string_view function, std::size_t index = 0);
+  /** True while that handler process runs. */
+  bool running(std::string_view function, std::size_t index = 0);
+
+ private:
+  ChildProcess& handler(std::string_view function, std::size_t index);
+
+  std::optional<ChildProcess> emulator_;
+  std::vector<std::pair<std::string, ChildProcess>> handlers_;  // function name, process
+};
+
+}  // namespace credbroker::testing
