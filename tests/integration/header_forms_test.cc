@@ -1,4 +1,4 @@
-// The identity header forms real front servers send, each through lighttpd to the handlers:
+// The identity header forms real front servers send, each through the front to the handlers:
 // plain Authorization: Bearer, AWS ALB x-amzn-oidc-data (ES256, padded base64url), Google IAP
 // x-goog-iap-jwt-assertion (ES256) and Cloudflare Access cf-access-jwt-assertion (RS256).
 #define BOOST_TEST_MODULE integration_header_forms
@@ -51,6 +51,9 @@ BOOST_AUTO_TEST_CASE(aws_alb_x_amzn_oidc_data_with_padded_segments) {
   expect_user_served(*stack, "X-Amzn-Oidc-Data", token, "alb-user");
   // The configured header is the only source: a Bearer token is not looked at.
   BOOST_TEST(stack->get(kList, S().issuer.token("alb-user")).status == 401);
+  // Nor is a spelling with '_', which CGI would name HTTP_X_AMZN_OIDC_DATA all the same: a front
+  // that strips the client's X-Amzn-Oidc-Data must not be passed by X_Amzn_Oidc_Data.
+  BOOST_TEST(stack->request("GET", kList, {{"X_Amzn_Oidc_Data", token}}).status == 401);
 }
 
 BOOST_AUTO_TEST_CASE(google_iap_x_goog_iap_jwt_assertion) {
