@@ -10,6 +10,9 @@
 #include "shared/crypto/random.h"
 #include "shared/util/clock.h"
 #include "shared/util/strings.h"
+#include "tests/support/apache_front.h"
+#include "tests/support/lambda_front.h"
+#include "tests/support/nginx_front.h"
 
 namespace credbroker::testing {
 
@@ -92,18 +95,22 @@ Front::Front(const TestIssuer& issuer, StackOptions options, std::string_view ta
   port_ = free_port();
   if (options_.sealing) keys_ = options_.keys.empty() ? random_keyring_spec() : options_.keys;
   config_path_ = dir_.file("config.json");
+  // The issuer's JWKS file, or a JWKS URL a test serves (hostile documents, fetch counts).
+  const std::string key_source = options_.jwks_url.empty()
+                                     ? ", \"jwks_file\": " + json_string(issuer.jwks_path())
+                                     : ", \"jwks_url\": " + json_string(options_.jwks_url);
   const std::string config =
-      std::string("{") +                                       //
-      "\"public_base_url\": \"http://127.0.0.1:" +             //
-      std::to_string(port_) + "\"," +                          //
-      "\"ui_redirect\": \"/ui/\"," +                           //
-      "\"identity\": {\"header\": " +                          //
-      json_string(options_.identity_header) +                  //
-      ", \"issuer\": " + json_string(kTestIssuer) +            //
-      ", \"audience\": " + json_string(kTestAudience) +        //
-      ", \"algorithms\": [\"ES256\", \"RS256\"]" +             //
-      ", \"jwks_file\": " + json_string(issuer.jwks_path()) +  //
-      "}," +                                                   //
+      std::string("{") +                                 //
+      "\"public_base_url\": \"http://127.0.0.1:" +       //
+      std::to_string(port_) + "\"," +                    //
+      "\"ui_redirect\": \"/ui/\"," +                     //
+      "\"identity\": {\"header\": " +                    //
+      json_string(options_.identity_header) +            //
+      ", \"issuer\": " + json_string(kTestIssuer) +      //
+      ", \"audience\": " + json_string(kTestAudience) +  //
+      ", \"algorithms\": [\"ES256\", \"RS256\"]" +       //
+      key_source +                                       //
+      options_.extra_identity + "}," +                   //
       "\"redis\": {\"url\": " + json_string(options_.redis_url) +
       ", \"connect_timeout_ms\": 300, \"command_timeout_ms\": 300}," +
       "\"flow_ttl_seconds\": " + std::to_string(options_.flow_ttl_seconds) +
@@ -195,6 +202,14 @@ std::string front_kind() {
 std::unique_ptr<Front> start_front(const TestIssuer& issuer, StackOptions options) {
   const std::string kind = front_kind();
   if (kind == "lighttpd") return std::make_unique<LighttpdFront>(issuer, std::move(options));
+  if (kind == "lambda") return std::make_unique<LambdaFront>(issuer, std::move(options));
+  if (kind == "nginx") return std::make_unique<NginxFront>(issuer, std::move(options));
+  if (kind == "apache-proxy-fcgi") {
+    return std::make_unique<ApacheFront>(issuer, std::move(options), ApacheFront::Mode::kProxyFcgi);
+  }
+  if (kind == "apache-fcgid") {
+    return std::make_unique<ApacheFront>(issuer, std::move(options), ApacheFront::Mode::kFcgid);
+  }
   throw std::runtime_error("CREDBROKER_FRONT: unknown front \"" + kind + "\"");
 }
 

@@ -51,7 +51,9 @@ struct StackOptions {
   std::string servers_json = default_servers_json();
   std::int64_t flow_ttl_seconds = 600;
   std::int64_t max_pending_flows_per_user = 16;
-  std::string extra_config;  // more top-level members, each starting with ','
+  std::string extra_config;    // more top-level members, each starting with ','
+  std::string extra_identity;  // more "identity" members, each starting with ','
+  std::string jwks_url;        // non-empty: identity.jwks_url instead of the issuer's jwks_file
   std::vector<std::pair<std::string, std::string>> env;  // more handler environment
   int procs = 1;
 };
