@@ -156,4 +156,16 @@ Result<std::string, OpenError> open(const Keyring& keyring, const SealContext& w
   return plaintext;
 }
 
+std::string_view describe(OpenError e) {
+  switch (e) {
+    case OpenError::kMalformed:
+      return "malformed";
+    case OpenError::kUnknownKeyId:
+      return "unknown_key_id";
+    case OpenError::kAuthFailed:
+      return "auth_failed";
+  }
+  return "malformed";
+}
+
 }  // namespace credbroker::crypto

@@ -29,6 +29,9 @@ enum class OpenError {
   kAuthFailed,    // tag mismatch: tampered, or moved to another user/server/kind
 };
 
+/** The log label of an OpenError: "malformed", "unknown_key_id", "auth_failed". */
+std::string_view describe(OpenError e);
+
 /**
  * Seals `plaintext` with the keyring's primary key and a fresh 12-byte nonce from `random`.
  * Precondition: !keyring.empty() (else std::logic_error). Throws std::runtime_error only if

@@ -76,14 +76,10 @@ store::Credential credential_from(const oauth::TokenResponse& token,
 }  // namespace
 
 http::Response callback(const http::Request& request, Context& context, RequestNote& note) {
-  const auto segment = server_segment(request.path, "callback");
-  if (!segment) return not_found();
-  if (request.method != "GET") return method_not_allowed("GET");
-  auto user = authenticate(request, context, note);
-  if (!user) return user.error();
-  auto resolved = resolve_server(*segment, context.config, note);
-  if (!resolved) return resolved.error();
-  const config::Server& server = **resolved;
+  auto call = begin_server_call(request, context, note, "callback", "GET");
+  if (!call) return call.error();
+  const std::string& user = call->user;
+  const config::Server& server = *call->server;
   const config::AuthBroker& broker = *server.auth_broker;
   if (broker.mode != config::BrokerMode::kOAuthConnect) {
     return back_to_ui(context, server, "invalid_state", note);
@@ -103,8 +99,8 @@ http::Response callback(const http::Request& request, Context& context, RequestN
   if (flow.server_key != server.key) return back_to_ui(context, server, "invalid_state", note);
   // The caller must be who started the flow; otherwise a victim lured into consenting on an
   // attacker's authorize link would hand over their upstream account (DESIGN.md).
-  if (!constant_time_equals(flow.user, *user)) {
-    context.log.warn("callback_user_mismatch", {{"user", std::string_view(*user)},
+  if (!constant_time_equals(flow.user, user)) {
+    context.log.warn("callback_user_mismatch", {{"user", std::string_view(user)},
                                                 {"flow_user", std::string_view(flow.user)},
                                                 {"server", std::string_view(server.name)}});
     return back_to_ui(context, server, "user_mismatch", note);
@@ -128,7 +124,7 @@ http::Response callback(const http::Request& request, Context& context, RequestN
   if (!token) {
     const std::string cause = oauth::describe(token.error());
     context.log.warn("token_exchange_failed",
-                     {{"user", std::string_view(*user)},
+                     {{"user", std::string_view(user)},
                       {"server", std::string_view(server.name)},
                       {"cause", std::string_view(cause)},
                       {"http_status", static_cast<std::int64_t>(token.error().http_status)},
@@ -136,11 +132,11 @@ http::Response callback(const http::Request& request, Context& context, RequestN
     return back_to_ui(context, server, "connect_failed", note);
   }
   const std::int64_t now = context.clock.now_seconds();
-  if (!context.credentials.put(*user, server.key, credential_from(*token, broker, now))) {
+  if (!context.credentials.put(user, server.key, credential_from(*token, broker, now))) {
     return back_to_ui(context, server, "unavailable", note);
   }
   context.log.info("credential_connected",
-                   {{"user", std::string_view(*user)}, {"server", std::string_view(server.name)}});
+                   {{"user", std::string_view(user)}, {"server", std::string_view(server.name)}});
   return back_to_ui(context, server, "", note);
 }
 

@@ -109,6 +109,19 @@ Result<const config::Server*, http::Response> resolve_server(std::string_view se
   return server;
 }
 
+Result<ServerCall, http::Response> begin_server_call(const http::Request& request, Context& context,
+                                                     RequestNote& note, std::string_view suffix,
+                                                     std::string_view method) {
+  const auto segment = server_segment(request.path, suffix);
+  if (!segment) return Err{not_found()};
+  if (request.method != method) return Err{method_not_allowed(method)};
+  auto user = authenticate(request, context, note);
+  if (!user) return Err{std::move(user.error())};
+  auto server = resolve_server(*segment, context.config, note);
+  if (!server) return Err{std::move(server.error())};
+  return ServerCall{std::move(user.value()), *server};
+}
+
 // Built by append: GCC 12 misreports chained operator+ on strings here (-Wrestrict).
 std::string with_quoted(std::string_view prefix, std::string_view name) {
   std::string out(prefix);

@@ -27,14 +27,10 @@ std::string callback_uri(const config::Config& config, const config::Server& ser
 }
 
 http::Response connect(const http::Request& request, Context& context, RequestNote& note) {
-  const auto segment = server_segment(request.path, "connect");
-  if (!segment) return not_found();
-  if (request.method != "GET") return method_not_allowed("GET");
-  auto user = authenticate(request, context, note);
-  if (!user) return user.error();
-  auto resolved = resolve_server(*segment, context.config, note);
-  if (!resolved) return resolved.error();
-  const config::Server& server = **resolved;
+  auto call = begin_server_call(request, context, note, "connect", "GET");
+  if (!call) return call.error();
+  const std::string& user = call->user;
+  const config::Server& server = *call->server;
   const config::AuthBroker& broker = *server.auth_broker;
   if (broker.mode != config::BrokerMode::kOAuthConnect) {
     note.reason = "not_oauth_connect";
@@ -47,7 +43,7 @@ http::Response connect(const http::Request& request, Context& context, RequestNo
   }
 
   const std::string state = crypto::make_state(context.random);
-  store::PendingFlow flow{.user = *user,
+  store::PendingFlow flow{.user = user,
                           .server_key = server.key,
                           .verifier = crypto::make_code_verifier(context.random),
                           .redirect_uri = callback_uri(context.config, server),
@@ -81,7 +77,7 @@ http::Response connect(const http::Request& request, Context& context, RequestNo
   for (const auto& extra : broker.authorization_params) params.push_back(extra);
 
   context.log.info("connect_started",
-                   {{"user", std::string_view(*user)}, {"server", std::string_view(server.name)}});
+                   {{"user", std::string_view(user)}, {"server", std::string_view(server.name)}});
   return http::redirect(append_query(broker.authorization_endpoint, http::build_query(params)));
 }
 

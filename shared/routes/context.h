@@ -75,6 +75,21 @@ Result<const config::Server*, http::Response> resolve_server(std::string_view se
                                                              const config::Config& config,
                                                              RequestNote& note);
 
+/** Who calls, about which brokered server. */
+struct ServerCall {
+  std::string user;
+  const config::Server* server;
+};
+
+/**
+ * The common start of every "/api/v1/user/credentials/{server}[/<suffix>]" route, in order: the
+ * path shape (404), the method (405 with Allow: `method`), the caller (401/503), the server
+ * (400/404). Either the call to serve or the response to send.
+ */
+Result<ServerCall, http::Response> begin_server_call(const http::Request& request, Context& context,
+                                                     RequestNote& note, std::string_view suffix,
+                                                     std::string_view method);
+
 /** "<prefix>\"<name>\"" */
 std::string with_quoted(std::string_view prefix, std::string_view name);
 

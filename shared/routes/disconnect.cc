@@ -3,28 +3,23 @@
 namespace credbroker::routes {
 
 http::Response disconnect(const http::Request& request, Context& context, RequestNote& note) {
-  const auto segment = server_segment(request.path, "");
-  if (!segment) return not_found();
-  if (request.method != "DELETE") return method_not_allowed("DELETE");
-  auto user = authenticate(request, context, note);
-  if (!user) return user.error();
-
-  auto server = resolve_server(*segment, context.config, note);
-  if (!server) return server.error();
+  auto call = begin_server_call(request, context, note, "", "DELETE");
+  if (!call) return call.error();
+  const std::string& user = call->user;
+  const config::Server& server = *call->server;
   if (!context.credentials.enabled()) {
     note.reason = "store_disabled";
     return http::json_error(503, "Credential broker is not enabled");
   }
-  if (auto removed = context.credentials.remove(*user, (*server)->key); !removed) {
+  if (auto removed = context.credentials.remove(user, server.key); !removed) {
     note.reason = "store_unavailable";
     return http::json_error(503, "Credential store is unavailable");
   }
-  context.log.info("credential_disconnected", {{"user", std::string_view(*user)},
-                                               {"server", std::string_view((*server)->name)}});
+  context.log.info("credential_disconnected",
+                   {{"user", std::string_view(user)}, {"server", std::string_view(server.name)}});
   return http::json_response(
       200, "{\"message\":" +
-               http::json_quote(with_quoted("Disconnected credential for ", (*server)->name)) +
-               "}");
+               http::json_quote(with_quoted("Disconnected credential for ", server.name)) + "}");
 }
 
 }  // namespace credbroker::routes

@@ -53,18 +53,6 @@ bool read_strings(const rapidjson::Value& obj, const char* name, std::vector<std
   return true;
 }
 
-std::string_view reason(crypto::OpenError e) {
-  switch (e) {
-    case crypto::OpenError::kMalformed:
-      return "malformed";
-    case crypto::OpenError::kUnknownKeyId:
-      return "unknown_key_id";
-    case crypto::OpenError::kAuthFailed:
-      return "auth_failed";
-  }
-  return "malformed";
-}
-
 std::string_view kind_name(RedisError e) {
   return e == RedisError::kUnreachable ? "unreachable" : "rejected";
 }
@@ -189,7 +177,7 @@ std::optional<Credential> CredentialStore::open_record(std::string_view user,
     cleanse(*opened);
   }
   if (!c) {
-    const std::string_view why = opened ? "malformed" : reason(opened.error());
+    const std::string_view why = opened ? "malformed" : crypto::describe(opened.error());
     log_.warn("credential_unreadable",
               {{"user", user}, {"server_key", server_key}, {"reason", why}});
   }

@@ -28,18 +28,6 @@ bool get_string(const rapidjson::Value& obj, const char* key, std::string& out) 
   return true;
 }
 
-std::string_view reason_of(crypto::OpenError e) {
-  switch (e) {
-    case crypto::OpenError::kMalformed:
-      return "malformed";
-    case crypto::OpenError::kUnknownKeyId:
-      return "unknown_key_id";
-    case crypto::OpenError::kAuthFailed:
-      return "auth_failed";
-  }
-  return "unknown";
-}
-
 }  // namespace
 
 std::string encode_flow(const PendingFlow& flow) {
@@ -175,7 +163,7 @@ Result<std::optional<PendingFlow>, StoreError> FlowStore::take(std::string_view 
   if (got->type != Reply::Type::kString) return std::optional<PendingFlow>();
   auto opened = crypto::open(keyring_, {.user = id, .server_key = "", .kind = kFlowKind}, got->str);
   if (!opened) {
-    log_.warn("flow_unreadable", {{"reason", reason_of(opened.error())}});
+    log_.warn("flow_unreadable", {{"reason", crypto::describe(opened.error())}});
     return std::optional<PendingFlow>();
   }
   auto flow = decode_flow(*opened);
