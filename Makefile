@@ -4,14 +4,25 @@ JOBS ?= $(shell nproc)
 
 HANDLERS = credbroker-list credbroker-delete credbroker-connect credbroker-callback credbroker-health
 TOOLS = credbroker-devtoken
+# The image's build stage narrows these (Dockerfile):
+#   make build DEPS_FLAGS=--build-only TOOLS= CMAKE_ARGS=-DCREDBROKER_TESTS=OFF
+DEPS_FLAGS ?=
+CMAKE_ARGS ?=
+# make test's second and third builds (docs/security-testing.md): the unit and integration tests
+# under ASan + UBSan (GCC), and the libFuzzer targets (clang), each fuzzed FUZZ_SMOKE_SECONDS;
+# `make fuzz` fuzzes each for FUZZ_SECONDS.
+ASAN_DIR ?= build-asan
+FUZZ_DIR ?= build-fuzz
+FUZZ_SMOKE_SECONDS ?= 5
+FUZZ_SECONDS ?= 300
 
-.PHONY: deps configure build build-all run test format clean
+.PHONY: deps configure build build-all run test test-asan test-fuzz fuzz fuzz-build container-check lambda format clean
 
 deps:
-	@scripts/install-deps
+	@scripts/install-deps $(DEPS_FLAGS)
 
 configure: deps
-	@cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=Release >/dev/null
+	@cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=Release $(CMAKE_ARGS) >/dev/null
 
 # The executables (build/bin/), without the tests.
 build: configure
@@ -25,10 +36,44 @@ run: build
 	@scripts/run-local
 
 test: build-all
-	@cd $(BUILD_DIR) && ctest --output-on-failure --no-tests=error
+	@cd $(BUILD_DIR) && ctest --output-on-failure --no-tests=error -LE slow
+	@$(MAKE) --no-print-directory test-asan test-fuzz
+
+# The unit and integration tests (every front) built with AddressSanitizer + UBSan; a report from
+# a test or from a handler a front spawned fails the run (tests/sanitizers/).
+test-asan: deps
+	@cmake -S . -B $(ASAN_DIR) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCREDBROKER_SANITIZE=ON >/dev/null
+	@cmake --build $(ASAN_DIR) -j $(JOBS)
+	@cd $(ASAN_DIR) && ctest --output-on-failure --no-tests=error -LE slow -L 'unit|integration'
+
+test-fuzz: fuzz-build
+	@cd $(FUZZ_DIR) && FUZZ_SECONDS=$(FUZZ_SMOKE_SECONDS) \
+	  ctest --output-on-failure --no-tests=error -L fuzz -j $(JOBS) --timeout 300
+
+# Findings are written to $(FUZZ_DIR)/fuzz-work/<target>/crash-*, new inputs to .../corpus/.
+fuzz: fuzz-build
+	@cd $(FUZZ_DIR) && FUZZ_SECONDS=$(FUZZ_SECONDS) \
+	  ctest --output-on-failure --no-tests=error -L fuzz -j $(JOBS) --timeout $$(($(FUZZ_SECONDS) + 300))
+
+fuzz-build: deps
+	@cmake -S . -B $(FUZZ_DIR) -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  -DCREDBROKER_FUZZ=ON >/dev/null
+	@cmake --build $(FUZZ_DIR) -j $(JOBS)
+
+# Slow (10+ minutes; downloads from the Debian mirror): replays both stages of the Dockerfile in
+# debootstrapped bookworm roots and serves from the result (docs/deploy/docker.md).
+container-check: build-all
+	@cd $(BUILD_DIR) && ctest --output-on-failure --no-tests=error -C slow -L slow
+
+# AWS Lambda packages (provided.al2023, this machine's architecture) for template.yaml:
+# $(BUILD_DIR)/lambda/<function>/{bootstrap,lib/,config.json}, with LAMBDA_CONFIG as the bundled
+# config (docs/deploy/lambda.md).
+LAMBDA_CONFIG ?= infra/lambda/config.example.json
+lambda: build
+	@scripts/package-lambda $(BUILD_DIR) $(BUILD_DIR)/lambda $(LAMBDA_CONFIG)
 
 format:
 	@clang-format -i $$(git ls-files '*.cc' '*.h')
 
 clean:
-	rm -rf $(BUILD_DIR)
+	rm -rf $(BUILD_DIR) $(ASAN_DIR) $(FUZZ_DIR)

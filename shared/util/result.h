@@ -9,6 +9,9 @@ namespace credbroker {
 
 template <typename E>
 struct Err {
+  // A constructor rather than an aggregate: `Err(x)` is parenthesized aggregate initialization
+  // otherwise (P0960), which clang only has from 16 on, and the fuzz build uses Debian's clang 14.
+  explicit Err(E e) : error(std::move(e)) {}
   E error;
 };
 template <typename E>
