@@ -47,6 +47,8 @@ std::string_view reason_phrase(int status) {
       return "Created";
     case 204:
       return "No Content";
+    case 301:
+      return "Moved Permanently";
     case 302:
       return "Found";
     case 400:
@@ -76,7 +78,10 @@ std::string_view reason_phrase(int status) {
     case 504:
       return "Gateway Timeout";
     default:
-      return status >= 500 ? "Server Error" : status >= 400 ? "Client Error" : "OK";
+      if (status >= 500) return "Server Error";
+      if (status >= 400) return "Client Error";
+      if (status >= 300) return "Redirection";
+      return "OK";
   }
 }
 

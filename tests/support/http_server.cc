@@ -12,6 +12,7 @@
 #include <chrono>
 #include <stdexcept>
 
+#include "shared/http/request.h"
 #include "shared/util/strings.h"
 
 namespace credbroker::testing {
@@ -45,37 +46,9 @@ Wait wait_for(int fd, short events, int stop_fd, int timeout_ms) {
   }
 }
 
-std::string reason(int status) {
-  switch (status) {
-    case 200:
-      return "OK";
-    case 201:
-      return "Created";
-    case 204:
-      return "No Content";
-    case 301:
-      return "Moved Permanently";
-    case 302:
-      return "Found";
-    case 400:
-      return "Bad Request";
-    case 401:
-      return "Unauthorized";
-    case 403:
-      return "Forbidden";
-    case 404:
-      return "Not Found";
-    case 500:
-      return "Internal Server Error";
-    case 503:
-      return "Service Unavailable";
-    default:
-      return "Status";
-  }
-}
-
 std::string render(const ScriptedResponse& r) {
-  std::string out = "HTTP/1.1 " + std::to_string(r.status) + " " + reason(r.status) + "\r\n";
+  std::string out = "HTTP/1.1 " + std::to_string(r.status) + " " +
+                    std::string(http::reason_phrase(r.status)) + "\r\n";
   bool has_length = false;
   for (const auto& [name, value] : r.headers) {
     if (iequals(name, "content-length")) has_length = true;

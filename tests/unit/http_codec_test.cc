@@ -143,6 +143,8 @@ BOOST_AUTO_TEST_CASE(reason_phrases_for_the_statuses_routes_use) {
   BOOST_TEST(reason_phrase(404) == "Not Found");
   BOOST_TEST(reason_phrase(503) == "Service Unavailable");
   BOOST_TEST(reason_phrase(418) == "Client Error");
+  BOOST_TEST(reason_phrase(301) == "Moved Permanently");
+  BOOST_TEST(reason_phrase(307) == "Redirection");
   BOOST_TEST(reason_phrase(599) == "Server Error");
 }
 
