@@ -1,5 +1,5 @@
 # syntax=docker/dockerfile:1
-# credbroker container image: lighttpd spawning the five handlers, as infra/lighttpd/credbroker.conf
+# credbroker container image: lighttpd spawning the six handlers, as infra/lighttpd/credbroker.conf
 # describes. Build: `docker build -t credbroker .`; run and configure: docs/deploy/docker.md.
 # tests/container checks this file (lint rules, the scripts it runs, the runtime package list).
 
@@ -28,7 +28,7 @@ RUN groupadd --system --gid 10001 credbroker \
  && install -d -m 0755 /etc/credbroker
 COPY --from=build /src/build-image/bin/credbroker-list /src/build-image/bin/credbroker-delete \
      /src/build-image/bin/credbroker-connect /src/build-image/bin/credbroker-callback \
-     /src/build-image/bin/credbroker-health /usr/local/bin/
+     /src/build-image/bin/credbroker-health /src/build-image/bin/credbroker-resolve /usr/local/bin/
 # The whole directory: credbroker.conf loads files next to it (header-names.lua).
 COPY infra/lighttpd/ /etc/lighttpd/credbroker/
 COPY infra/docker/entrypoint infra/docker/healthcheck /usr/local/libexec/credbroker/
@@ -36,13 +36,16 @@ COPY infra/docker/entrypoint infra/docker/healthcheck /usr/local/libexec/credbro
 # What infra/lighttpd/credbroker.conf reads. CREDBROKER_KEYS (or CREDBROKER_KEYS_FILE) and the
 # config file come from the operator at run time, never from the image. An empty errorlog makes
 # lighttpd write to the stderr it was given: as uid 10001 it cannot reopen /dev/stderr, a pipe
-# owned by root (found by make container-check).
+# owned by root (found by make container-check). CREDBROKER_INTERNAL_ALLOW: who may reach the
+# gateway's internal route; loopback, i.e. nobody outside the container, until the operator names
+# the gateway's network (docs/deploy/docker.md).
 ENV CREDBROKER_BIND=0.0.0.0 \
     CREDBROKER_PORT=8080 \
     CREDBROKER_BIN_DIR=/usr/local/bin \
     CREDBROKER_RUN_DIR=/run/credbroker \
     CREDBROKER_ERRORLOG= \
     CREDBROKER_PROCS=2 \
+    CREDBROKER_INTERNAL_ALLOW="127.0.0.1 ::1" \
     CREDBROKER_CONFIG=/etc/credbroker/config.json
 
 USER 10001:10001

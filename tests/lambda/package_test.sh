@@ -41,7 +41,7 @@ cat >"$tmp/config.json" <<EOF
 EOF
 "$src/scripts/package-lambda" "$build" "$tmp/out" "$tmp/config.json" >/dev/null
 
-for fn in list delete connect callback health; do
+for fn in list delete connect callback health resolve; do
   bootstrap="$tmp/out/$fn/bootstrap"
   [ "$(patchelf --print-interpreter "$bootstrap")" = "/var/task/lib/$(basename "$(patchelf --print-interpreter "$build/bin/credbroker-$fn")")" ] ||
     fail "$fn: interpreter is $(patchelf --print-interpreter "$bootstrap")"
@@ -88,4 +88,4 @@ body=$(cat "$tmp/body")
 [ "$body" = '{"status":"unavailable","checks":{"config":"ok","redis":"failing"}}' ] ||
   fail "unexpected body: $body"
 grep -q '"event":"lambda_runtime_started"' "$tmp/handler.log" || fail "the Runtime API loop did not start"
-echo "lambda.package: 5 packages laid out; health ran in a chroot holding only its package"
+echo "lambda.package: 6 packages laid out; health ran in a chroot holding only its package"

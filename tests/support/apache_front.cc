@@ -57,7 +57,9 @@ ApacheFront::ApacheFront(const TestIssuer& issuer, StackOptions options, Mode mo
       {"CREDBROKER_ERRORLOG", dir().file("error.log")},
       {"CREDBROKER_APACHE_USER", "nobody"},
       {"CREDBROKER_APACHE_GROUP", "nogroup"},
-      {"CREDBROKER_APACHE_INCLUDE", dir().file("apache.d") + "/*.conf"}};
+      {"CREDBROKER_APACHE_INCLUDE", dir().file("apache.d") + "/*.conf"},
+      // The documented value for a gateway on the same host (Apache has no default).
+      {"CREDBROKER_INTERNAL_ALLOW", "127.0.0.1 ::1"}};
   std::string config = std::string(CREDBROKER_SOURCE_DIR) + "/infra/apache/";
   if (mode_ == Mode::kProxyFcgi) {
     config += "credbroker-proxy-fcgi.conf";
@@ -79,7 +81,7 @@ ApacheFront::ApacheFront(const TestIssuer& issuer, StackOptions options, Mode mo
       bin_dir = dir().file("bin");
       fs::create_directories(bin_dir);
       open_to_other_users(bin_dir);
-      for (const char* route : {"list", "delete", "connect", "callback", "health"}) {
+      for (const char* route : {"list", "delete", "connect", "callback", "health", "resolve"}) {
         const std::string name = std::string("credbroker-") + route;
         fs::copy_file(fs::path(CREDBROKER_BIN_DIR) / name, fs::path(bin_dir) / name);
       }

@@ -15,7 +15,7 @@ namespace credbroker::testing {
 namespace {
 
 /** Each route names its socket (<route>.sock) and its executable (credbroker-<route>). */
-constexpr const char* kRoutes[] = {"health", "list", "delete", "connect", "callback"};
+constexpr const char* kRoutes[] = {"health", "list", "delete", "connect", "callback", "resolve"};
 
 std::string socket_path(const std::string& dir, std::string_view route) {
   return dir + "/" + std::string(route) + ".sock";

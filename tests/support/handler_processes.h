@@ -14,7 +14,7 @@ namespace credbroker::testing {
 
 struct HandlerProcess {
   pid_t pid = 0;
-  std::string route;  // "list", "delete", "connect", "callback", "health"
+  std::string route;  // "list", "delete", "connect", "callback", "health", "resolve"
   char state = '?';   // /proc/<pid>/stat: 'S' sleeping, 'R' running, 'T' stopped, 'Z' zombie, ...
 };
 

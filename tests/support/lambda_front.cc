@@ -9,12 +9,14 @@ namespace credbroker::testing {
 namespace {
 
 /** Function name → the route regex on the raw path; the first match wins. The same table as
- *  infra/lighttpd/credbroker.conf (and template.yaml's HttpApi routes). */
+ *  infra/lighttpd/credbroker.conf (and template.yaml's routes: the HttpApi's, and resolve on the
+ *  private internal API, whose network restriction the emulator does not play). */
 constexpr std::pair<const char*, const char*> kRoutes[] = {
     {"health", "^/api/v1/healthz$"},
     {"connect", "^/api/v1/user/credentials/[^/]*/connect$"},
     {"callback", "^/api/v1/user/credentials/[^/]*/callback$"},
     {"delete", "^/api/v1/user/credentials/[^/]*$"},
+    {"resolve", "^/api/v1/internal/credentials/resolve$"},
     {"list", "^/api/"},
 };
 

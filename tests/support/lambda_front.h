@@ -23,7 +23,8 @@ class LambdaFront final : public Front {
   std::string_view kind() const override { return "lambda"; }
 
   /** Lambda's Invoke API: hands `event` (raw JSON) to `function` ("list", "delete", "connect",
-   *  "callback", "health") and returns its raw payload; header x-amz-function-error on failure. */
+   *  "callback", "health", "resolve") and returns its raw payload; header
+   *  x-amz-function-error on failure. */
   Answer invoke(std::string_view function, std::string event);
   /** Every call the functions made to the Runtime API's error endpoints (invocation/error,
    *  init/error), one JSON object a line: {"function", "call", "error_type", "body"}. */

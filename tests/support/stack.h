@@ -67,7 +67,7 @@ struct Answer {
 };
 
 /**
- * A front server with the four handlers behind it, serving on a free loopback port. The base class
+ * A front server with the handlers behind it, serving on a free loopback port. The base class
  * owns what every front shares: the port, the keyring, the config file it writes, the log, and the
  * HTTP client the tests talk through. Subclasses start the actual server processes.
  */
@@ -114,7 +114,7 @@ class Front {
   std::unique_ptr<http::HttpClient> client_;
 };
 
-/** lighttpd (mod_fastcgi) spawning the four handlers, from infra/lighttpd/credbroker.conf. */
+/** lighttpd (mod_fastcgi) spawning the handlers, from infra/lighttpd/credbroker.conf. */
 class LighttpdFront final : public Front {
  public:
   LighttpdFront(const TestIssuer& issuer, StackOptions options);

@@ -3,9 +3,11 @@
 //     names, event shapes), loaded with CloudFormation's short-form tags (!Ref, !Sub, !GetAtt...);
 //  2. against credbroker's own rules, for the values the schema does not check: every function
 //     runs provided.al2023 with Handler bootstrap on the Architecture parameter (x86_64|arm64),
-//     the five routes reach the right packages, the JWT authorizer guards every credential route
-//     and not the health check, logs have a retention, no IAM action has a wildcard, and the
-//     keyring comes from Secrets Manager.
+//     the six public routes reach the right packages, the JWT authorizer guards every credential
+//     route and not the health check, the gateway's internal resolve route is served only by the
+//     resolve package on a private REST API whose resource policy admits VPC endpoints only (never
+//     on the public HttpApi), logs have a retention, no IAM action has a wildcard, and the keyring
+//     comes from Secrets Manager.
 //
 //   node validate.mjs TEMPLATE            exit 1 listing every problem
 //   node validate.mjs --self-test TEMPLATE  breaks TEMPLATE in known ways and fails unless every
@@ -34,6 +36,9 @@ const ROUTES = new Map([
   ['ANY /api/v1/user/credentials/{server}/callback', 'callback'],
 ]);
 const UNAUTHENTICATED = new Set(['ANY /api/v1/healthz']);
+// Method + path → package for the internal routes: REST API events (Type Api) on the private
+// AWS::Serverless::Api only. The handler authenticates its caller itself (no API authorizer).
+const INTERNAL_ROUTES = new Map([['ANY /api/v1/internal/credentials/resolve', 'resolve']]);
 
 /** The template as data; a YAML error is thrown as one short line (js-yaml's quotes the file). */
 function load(text) {
@@ -85,6 +90,26 @@ function problems(doc) {
   if (jwtAuthorizers.length === 0) out.push(`${apiName}: no JWT authorizer with issuer and audience`);
   const jwtNames = new Set(jwtAuthorizers.map(([name]) => name));
 
+  // The private API for the internal routes: PRIVATE endpoint, a resource policy that admits
+  // named VPC endpoints (or VPCs) only.
+  const restApis = Object.entries(resources).filter(([, r]) => r.Type === 'AWS::Serverless::Api');
+  if (restApis.length !== 1) out.push(`want exactly one AWS::Serverless::Api (the private internal API), found ${restApis.length}`);
+  const [internalName, internal] = restApis[0] ?? ['', {}];
+  if (restApis.length === 1) {
+    const ip = internal.Properties ?? {};
+    const endpoint = typeof ip.EndpointConfiguration === 'string' ? ip.EndpointConfiguration : ip.EndpointConfiguration?.Type;
+    if (endpoint !== 'PRIVATE') out.push(`Resources.${internalName}: EndpointConfiguration must be PRIVATE, is ${JSON.stringify(endpoint)}`);
+    const policy = ip.Auth?.ResourcePolicy ?? {};
+    const sources = ['IntrinsicVpceWhitelist', 'IntrinsicVpcWhitelist', 'SourceVpcWhitelist']
+      .flatMap((k) => (Array.isArray(policy[k]) ? policy[k] : []));
+    if (sources.length === 0) {
+      out.push(`Resources.${internalName}: Auth.ResourcePolicy must admit only VPC endpoints or VPCs (IntrinsicVpceWhitelist, ...)`);
+    }
+    for (const k of ['AwsAccountWhitelist', 'IpRangeWhitelist', 'CustomStatements']) {
+      if (policy[k] !== undefined) out.push(`Resources.${internalName}: Auth.ResourcePolicy.${k} would admit more than the gateway's network`);
+    }
+  }
+
   const seen = new Map();
   const functions = Object.entries(resources).filter(([, r]) => r.Type === 'AWS::Serverless::Function');
   for (const [name, fn] of functions) {
@@ -111,6 +136,20 @@ function problems(doc) {
       out.push(`${where}: LoggingConfig.LogGroup must name an AWS::Logs::LogGroup with RetentionInDays`);
     }
     for (const [eventName, ev] of Object.entries(p.Events ?? {})) {
+      if (ev.Type === 'Api') {
+        const ep = ev.Properties ?? {};
+        const route = `${(ep.Method ?? '').toUpperCase()} ${ep.Path}`;
+        const at = `${where}.Events.${eventName} (${route})`;
+        if (!isRef(ep.RestApiId, internalName)) out.push(`${at}: RestApiId must be !Ref ${internalName} (the private API)`);
+        if (!INTERNAL_ROUTES.has(route)) {
+          out.push(`${at}: not a credbroker internal route`);
+          continue;
+        }
+        if (seen.has(route)) out.push(`${at}: route declared twice`);
+        seen.set(route, name);
+        if (pkg && pkg[1] !== INTERNAL_ROUTES.get(route)) out.push(`${at}: must be served by build/lambda/${INTERNAL_ROUTES.get(route)}/, not ${pkg[1]}`);
+        continue;
+      }
       if (ev.Type !== 'HttpApi') continue;
       const ep = ev.Properties ?? {};
       const route = `${(ep.Method ?? '').toUpperCase()} ${ep.Path}`;
@@ -132,7 +171,7 @@ function problems(doc) {
       }
     }
   }
-  for (const route of ROUTES.keys()) {
+  for (const route of [...ROUTES.keys(), ...INTERNAL_ROUTES.keys()]) {
     if (!seen.has(route)) out.push(`route ${route} is missing`);
   }
 
@@ -176,6 +215,12 @@ const BREAKAGES = [
   ['a literal keyring', (t) => t.replace(/^(\s+)CREDBROKER_KEYS: !Sub .*$/m, '$1CREDBROKER_KEYS: k1:AAAA')],
   ['a duplicated resource name', (t) => t.replace('\n  ListFunction:', '\n  HealthFunction:')],
   ['no log retention', (t) => t.replace(/(ListLogGroup:\n(?:.*\n){3})\s+RetentionInDays: .*\n/, '$1')],
+  ['the internal API made public', (t) => t.replace('        Type: PRIVATE\n', '        Type: REGIONAL\n')],
+  ['the internal API without its resource policy', (t) => t.replace(/\n\s+Auth:\n\s+ResourcePolicy:\n\s+IntrinsicVpceWhitelist: .*/, '')],
+  ['the internal API open to an IP range too', (t) => t.replace(/(\n(\s+)IntrinsicVpceWhitelist: .*)/, '$1\n$2IpRangeWhitelist: ["0.0.0.0/0"]')],
+  ['the resolve route on the public HTTP API', (t) => t.replace(/Type: Api\n(\s+)Properties:\n\s+RestApiId: !Ref InternalApi/, 'Type: HttpApi\n$1Properties:\n$1  ApiId: !Ref HttpApi\n$1  PayloadFormatVersion: "2.0"')],
+  ['the resolve route served by another package', (t) => t.replace('CodeUri: build/lambda/resolve/', 'CodeUri: build/lambda/list/')],
+  ['the resolve route removed', (t) => t.replace('Path: /api/v1/internal/credentials/resolve', 'Path: /api/v1/internal/credentials/lookup')],
 ];
 
 function main() {
