@@ -2,6 +2,8 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -57,6 +59,19 @@ int run(int argc, char** argv, std::string_view route_name, routes::RouteFn rout
                                      config->redis.key_prefix, log);
   store::FlowStore flows(*redis, *keyring, config->redis.key_prefix, crypto::system_random(),
                          system_clock(), log);
+  store::RefreshLock refresh_lock(*redis, crypto::system_random(), config->redis.key_prefix, log);
+  broker::Resolver resolver(credentials, refresh_lock, *http_client, system_clock(), log,
+                            broker::resolver_options(config->http), broker::real_sleep());
+
+  // The services that may call the resolve route, verified like users but by their own block.
+  std::unique_ptr<identity::KeySource> caller_keys;
+  std::optional<identity::Authenticator> callers;
+  if (config->resolve) {
+    auto keys = identity::make_key_source(config->resolve->verifier, *http_client, "resolve");
+    if (!keys) return fail(program, keys.error(), transport.transport);
+    caller_keys = std::move(keys.value());
+    callers.emplace(config->resolve->verifier, *caller_keys, system_clock());
+  }
 
   routes::Context context{.config = *config,
                           .clock = system_clock(),
@@ -66,7 +81,9 @@ int run(int argc, char** argv, std::string_view route_name, routes::RouteFn rout
                           .redis = *redis,
                           .random = crypto::system_random(),
                           .http = *http_client,
-                          .log = log};
+                          .log = log,
+                          .resolver = resolver,
+                          .callers = callers ? &*callers : nullptr};
   log.info("started", {{"route", route_name}});
   return runtime::serve(transport.transport, [&](const http::Request& request) {
     return routes::dispatch(route_name, route, request, context);

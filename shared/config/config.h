@@ -31,6 +31,14 @@ struct AuthBroker {
   std::string resource;  // RFC 8707 resource indicator, also the credential's "audience"
   std::string issuer;    // RFC 9207: expected "iss" on the callback, when set
   std::vector<std::pair<std::string, std::string>> authorization_params;  // static extras
+  std::string audience;  // RFC 8693 §2.1 "audience" of a token exchange, when set
+  // The header a resolved credential is presented in (the reference gateway's auth_broker.header
+  // and header_format); "{token}" in the format stands for the access token.
+  std::string header = "Authorization";
+  std::string header_format = "Bearer {token}";
+  // A credential this close to its expiry is refreshed (oauth_connect) or exchanged again before
+  // it is handed out; shortened to half the credential's lifetime for short-lived tokens.
+  std::int64_t refresh_window_seconds = 60;
 };
 
 struct Server {
@@ -57,6 +65,16 @@ struct Identity {
   std::string public_key_pem_file;
 };
 
+/**
+ * Who may call the resolve route: services (a gateway) with their own JWT in "Authorization:
+ * Bearer", verified like end-user identity but against this block, and whose "sub" is listed.
+ */
+struct ResolveCallers {
+  Identity verifier;  // header "Authorization", user_claim "sub"; issuer, audiences, algorithms,
+                      // leeway and exactly one key source from the "resolve" block
+  std::vector<std::string> allowed_subjects;  // non-empty
+};
+
 struct Redis {
   // redis://[:password@]host:port/db or unix:///path; CREDBROKER_REDIS_URL overrides it
   std::string url = "redis://127.0.0.1:6379/0";
@@ -80,6 +98,7 @@ struct Config {
   Outbound http;
   std::int64_t flow_ttl_seconds = 600;
   std::int64_t max_pending_flows_per_user = 16;
+  std::optional<ResolveCallers> resolve;  // absent: the resolve route answers 404
   std::vector<Server> servers;  // in file order; brokered() gives the sorted brokered subset
 
   /** Brokered servers sorted by name. */

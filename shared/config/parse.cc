@@ -259,6 +259,17 @@ bool read_audience(const Fields& f, std::vector<std::string>& out, Check& c) {
   return true;
 }
 
+/** The verifier fields identity and resolve share: issuer, audience, algorithms, leeway, keys. */
+bool read_verifier(const Fields& f, Identity& id, Check& c) {
+  return require_string(f, "issuer", id.issuer, c) && read_audience(f, id.audiences, c) &&
+         read_algorithms(f, id.algorithms, c) &&
+         read_int(f, "leeway_seconds", 0, 600, id.leeway_seconds, c) &&
+         read_string(f, "jwks_file", id.jwks_file, c) &&
+         read_string(f, "jwks_url", id.jwks_url, c) &&
+         (id.jwks_url.empty() || check_endpoint(f, "jwks_url", id.jwks_url, c)) &&
+         read_string(f, "public_key_pem_file", id.public_key_pem_file, c);
+}
+
 bool read_identity(const Fields& root, Identity& id, Check& c) {
   const Value* v = nullptr;
   if (!section(root, "identity", v, c)) return false;
@@ -272,14 +283,46 @@ bool read_identity(const Fields& root, Identity& id, Check& c) {
   }
   if (!read_string(f, "header", id.header, c)) return false;
   if (!syntax::is_token(id.header)) return c.fail(f.at("header"), "must be an HTTP header name");
-  return require_string(f, "issuer", id.issuer, c) && read_audience(f, id.audiences, c) &&
-         read_string(f, "user_claim", id.user_claim, c) && read_algorithms(f, id.algorithms, c) &&
-         read_int(f, "leeway_seconds", 0, 600, id.leeway_seconds, c) &&
-         read_bool(f, "trust_api_gateway_authorizer", id.trust_api_gateway_authorizer, c) &&
-         read_string(f, "jwks_file", id.jwks_file, c) &&
-         read_string(f, "jwks_url", id.jwks_url, c) &&
-         (id.jwks_url.empty() || check_endpoint(f, "jwks_url", id.jwks_url, c)) &&
-         read_string(f, "public_key_pem_file", id.public_key_pem_file, c);
+  return read_verifier(f, id, c) && read_string(f, "user_claim", id.user_claim, c) &&
+         read_bool(f, "trust_api_gateway_authorizer", id.trust_api_gateway_authorizer, c);
+}
+
+bool read_allowed_subjects(const Fields& f, std::vector<std::string>& out, Check& c) {
+  const Value* v = f.get("allowed_subjects");
+  const std::string loc = f.at("allowed_subjects");
+  if (v == nullptr) return c.fail(loc, "required");
+  if (!v->IsArray() || v->Empty()) return c.fail(loc, "must be a non-empty array of strings");
+  for (rapidjson::SizeType i = 0; i < v->Size(); ++i) {
+    const Value& s = (*v)[i];
+    if (!s.IsString() || s.GetStringLength() == 0) {
+      return c.fail(item(loc, i), "must be a non-empty string");
+    }
+    out.emplace_back(view(s));
+  }
+  return true;
+}
+
+/** "resolve": the services allowed to call the resolve route. Absent: the route answers 404. */
+bool read_resolve(const Fields& root, std::optional<ResolveCallers>& out, Check& c) {
+  const Value* v = nullptr;
+  if (!section(root, "resolve", v, c)) return false;
+  if (v == nullptr) return true;
+  const Fields f(*v, root.at("resolve"));
+  if (!check_keys(f,
+                  {"issuer", "audience", "algorithms", "leeway_seconds", "jwks_file", "jwks_url",
+                   "public_key_pem_file", "allowed_subjects"},
+                  c)) {
+    return false;
+  }
+  ResolveCallers callers;
+  callers.verifier.header = "Authorization";
+  callers.verifier.user_claim = "sub";
+  if (!read_verifier(f, callers.verifier, c) ||
+      !read_allowed_subjects(f, callers.allowed_subjects, c)) {
+    return false;
+  }
+  out = std::move(callers);
+  return true;
 }
 
 bool read_redis(const Fields& root, const EnvLookup& env, Redis& redis, Check& c) {
@@ -422,14 +465,32 @@ bool read_auth_method(const Fields& f, AuthBroker& b, Check& c) {
   return true;
 }
 
+/** "header" and "header_format": how a resolved credential is presented to the upstream. */
+bool read_presentation(const Fields& f, AuthBroker& b, Check& c) {
+  if (!read_string(f, "header", b.header, c)) return false;
+  if (!syntax::is_token(b.header)) return c.fail(f.at("header"), "must be an HTTP header name");
+  if (!read_string(f, "header_format", b.header_format, c)) return false;
+  if (b.header_format.find("{token}") == std::string::npos) {
+    return c.fail(f.at("header_format"), "must contain \"{token}\"");
+  }
+  // RFC 9110 §5.5: a field value is visible characters, spaces and tabs; nothing may end the line.
+  for (unsigned char ch : b.header_format) {
+    if ((ch < 0x20 && ch != '\t') || ch == 0x7f) {
+      return c.fail(f.at("header_format"), "must not contain control characters");
+    }
+  }
+  return true;
+}
+
 bool read_broker(const Value& v, const std::string& loc, const EnvLookup& env, AuthBroker& b,
                  Check& c) {
   const Fields f(v, loc);
-  if (!check_keys(f,
-                  {"mode", "authorization_endpoint", "token_endpoint", "client_id", "client_secret",
-                   "client_secret_env", "token_endpoint_auth_method", "scopes", "resource",
-                   "issuer", "authorization_params"},
-                  c)) {
+  if (!check_keys(
+          f,
+          {"mode", "authorization_endpoint", "token_endpoint", "client_id", "client_secret",
+           "client_secret_env", "token_endpoint_auth_method", "scopes", "resource", "issuer",
+           "authorization_params", "audience", "header", "header_format", "refresh_window_seconds"},
+          c)) {
     return false;
   }
   return read_mode(f, b, c) &&
@@ -445,7 +506,9 @@ bool read_broker(const Value& v, const std::string& loc, const EnvLookup& env, A
           c.fail(f.at("resource"), "must be an absolute URI without a fragment")) &&
          read_string(f, "issuer", b.issuer, c) &&
          (b.issuer.empty() || check_endpoint(f, "issuer", b.issuer, c)) &&
-         read_authorization_params(f, b, c);
+         read_authorization_params(f, b, c) && read_string(f, "audience", b.audience, c) &&
+         read_presentation(f, b, c) &&
+         read_int(f, "refresh_window_seconds", 0, 86400, b.refresh_window_seconds, c);
 }
 
 /** `key_name`: the key in the object form ("mcpServers": {"github": {...}}), else nullopt. */
@@ -514,12 +577,12 @@ bool read_config(const Value& doc, const EnvLookup& env, Config& cfg,
                  std::vector<std::string>& server_locs, Check& c) {
   const Fields root(doc, "");
   return check_keys(root,
-                    {"public_base_url", "ui_redirect", "identity", "redis", "http",
+                    {"public_base_url", "ui_redirect", "identity", "resolve", "redis", "http",
                      "flow_ttl_seconds", "max_pending_flows_per_user", "servers", "mcpServers"},
                     c) &&
          read_public_base_url(root, cfg, c) && read_ui_redirect(root, cfg, c) &&
-         read_identity(root, cfg.identity, c) && read_redis(root, env, cfg.redis, c) &&
-         read_outbound(root, cfg.http, c) &&
+         read_identity(root, cfg.identity, c) && read_resolve(root, cfg.resolve, c) &&
+         read_redis(root, env, cfg.redis, c) && read_outbound(root, cfg.http, c) &&
          read_int(root, "flow_ttl_seconds", 30, 86400, cfg.flow_ttl_seconds, c) &&
          read_int(root, "max_pending_flows_per_user", 1, 1000, cfg.max_pending_flows_per_user, c) &&
          read_servers(root, env, cfg.servers, server_locs, c);
@@ -535,6 +598,10 @@ bool validate_broker(const AuthBroker& b, const std::string& loc, Check& c) {
   }
   if (b.token_endpoint.empty()) {
     return c.fail(child(loc, "token_endpoint"), "required for mode " + mode);
+  }
+  // Microsoft identity platform OBO: "scope" is required on the request.
+  if (b.mode == BrokerMode::kEntraObo && b.scopes.empty()) {
+    return c.fail(child(loc, "scopes"), "required for mode " + mode);
   }
   switch (b.token_endpoint_auth_method) {
     case ClientAuthMethod::kClientSecretPost:
@@ -560,15 +627,19 @@ bool validate_broker(const AuthBroker& b, const std::string& loc, Check& c) {
   return true;
 }
 
-bool validate(const Config& cfg, const std::vector<std::string>& server_locs, Check& c) {
-  const Identity& id = cfg.identity;
+bool one_key_source(const Identity& id, std::string_view loc, Check& c) {
   const int sources = static_cast<int>(!id.jwks_file.empty()) +
                       static_cast<int>(!id.jwks_url.empty()) +
                       static_cast<int>(!id.public_key_pem_file.empty());
   if (sources != 1) {
-    return c.fail("identity",
-                  "exactly one of jwks_file, jwks_url, public_key_pem_file is required");
+    return c.fail(loc, "exactly one of jwks_file, jwks_url, public_key_pem_file is required");
   }
+  return true;
+}
+
+bool validate(const Config& cfg, const std::vector<std::string>& server_locs, Check& c) {
+  if (!one_key_source(cfg.identity, "identity", c)) return false;
+  if (cfg.resolve && !one_key_source(cfg.resolve->verifier, "resolve", c)) return false;
   if (cfg.http.connect_timeout_ms > cfg.http.timeout_ms) {
     return c.fail("http.connect_timeout_ms", "must not exceed http.timeout_ms");
   }

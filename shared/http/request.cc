@@ -25,6 +25,13 @@ void Request::add_header(std::string_view name, std::string_view value) {
   headers.emplace_back(to_lower(name), std::string(value));
 }
 
+Result<std::string, BodyError> Request::read_body(std::size_t max_bytes,
+                                                  std::chrono::milliseconds deadline) const {
+  if (body_source) return body_source(max_bytes, deadline);
+  if (body.size() > max_bytes) return Err(BodyError::kTooLarge);
+  return body;
+}
+
 std::optional<std::string_view> Response::header(std::string_view name) const {
   return find_header(headers, name);
 }

@@ -2,13 +2,29 @@
 // Request and Response: what every transport adapter (FastCGI, CGI, Lambda) produces and consumes.
 // The core maps one to the other and never sees a transport type.
 
+#include <chrono>
+#include <cstddef>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
+#include "shared/util/result.h"
+
 namespace credbroker::http {
+
+/** Why a request body could not be read. */
+enum class BodyError {
+  kTooLarge,  // Content-Length (or the body) beyond what the route accepts
+  kTimeout,   // the client did not deliver the whole body before the deadline
+  kBroken,    // the connection failed while reading
+};
+
+/** Reads the whole body on demand: at most `max_bytes`, within `deadline`. */
+using BodySource = std::function<Result<std::string, BodyError>(
+    std::size_t max_bytes, std::chrono::milliseconds deadline)>;
 
 /** One incoming HTTP request, transport-neutral. Header names are stored lower-case. */
 struct Request {
@@ -16,7 +32,14 @@ struct Request {
   std::string path;    // raw (still percent-encoded) path, no query: "/api/v1/user/credentials"
   std::string query;   // raw query string without '?'
   std::vector<std::pair<std::string, std::string>> headers;
+  /** The body, when the transport already holds it whole (a Lambda event; tests). */
   std::string body;
+  /**
+   * Streaming transports (FastCGI, CGI) set this instead: the body stays unread until a route
+   * asks for it, after it authenticated the caller, so no unauthenticated client can pin a
+   * process by trickling a body.
+   */
+  BodySource body_source;
   /**
    * Claims (name → value as text) of a JWT the front already verified: API Gateway's JWT
    * authorizer. Only the Lambda adapter sets it, from the invocation event's requestContext, never
@@ -29,6 +52,9 @@ struct Request {
   std::optional<std::string_view> header(std::string_view name) const;
   /** Adds a header, lower-casing its name. */
   void add_header(std::string_view name, std::string_view value);
+  /** The body from body_source, or `body` when there is none. */
+  Result<std::string, BodyError> read_body(std::size_t max_bytes,
+                                           std::chrono::milliseconds deadline) const;
 };
 
 /** One outgoing HTTP response. */

@@ -100,9 +100,9 @@ Result<std::string, std::string> read_small_file(const std::string& path) {
 }
 
 Result<std::unique_ptr<KeySource>, std::string> file_source(
-    std::string_view field, const std::string& path,
+    std::string_view section, std::string_view field, const std::string& path,
     Result<KeySet, std::string> (*parse)(std::string_view)) {
-  const std::string where = "identity." + std::string(field) + ": ";
+  const std::string where = std::string(section) + "." + std::string(field) + ": ";
   auto content = read_small_file(path);
   if (!content) return Err(where + "cannot read \"" + path + "\": " + content.error());
   auto keys = parse(*content);
@@ -142,16 +142,20 @@ std::unique_ptr<KeySource> make_jwks_url_source(std::string url, http::HttpClien
 }
 
 Result<std::unique_ptr<KeySource>, std::string> make_key_source(const config::Identity& identity,
-                                                                http::HttpClient& client) {
+                                                                http::HttpClient& client,
+                                                                std::string_view section) {
   const int sources = !identity.jwks_file.empty() + !identity.jwks_url.empty() +
                       !identity.public_key_pem_file.empty();
   if (sources != 1) {
-    return Err(std::string(
-        "identity: exactly one of jwks_file, jwks_url, public_key_pem_file is required"));
+    return Err(std::string(section) +
+               ": exactly one of jwks_file, jwks_url, public_key_pem_file is required");
   }
-  if (!identity.jwks_file.empty()) return file_source("jwks_file", identity.jwks_file, parse_jwks);
+  if (!identity.jwks_file.empty()) {
+    return file_source(section, "jwks_file", identity.jwks_file, parse_jwks);
+  }
   if (!identity.public_key_pem_file.empty()) {
-    return file_source("public_key_pem_file", identity.public_key_pem_file, parse_pem_public_key);
+    return file_source(section, "public_key_pem_file", identity.public_key_pem_file,
+                       parse_pem_public_key);
   }
   return make_jwks_url_source(identity.jwks_url, client);
 }
@@ -243,12 +247,18 @@ Result<VerifiedToken, AuthError> Authenticator::authenticate(const http::Request
   }
   const auto token = extract_token(request, impl_->header);
   if (!token) return Err(AuthError{token.error()});
+  return verify(*token);
+}
+
+Result<VerifiedToken, AuthError> Authenticator::verify(std::string_view token) {
+  if (token.empty()) return Err(AuthError{AuthErrorKind::kMissing});
+  if (token.size() > kMaxHeaderBytes) return Err(AuthError{AuthErrorKind::kTooLarge});
   const std::int64_t now = impl_->clock.now_seconds();
-  std::string digest = crypto::sha256(*token);
+  std::string digest = crypto::sha256(token);
 
   std::lock_guard lock(impl_->mu);
   if (auto hit = impl_->lookup(digest, now)) return *hit;
-  auto verified = impl_->verify(*token, now);
+  auto verified = impl_->verify(token, now);
   if (verified) impl_->insert(std::move(digest), *verified, now);
   return verified;
 }

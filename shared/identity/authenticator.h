@@ -51,8 +51,9 @@ std::unique_ptr<KeySource> make_jwks_url_source(std::string url, http::HttpClien
  * Builds the key source the identity config names (file sources are read now: a bad file fails
  * start-up with a message naming the field).
  */
-Result<std::unique_ptr<KeySource>, std::string> make_key_source(const config::Identity& identity,
-                                                                http::HttpClient& client);
+Result<std::unique_ptr<KeySource>, std::string> make_key_source(
+    const config::Identity& identity, http::HttpClient& client,
+    std::string_view section = "identity");
 
 class Authenticator {
  public:
@@ -61,6 +62,9 @@ class Authenticator {
   /** The verified caller, or why not. With identity.trust_api_gateway_authorizer on, a request
    *  carrying gateway_claims is decided by verify_gateway_claims() instead (gateway_claims.h). */
   Result<VerifiedToken, AuthError> authenticate(const http::Request& request);
+  /** Verifies a token that arrived some other way than the identity header (the resolve route's
+   *  subject_token), with the same policy, size limit and cache. */
+  Result<VerifiedToken, AuthError> verify(std::string_view token);
 
   std::size_t cache_size() const;
 

@@ -28,11 +28,16 @@ std::string known_error(std::string_view error) {
 
 std::string_view fetch_label(http::FetchError e) {
   switch (e) {
-    case http::FetchError::kTimeout: return "timeout";
-    case http::FetchError::kConnect: return "connect";
-    case http::FetchError::kTls: return "tls";
-    case http::FetchError::kTooLarge: return "too_large";
-    case http::FetchError::kOther: return "other";
+    case http::FetchError::kTimeout:
+      return "timeout";
+    case http::FetchError::kConnect:
+      return "connect";
+    case http::FetchError::kTls:
+      return "tls";
+    case http::FetchError::kTooLarge:
+      return "too_large";
+    case http::FetchError::kOther:
+      return "other";
   }
   return "other";
 }
@@ -76,6 +81,15 @@ std::optional<std::int64_t> parse_expires_in(const rapidjson::Value& v) {
   return std::nullopt;
 }
 
+/** RFC 6749 §A: 1*VSCHAR, VSCHAR = %x20-7E. */
+bool is_vschar(std::string_view s) {
+  if (s.empty()) return false;
+  for (unsigned char c : s) {
+    if (c < 0x20 || c > 0x7e) return false;
+  }
+  return true;
+}
+
 Result<TokenResponse, TokenError> from_fields(
     const std::vector<std::pair<std::string, std::string>>& fields,
     std::optional<std::int64_t> expires_in) {
@@ -91,7 +105,9 @@ Result<TokenResponse, TokenError> from_fields(
     else if (k == "scope")
       t.scopes = split_scopes(v);
   }
-  if (t.access_token.empty()) {
+  // Tokens end up in a header value (resolve, the front's injected header): nothing outside
+  // VSCHAR may pass, so no CR or LF can ever split a header.
+  if (!is_vschar(t.access_token) || (!t.refresh_token.empty() && !is_vschar(t.refresh_token))) {
     TokenError e = failure(TokenErrorKind::kNoAccessToken);
     for (const auto& [k, v] : fields) {
       if (k == "error") e.oauth_error = known_error(v);
@@ -159,18 +175,18 @@ std::string describe(const TokenError& e) {
   return "unknown";
 }
 
-http::OutboundRequest build_code_exchange(const config::AuthBroker& broker,
-                                          const CodeExchange& exchange) {
+namespace {
+
+using Form = std::vector<std::pair<std::string, std::string>>;
+
+/** A POST of `form` to the token endpoint with the server's client authentication (RFC 6749
+ *  §2.3.1), the one place every grant gets it from. */
+http::OutboundRequest token_request(const config::AuthBroker& broker, Form form) {
   http::OutboundRequest r;
   r.method = "POST";
   r.url = broker.token_endpoint;
   r.headers = {{"Content-Type", "application/x-www-form-urlencoded"},
                {"Accept", "application/json"}};
-  std::vector<std::pair<std::string, std::string>> form = {
-      {"grant_type", "authorization_code"},
-      {"code", exchange.code},
-      {"redirect_uri", exchange.redirect_uri},
-      {"code_verifier", exchange.code_verifier}};
   switch (broker.token_endpoint_auth_method) {
     case config::ClientAuthMethod::kClientSecretBasic:
       // RFC 6749 §2.3.1: id and secret are form-encoded before they are joined.
@@ -191,23 +207,18 @@ http::OutboundRequest build_code_exchange(const config::AuthBroker& broker,
   return r;
 }
 
-Result<TokenResponse, TokenError> parse_token_response(std::string_view content_type,
-                                                       std::string_view body) {
-  const std::string type = to_lower(trim(content_type.substr(0, content_type.find(';'))));
-  // Some servers label a JSON answer text/plain (or even form-encoded); read as a form, it would
-  // be one nameless field and lose the token. No token response's form body starts with '{'.
-  const bool json_object = trim(body).starts_with('{');
-  if (!json_object && (type == "application/x-www-form-urlencoded" || type == "text/plain")) {
-    auto form = parse_form(body);
-    if (form || form.error().kind != TokenErrorKind::kBadBody) return form;
+std::string joined_scopes(const config::AuthBroker& broker) {
+  std::string out;
+  for (const auto& s : broker.scopes) {
+    if (!out.empty()) out.push_back(' ');
+    out += s;
   }
-  return parse_json(body);
+  return out;
 }
 
-Result<TokenResponse, TokenError> exchange_code(http::HttpClient& client,
-                                                const config::AuthBroker& broker,
-                                                const CodeExchange& exchange) {
-  auto answer = client.send(build_code_exchange(broker, exchange));
+Result<TokenResponse, TokenError> post(http::HttpClient& client,
+                                       const http::OutboundRequest& request) {
+  auto answer = client.send(request);
   if (!answer) {
     TokenError e = failure(TokenErrorKind::kTransport);
     e.fetch = answer.error();
@@ -233,6 +244,69 @@ Result<TokenResponse, TokenError> exchange_code(http::HttpClient& client,
     return Err{std::move(e)};
   }
   return parsed;
+}
+
+}  // namespace
+
+http::OutboundRequest build_code_exchange(const config::AuthBroker& broker,
+                                          const CodeExchange& exchange) {
+  return token_request(broker, {{"grant_type", "authorization_code"},
+                                {"code", exchange.code},
+                                {"redirect_uri", exchange.redirect_uri},
+                                {"code_verifier", exchange.code_verifier}});
+}
+
+http::OutboundRequest build_grant(const config::AuthBroker& broker, const Grant& grant) {
+  // RFC 8693 §3 and the Entra OBO request: the subject is an access token, and so is the result.
+  constexpr std::string_view kAccessTokenType = "urn:ietf:params:oauth:token-type:access_token";
+  Form form;
+  switch (grant.kind) {
+    case Grant::Kind::kRefresh:
+      // RFC 6749 §6: without "scope" the new token has the scope originally granted.
+      form = {{"grant_type", "refresh_token"}, {"refresh_token", grant.token}};
+      break;
+    case Grant::Kind::kTokenExchange:
+      form = {{"grant_type", "urn:ietf:params:oauth:grant-type:token-exchange"},
+              {"subject_token", grant.token},
+              {"subject_token_type", std::string(kAccessTokenType)},
+              {"requested_token_type", std::string(kAccessTokenType)}};
+      if (!broker.resource.empty()) form.emplace_back("resource", broker.resource);
+      if (!broker.audience.empty()) form.emplace_back("audience", broker.audience);
+      if (!broker.scopes.empty()) form.emplace_back("scope", joined_scopes(broker));
+      break;
+    case Grant::Kind::kOnBehalfOf:
+      form = {{"grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer"},
+              {"assertion", grant.token},
+              {"requested_token_use", "on_behalf_of"},
+              {"scope", joined_scopes(broker)}};
+      break;
+  }
+  return token_request(broker, std::move(form));
+}
+
+Result<TokenResponse, TokenError> parse_token_response(std::string_view content_type,
+                                                       std::string_view body) {
+  const std::string type = to_lower(trim(content_type.substr(0, content_type.find(';'))));
+  // Some servers label a JSON answer text/plain (or even form-encoded); read as a form, it would
+  // be one nameless field and lose the token. No token response's form body starts with '{'.
+  const bool json_object = trim(body).starts_with('{');
+  if (!json_object && (type == "application/x-www-form-urlencoded" || type == "text/plain")) {
+    auto form = parse_form(body);
+    if (form || form.error().kind != TokenErrorKind::kBadBody) return form;
+  }
+  return parse_json(body);
+}
+
+Result<TokenResponse, TokenError> exchange_code(http::HttpClient& client,
+                                                const config::AuthBroker& broker,
+                                                const CodeExchange& exchange) {
+  return post(client, build_code_exchange(broker, exchange));
+}
+
+Result<TokenResponse, TokenError> request_grant(http::HttpClient& client,
+                                                const config::AuthBroker& broker,
+                                                const Grant& grant) {
+  return post(client, build_grant(broker, grant));
 }
 
 }  // namespace credbroker::oauth

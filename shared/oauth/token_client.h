@@ -1,7 +1,10 @@
 #pragma once
-// The authorization-code exchange at an upstream's token endpoint (RFC 6749 §4.1.3, with the
-// PKCE verifier of RFC 7636 §4.5). Whatever the endpoint answers, only its HTTP status and, when
-// it is one of RFC 6749 §5.2's codes, its "error" code ever reach a log line.
+// Every grant credbroker sends to an upstream's token endpoint: the authorization-code exchange
+// (RFC 6749 §4.1.3, with the PKCE verifier of RFC 7636 §4.5), the refresh (RFC 6749 §6), the token
+// exchange (RFC 8693 §2.1) and Microsoft Entra's on-behalf-of grant (a JWT bearer assertion,
+// RFC 7523 §2.1, with requested_token_use=on_behalf_of). All use the server's one client
+// authentication. Whatever the endpoint answers, only its HTTP status and, when it is one of
+// RFC 6749 §5.2's codes, its "error" code ever reach a log line.
 
 #include <cstdint>
 #include <optional>
@@ -21,6 +24,17 @@ struct CodeExchange {
   std::string code_verifier;
 };
 
+/** What a resolve sends to obtain a credential without the user's browser. */
+struct Grant {
+  enum class Kind {
+    kRefresh,        // grant_type=refresh_token with `token` as the refresh token
+    kTokenExchange,  // RFC 8693 with `token` as the subject token
+    kOnBehalfOf,     // Entra OBO with `token` as the assertion
+  };
+  Kind kind;
+  std::string token;
+};
+
 /** A successful token response (RFC 6749 §5.1). */
 struct TokenResponse {
   std::string access_token;
@@ -34,7 +48,8 @@ enum class TokenErrorKind {
   kTransport,      // timeout, refused, TLS, body over the cap (see fetch)
   kHttpStatus,     // anything but 200 (redirects are not followed)
   kBadBody,        // neither a JSON object nor a form-encoded body
-  kNoAccessToken,  // parsed, but no non-empty "access_token"
+  kNoAccessToken,  // parsed, but no "access_token" of 1*VSCHAR (RFC 6749 §A.12), or a
+                   // "refresh_token" that is not 1*VSCHAR (§A.17)
 };
 
 struct TokenError {
@@ -59,9 +74,17 @@ http::OutboundRequest build_code_exchange(const config::AuthBroker& broker,
 Result<TokenResponse, TokenError> parse_token_response(std::string_view content_type,
                                                        std::string_view body);
 
+/** The refresh, token-exchange or on-behalf-of request (exposed for tests). */
+http::OutboundRequest build_grant(const config::AuthBroker& broker, const Grant& grant);
+
 /** POSTs the exchange and parses the answer. */
 Result<TokenResponse, TokenError> exchange_code(http::HttpClient& client,
                                                 const config::AuthBroker& broker,
                                                 const CodeExchange& exchange);
+
+/** POSTs a refresh, token exchange or on-behalf-of grant and parses the answer. */
+Result<TokenResponse, TokenError> request_grant(http::HttpClient& client,
+                                                const config::AuthBroker& broker,
+                                                const Grant& grant);
 
 }  // namespace credbroker::oauth

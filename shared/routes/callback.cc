@@ -1,3 +1,4 @@
+#include "shared/broker/lifecycle.h"
 #include "shared/http/url.h"
 #include "shared/oauth/token_client.h"
 #include "shared/routes/routes.h"
@@ -56,21 +57,6 @@ std::optional<std::string_view> single(const std::vector<std::pair<std::string, 
   const auto all = values(q, name);
   if (all.size() != 1 || all.front().empty()) return std::nullopt;
   return all.front();
-}
-
-store::Credential credential_from(const oauth::TokenResponse& token,
-                                  const config::AuthBroker& broker, std::int64_t now) {
-  store::Credential c;
-  c.type = "oauth2";
-  c.access_token = token.access_token;
-  c.refresh_token = token.refresh_token;
-  c.token_type = token.token_type.empty() ? "Bearer" : token.token_type;
-  c.expires_at = token.expires_in ? now + *token.expires_in : 0;
-  c.scopes = token.scopes ? *token.scopes : broker.scopes;
-  c.audience = broker.resource;
-  c.obtained_via = "connect_flow";
-  c.updated_at = now;
-  return c;
 }
 
 }  // namespace
@@ -132,7 +118,7 @@ http::Response callback(const http::Request& request, Context& context, RequestN
     return back_to_ui(context, server, "connect_failed", note);
   }
   const std::int64_t now = context.clock.now_seconds();
-  if (!context.credentials.put(user, server.key, credential_from(*token, broker, now))) {
+  if (!context.credentials.put(user, server.key, broker::from_code_exchange(*token, broker, now))) {
     return back_to_ui(context, server, "unavailable", note);
   }
   context.log.info("credential_connected",

@@ -19,12 +19,12 @@ http::Response dispatch(std::string_view route_name, RouteFn route, const http::
                                {"path", std::string_view(request.path)},
                                {"status", static_cast<std::int64_t>(response.status)},
                                {"user", std::string_view(note.user)},
+                               {"caller", std::string_view(note.caller)},
                                {"reason", std::string_view(note.reason)},
                                {"duration_ms", ms}});
   return response;
 }
 
-namespace {
 std::string_view auth_reason(const identity::AuthError& e) {
   switch (e.kind) {
     case identity::AuthErrorKind::kMissing:
@@ -38,7 +38,6 @@ std::string_view auth_reason(const identity::AuthError& e) {
   }
   return "unknown";
 }
-}  // namespace
 
 Result<std::string, http::Response> authenticate(const http::Request& request, Context& context,
                                                  RequestNote& note) {
@@ -56,6 +55,18 @@ Result<std::string, http::Response> authenticate(const http::Request& request, C
                                        ? "Bearer"
                                        : "Bearer error=\"invalid_token\"");
   return Err{std::move(r)};
+}
+
+http::Response store_failure(store::StoreError error, RequestNote& note) {
+  switch (error) {
+    case store::StoreError::kDisabled:
+      note.reason = "store_disabled";
+      return http::json_error(503, "Credential broker is not enabled");
+    case store::StoreError::kUnavailable:
+      break;
+  }
+  note.reason = "store_unavailable";
+  return http::json_error(503, "Credential store is unavailable");
 }
 
 http::Response method_not_allowed(std::string_view allow) {

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "shared/audit/log.h"
+#include "shared/broker/resolver.h"
 #include "shared/config/config.h"
 #include "shared/crypto/random.h"
 #include "shared/http/client.h"
@@ -28,11 +29,15 @@ struct Context {
   crypto::Random& random;
   http::HttpClient& http;
   audit::Log& log;
+  broker::Resolver& resolver;
+  // The services allowed to call the resolve route (config "resolve"); nullptr without that block.
+  identity::Authenticator* callers = nullptr;
 };
 
 /** What one request leaves for its log line besides method, path and status. */
 struct RequestNote {
-  std::string user;    // the verified caller, once known
+  std::string user;    // the verified user, once known
+  std::string caller;  // the verified service calling an internal route (resolve), once known
   std::string reason;  // a fixed label explaining a refusal or failure ("token_expired", ...)
 };
 
@@ -47,9 +52,15 @@ using RouteFn = http::Response (*)(const http::Request&, Context&, RequestNote&)
 http::Response dispatch(std::string_view route_name, RouteFn route, const http::Request& request,
                         Context& context);
 
+/** The label a refused token is logged with ("no_credentials", "token expired", ...). */
+std::string_view auth_reason(const identity::AuthError& e);
+
 /** The verified caller's user id, or the 401/503 response to send. */
 Result<std::string, http::Response> authenticate(const http::Request& request, Context& context,
                                                  RequestNote& note);
+
+/** The one mapping of a store failure to HTTP: 503 either way, with the reason noted. */
+http::Response store_failure(store::StoreError error, RequestNote& note);
 
 /** 405 with Allow. */
 http::Response method_not_allowed(std::string_view allow);

@@ -7,13 +7,8 @@ http::Response disconnect(const http::Request& request, Context& context, Reques
   if (!call) return call.error();
   const std::string& user = call->user;
   const config::Server& server = *call->server;
-  if (!context.credentials.enabled()) {
-    note.reason = "store_disabled";
-    return http::json_error(503, "Credential broker is not enabled");
-  }
   if (auto removed = context.credentials.remove(user, server.key); !removed) {
-    note.reason = "store_unavailable";
-    return http::json_error(503, "Credential store is unavailable");
+    return store_failure(removed.error(), note);
   }
   context.log.info("credential_disconnected",
                    {{"user", std::string_view(user)}, {"server", std::string_view(server.name)}});

@@ -1,7 +1,7 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
-#include "shared/http/url.h"
+#include "shared/broker/lifecycle.h"
 #include "shared/routes/routes.h"
 
 namespace credbroker::routes {
@@ -43,8 +43,7 @@ void write_entry(Writer& w, const config::Server& server, std::string_view statu
   }
   if (broker.mode == config::BrokerMode::kOAuthConnect &&
       (status == "not_connected" || status == "expired")) {
-    put(w, "connect_path",
-        std::string(kCredentialsPath) + "/" + http::percent_encode(server.name) + "/connect");
+    put(w, "connect_path", broker::connect_path(server));
   }
   w.EndObject();
 }
@@ -86,8 +85,7 @@ http::Response list(const http::Request& request, Context& context, RequestNote&
         status = "not_connected";
       } else {
         credential = &it->second;
-        const bool expired = credential->expires_at > 0 && credential->expires_at <= now;
-        status = expired ? "expired" : "connected";
+        status = broker::list_status(*credential, *server->auth_broker, now);
       }
     }
     write_entry(w, *server, status, credential);

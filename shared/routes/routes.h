@@ -18,6 +18,12 @@ http::Response connect(const http::Request& request, Context& context, RequestNo
 /** GET /api/v1/user/credentials/{server}/callback — finish it and store the credential. */
 http::Response callback(const http::Request& request, Context& context, RequestNote& note);
 
+inline constexpr std::string_view kResolvePath = "/api/v1/internal/credentials/resolve";
+
+/** POST /api/v1/internal/credentials/resolve — a gateway (authenticated by the `resolve` config
+ *  block) obtains a signed-in user's fresh upstream credential (shared/broker/resolver.h). */
+http::Response resolve(const http::Request& request, Context& context, RequestNote& note);
+
 inline constexpr std::string_view kHealthPath = "/api/v1/healthz";
 
 /** GET /api/v1/healthz — no authentication: 200 when Redis answers PING, 503 naming what fails. */

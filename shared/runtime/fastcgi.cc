@@ -1,7 +1,12 @@
 // FastCGI adapter (libfcgi): accept loop on an inherited or explicit listening socket.
 #include <fcgiapp.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -37,6 +42,31 @@ std::vector<std::pair<std::string, std::string>> params_of(FCGX_ParamArray envp)
   return out;
 }
 
+/** SO_RCVTIMEO on the connection: a blocked read(2) returns EAGAIN after `t` (0: never). */
+void set_receive_timeout(int fd, std::chrono::milliseconds t) {
+  timeval tv{};
+  tv.tv_sec = static_cast<time_t>(t.count() / 1000);
+  tv.tv_usec = static_cast<suseconds_t>((t.count() % 1000) * 1000);
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+}
+
+/**
+ * Up to n body bytes, each read(2) libfcgi makes bounded by the time left. What libfcgi already
+ * buffered is taken without waiting; otherwise one byte is asked for, which makes libfcgi read
+ * one record at most, so a client trickling bytes cannot stretch the deadline.
+ */
+long read_within(FCGX_Request* r, char* buf, std::size_t n, std::chrono::milliseconds remaining) {
+  FCGX_Stream* in = r->in;
+  const std::ptrdiff_t buffered = in->stop - in->rdNext;
+  const int want = buffered > 0 ? static_cast<int>(std::min<std::size_t>(n, buffered)) : 1;
+  set_receive_timeout(r->ipcFd, std::max(remaining, std::chrono::milliseconds(1)));
+  const int got = FCGX_GetStr(buf, want, in);
+  if (got > 0) return got;
+  if (FCGX_HasSeenEOF(in)) return 0;
+  const int error = FCGX_GetError(in);
+  return error == EAGAIN || error == EWOULDBLOCK ? kReadTimedOut : -1;
+}
+
 }  // namespace
 
 int serve_fastcgi(int socket, const Handler& handler) {
@@ -44,12 +74,19 @@ int serve_fastcgi(int socket, const Handler& handler) {
   while (FCGX_Accept_r(request.get()) >= 0) {
     FCGX_Request* r = request.get();
     http::Request req = request_from_params(params_of(r->envp));
-    const auto read = [r](char* buf, std::size_t n) -> long {
-      return FCGX_GetStr(buf, static_cast<int>(n), r->in);
+    bool timed = false;
+    const auto read = [r, &timed](char* buf, std::size_t n,
+                                  std::chrono::milliseconds remaining) -> long {
+      timed = true;
+      return read_within(r, buf, n, remaining);
     };
-    http::Response resp = handle_with_body(req, read, handler);
+    bool body_unread = false;
+    http::Response resp = handle_with_body(req, read, handler, &body_unread);
+    if (timed) set_receive_timeout(r->ipcFd, std::chrono::milliseconds(0));
     const std::string out = format_cgi_response(resp);
     FCGX_PutStr(out.data(), static_cast<int>(out.size()), r->out);
+    // The rest of an unread body is still on the connection: it must not carry another request.
+    if (body_unread) r->keepConnection = 0;
     FCGX_Finish_r(r);
   }
   return 0;

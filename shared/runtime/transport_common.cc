@@ -6,11 +6,12 @@
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
+#include <optional>
 
 namespace credbroker::runtime {
 
 http::Response handle_with_body(http::Request& request, const BodyReader& read,
-                                const Handler& handler) {
+                                const Handler& handler, bool* body_unread) {
   std::size_t length = 0;
   if (const auto cl = request.header("content-length"); cl && !cl->empty()) {
     const auto [ptr, ec] = std::from_chars(cl->data(), cl->data() + cl->size(), length);
@@ -19,15 +20,40 @@ http::Response handle_with_body(http::Request& request, const BodyReader& read,
     }
   }
   if (length > kMaxBodyBytes) return http::json_error(413, "Request body too large");
-  request.body.resize(length);
-  std::size_t got = 0;
-  while (got < length) {
-    const long n = read(request.body.data() + got, length - got);
-    if (n <= 0) break;
-    got += static_cast<std::size_t>(n);
-  }
-  request.body.resize(got);
-  return call_handler(request, handler);
+  // The body once read whole (asking again gives it again); `tried` after any attempt, since a
+  // failed read leaves the stream mid-body.
+  std::optional<std::string> kept;
+  if (length == 0) kept.emplace();
+  bool tried = false;
+  request.body_source =
+      [&read, length, &kept, &tried](
+          std::size_t max_bytes,
+          std::chrono::milliseconds deadline) -> Result<std::string, http::BodyError> {
+    if (length > max_bytes) return Err(http::BodyError::kTooLarge);
+    if (kept) return *kept;
+    if (tried) return Err(http::BodyError::kBroken);
+    tried = true;
+    using Clock = std::chrono::steady_clock;
+    const auto until = Clock::now() + deadline;
+    std::string body(length, '\0');
+    std::size_t got = 0;
+    while (got < length) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - Clock::now());
+      if (left.count() <= 0) return Err(http::BodyError::kTimeout);
+      const long n = read(body.data() + got, length - got, left);
+      if (n == kReadTimedOut) return Err(http::BodyError::kTimeout);
+      if (n < 0) return Err(http::BodyError::kBroken);
+      if (n == 0) break;  // a short body is passed on as it came
+      got += static_cast<std::size_t>(n);
+    }
+    body.resize(got);
+    kept = body;
+    return body;
+  };
+  http::Response response = call_handler(request, handler);
+  request.body_source = nullptr;
+  if (body_unread != nullptr) *body_unread = !kept.has_value();
+  return response;
 }
 
 http::Response call_handler(const http::Request& request, const Handler& handler) {

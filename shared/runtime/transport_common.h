@@ -1,6 +1,7 @@
 #pragma once
 // Pieces every transport adapter shares: body reading with a cap, and the adapters' entry points.
 
+#include <chrono>
 #include <cstddef>
 #include <functional>
 
@@ -8,15 +9,25 @@
 
 namespace credbroker::runtime {
 
-/** Reads up to n bytes into buf; returns bytes read (0 at end), negative on error. */
-using BodyReader = std::function<long(char* buf, std::size_t n)>;
+/** A BodyReader's answer when nothing arrived within the time it was given. */
+inline constexpr long kReadTimedOut = -2;
 
 /**
- * Reads the body the Content-Length announces (at most kMaxBodyBytes; larger → 413 without calling
- * the handler) and runs the handler; any exception becomes a 500 JSON error without details.
+ * Reads up to n bytes into buf, waiting at most `remaining`; returns bytes read (0 at end),
+ * kReadTimedOut, or another negative value on error.
+ */
+using BodyReader =
+    std::function<long(char* buf, std::size_t n, std::chrono::milliseconds remaining)>;
+
+/**
+ * Checks the Content-Length (malformed → 400, over kMaxBodyBytes → 413, both without calling the
+ * handler), then runs the handler with a body_source that reads the announced body from `read`
+ * only when the route asks for it (http::Request::read_body). Any exception becomes a 500 JSON
+ * error without details. `body_unread`, when given, is set when an announced body was not read
+ * to its end (the transport must not reuse the connection).
  */
 http::Response handle_with_body(http::Request& request, const BodyReader& read,
-                                const Handler& handler);
+                                const Handler& handler, bool* body_unread = nullptr);
 
 /** Runs the handler; any exception becomes a 500 JSON error without details. */
 http::Response call_handler(const http::Request& request, const Handler& handler);

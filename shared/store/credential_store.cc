@@ -42,6 +42,14 @@ bool read_int(const rapidjson::Value& obj, const char* name, std::int64_t& out) 
   return true;
 }
 
+bool read_bool(const rapidjson::Value& obj, const char* name, bool& out) {
+  const auto it = obj.FindMember(name);
+  if (it == obj.MemberEnd()) return true;
+  if (!it->value.IsBool()) return false;
+  out = it->value.GetBool();
+  return true;
+}
+
 bool read_strings(const rapidjson::Value& obj, const char* name, std::vector<std::string>& out) {
   const auto it = obj.FindMember(name);
   if (it == obj.MemberEnd()) return true;
@@ -52,6 +60,15 @@ bool read_strings(const rapidjson::Value& obj, const char* name, std::vector<std
   }
   return true;
 }
+
+// Compare-and-set of one hash field: KEYS[1] hash, ARGV[1] field, ARGV[2] expected value ("" =
+// absent), ARGV[3] new value. Atomic on the server, so a stale writer can never overwrite a newer
+// record. Returns 1 when written, 0 when the field held something else.
+constexpr std::string_view kPutIfScript =
+    "local cur = redis.call('HGET', KEYS[1], ARGV[1]) "
+    "if (cur == false and ARGV[2] == '') or cur == ARGV[2] then "
+    "redis.call('HSET', KEYS[1], ARGV[1], ARGV[3]) return 1 end "
+    "return 0";
 
 std::string_view kind_name(RedisError e) {
   return e == RedisError::kUnreachable ? "unreachable" : "rejected";
@@ -77,6 +94,10 @@ std::string encode_credential(const Credential& c) {
   put_string(w, "obtained_via", c.obtained_via);
   w.Key("updated_at");
   w.Int64(c.updated_at);
+  if (c.reconnect_required) {
+    w.Key("reconnect_required");
+    w.Bool(true);
+  }
   w.EndObject();
   std::string out(buf.GetString(), buf.GetSize());
   OPENSSL_cleanse(const_cast<char*>(buf.GetString()), buf.GetSize());
@@ -98,7 +119,9 @@ std::optional<Credential> decode_credential(std::string_view json) {
       read_string(doc, "refresh_token", c.refresh_token) &&
       read_string(doc, "token_type", c.token_type) && read_int(doc, "expires_at", c.expires_at) &&
       read_strings(doc, "scopes", c.scopes) && read_string(doc, "audience", c.audience) &&
-      read_string(doc, "obtained_via", c.obtained_via) && read_int(doc, "updated_at", c.updated_at);
+      read_string(doc, "obtained_via", c.obtained_via) &&
+      read_int(doc, "updated_at", c.updated_at) &&
+      read_bool(doc, "reconnect_required", c.reconnect_required);
   cleanse(text);
   if (!ok) return std::nullopt;
   return c;
@@ -156,6 +179,40 @@ Result<Unit, StoreError> CredentialStore::put(std::string_view user, std::string
   auto reply = redis_.command({"HSET", hash_key(user), std::string(server_key), sealed});
   if (!reply) return unavailable("put", reply.error());
   return Unit{};
+}
+
+Result<VersionedCredential, StoreError> CredentialStore::load_versioned(
+    std::string_view user, std::string_view server_key) {
+  if (!enabled()) return Err(StoreError::kDisabled);
+  auto reply = redis_.command({"HGET", hash_key(user), std::string(server_key)});
+  if (!reply) return unavailable("load", reply.error());
+  if (reply->type == Reply::Type::kNil) return VersionedCredential{};
+  if (reply->type != Reply::Type::kString) {
+    return unavailable("load", {RedisError::kRejected, "unexpected reply to HGET"});
+  }
+  VersionedCredential out;
+  out.credential = open_record(user, server_key, reply->str);
+  out.version = std::move(reply->str);
+  return out;
+}
+
+Result<std::optional<std::string>, StoreError> CredentialStore::put_if(std::string_view user,
+                                                                       std::string_view server_key,
+                                                                       const Credential& credential,
+                                                                       std::string_view expected) {
+  if (!enabled()) return Err(StoreError::kDisabled);
+  std::string json = encode_credential(credential);
+  const crypto::SealContext where{user, server_key, kKind};
+  std::string sealed = crypto::seal(keyring_, random_, where, json);
+  cleanse(json);
+  auto reply = redis_.command({"EVAL", std::string(kPutIfScript), "1", hash_key(user),
+                               std::string(server_key), std::string(expected), sealed});
+  if (!reply) return unavailable("put_if", reply.error());
+  if (reply->type != Reply::Type::kInteger) {
+    return unavailable("put_if", {RedisError::kRejected, "unexpected reply to EVAL"});
+  }
+  if (reply->integer != 1) return std::optional<std::string>();
+  return std::optional<std::string>(std::move(sealed));
 }
 
 Result<Unit, StoreError> CredentialStore::remove(std::string_view user,

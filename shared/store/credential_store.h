@@ -26,8 +26,21 @@ struct Credential {
   std::int64_t expires_at = 0;  // Unix seconds; 0 = no expiry known
   std::vector<std::string> scopes;
   std::string audience;
-  std::string obtained_via;  // "connect_flow", "token_exchange", ...
+  std::string obtained_via;  // "connect_flow", "token_exchange", "entra_obo"
   std::int64_t updated_at = 0;
+  // The upstream refused the refresh token (invalid_grant): tokens are gone, only a new connect
+  // brings the credential back.
+  bool reconnect_required = false;
+};
+
+/**
+ * A record as it is in Redis right now. `version` is the sealed value itself: every seal has a
+ * fresh random nonce, so any write makes a new version, and "" means no record. put_if() writes
+ * only over the version it was given (compare-and-set).
+ */
+struct VersionedCredential {
+  std::string version;
+  std::optional<Credential> credential;  // nullopt: absent, or present but unopenable
 };
 
 /** JSON form inside the seal. decode returns nullopt on anything malformed. */
@@ -55,6 +68,18 @@ class CredentialStore {
   /** Seals and stores, replacing an older record. */
   Result<Unit, StoreError> put(std::string_view user, std::string_view server_key,
                                const Credential& credential);
+  /** The record with its version, in one round trip (HGET). */
+  Result<VersionedCredential, StoreError> load_versioned(std::string_view user,
+                                                         std::string_view server_key);
+  /**
+   * Seals and stores `credential` only if the record's version is still `expected` ("" = only if
+   * there is none), atomically (one server-side script). The new version on success, nullopt when
+   * the record changed meanwhile (nothing written).
+   */
+  Result<std::optional<std::string>, StoreError> put_if(std::string_view user,
+                                                        std::string_view server_key,
+                                                        const Credential& credential,
+                                                        std::string_view expected);
   /** Removes the record; removing nothing is success. */
   Result<Unit, StoreError> remove(std::string_view user, std::string_view server_key);
 

@@ -12,15 +12,36 @@ namespace {
 constexpr char kIssuer[] = "https://idp.test";
 constexpr char kAudience[] = "credbroker";
 
+constexpr char kServiceIssuer[] = "https://gateway-idp.test";
+constexpr char kServiceAudience[] = "credbroker-resolve";
+
 const SigningKey& signing_key() {
   static const SigningKey key = generate_key(identity::Alg::kES256, "route-tests");
   return key;
 }
 
+const SigningKey& service_key() {
+  static const SigningKey key = generate_key(identity::Alg::kES256, "service-tests");
+  return key;
+}
+
+std::string resolve_block(const RouteOptions& options) {
+  if (!options.resolve) return {};
+  std::string subjects;
+  for (const auto& s : options.allowed_subjects) {
+    subjects += (subjects.empty() ? "\"" : ", \"") + s + "\"";
+  }
+  return std::string(R"("resolve": {"issuer": ")") + kServiceIssuer + R"(", "audience": ")" +
+         kServiceAudience +
+         R"(", "public_key_pem_file": "/unused/by/route/tests.pem", "allowed_subjects": [)" +
+         subjects + "]},";
+}
+
 config::Config parse_config(const RouteOptions& options) {
   const std::string json = R"({"public_base_url": "https://broker.test/",)" + options.extra_config +
-                           R"("identity": {"issuer": ")" + kIssuer + R"(", "audience": ")" +
-                           kAudience + R"(", "public_key_pem_file": "/unused/by/route/tests.pem"},
+                           resolve_block(options) + R"("identity": {"issuer": ")" + kIssuer +
+                           R"(", "audience": ")" + kAudience +
+                           R"(", "public_key_pem_file": "/unused/by/route/tests.pem"},
       "servers": )" + (options.servers.empty() ? std::string(kDefaultServers) : options.servers) +
                            "}";
   auto parsed = config::parse(json, [](std::string_view) { return std::nullopt; });
@@ -35,8 +56,8 @@ crypto::Keyring make_keyring(bool with_key) {
   return crypto::Keyring(std::move(keys));
 }
 
-identity::KeySet key_set() {
-  auto set = identity::parse_jwks(jwks_json({signing_key()}));
+identity::KeySet key_set(const SigningKey& key) {
+  auto set = identity::parse_jwks(jwks_json({key}));
   if (!set) throw std::runtime_error("route harness keys: " + set.error());
   return std::move(set.value());
 }
@@ -65,10 +86,16 @@ const char kDefaultServers[] = R"([
 RouteHarness::RouteHarness(RouteOptions options)
     : config(parse_config(options)),
       keyring(make_keyring(options.sealing_key)),
-      key_source(identity::make_static_key_source(key_set())),
+      key_source(identity::make_static_key_source(key_set(signing_key()))),
       authenticator(config.identity, *key_source, clock),
       credentials(redis, keyring, random, config.redis.key_prefix, log),
       flows(redis, keyring, config.redis.key_prefix, random, clock, log),
+      refresh_lock(redis, random, config.redis.key_prefix, log),
+      resolver(credentials, refresh_lock, http, clock, log, broker::resolver_options(config.http),
+               [this](std::chrono::milliseconds) {
+                 ++sleeps;
+                 if (on_sleep) on_sleep();
+               }),
       context{.config = config,
               .clock = clock,
               .authenticator = authenticator,
@@ -77,7 +104,30 @@ RouteHarness::RouteHarness(RouteOptions options)
               .redis = redis,
               .random = random,
               .http = http,
-              .log = log} {}
+              .log = log,
+              .resolver = resolver} {
+  if (config.resolve) {
+    caller_key_source = identity::make_static_key_source(key_set(service_key()));
+    callers.emplace(config.resolve->verifier, *caller_key_source, clock);
+    context.callers = &*callers;
+  }
+}
+
+std::string RouteHarness::service_token(std::string_view sub) const {
+  return mint(
+      service_key(),
+      Claims().iss(kServiceIssuer).aud(kServiceAudience).sub(sub).iat(kNow).exp(kNow + 3600));
+}
+
+http::Request RouteHarness::resolve_request(std::string_view body, std::string_view caller) const {
+  http::Request r;
+  r.method = "POST";
+  r.path = std::string(routes::kResolvePath);
+  r.add_header("Authorization", "Bearer " + service_token(caller));
+  r.add_header("Content-Type", "application/json");
+  r.body = std::string(body);
+  return r;
+}
 
 std::string RouteHarness::token(std::string_view user) const {
   return mint(signing_key(),

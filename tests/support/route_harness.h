@@ -5,9 +5,12 @@
 // Requests go through routes::dispatch, so the request log line is captured too.
 
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "shared/audit/log.h"
 #include "shared/config/config.h"
@@ -17,6 +20,7 @@
 #include "shared/routes/routes.h"
 #include "shared/store/credential_store.h"
 #include "shared/store/flow_store.h"
+#include "shared/store/refresh_lock.h"
 #include "shared/util/clock.h"
 #include "tests/support/fakes.h"
 
@@ -30,6 +34,9 @@ struct RouteOptions {
   std::string extra_config;
   /** false: empty keyring (the store is disabled). */
   bool sealing_key = true;
+  /** true: a "resolve" block trusting service_token()s whose sub is in allowed_subjects. */
+  bool resolve = false;
+  std::vector<std::string> allowed_subjects = {"gateway"};
 };
 
 /**
@@ -51,6 +58,10 @@ class RouteHarness {
 
   /** A valid token for `user` (ES256, exp an hour after kNow). */
   std::string token(std::string_view user) const;
+  /** A valid service token for the resolve block (its own key, issuer and audience). */
+  std::string service_token(std::string_view sub) const;
+  /** POST of `body` (application/json) to the resolve route as service `caller`. */
+  http::Request resolve_request(std::string_view body, std::string_view caller = "gateway") const;
   /** A request for "path[?query]" with `Authorization: Bearer token(user)`; no header when
    *  `user` is empty. */
   http::Request request(std::string_view method, std::string_view target,
@@ -65,6 +76,7 @@ class RouteHarness {
   http::Response connect(const http::Request& r) { return call(routes::connect, "connect", r); }
   http::Response callback(const http::Request& r) { return call(routes::callback, "callback", r); }
   http::Response health(const http::Request& r) { return call(routes::health, "health", r); }
+  http::Response resolve(const http::Request& r) { return call(routes::resolve, "resolve", r); }
 
   /** The configured server named `name`; throws when there is none. */
   const config::Server& server(std::string_view name) const;
@@ -81,6 +93,13 @@ class RouteHarness {
   identity::Authenticator authenticator;
   store::CredentialStore credentials;
   store::FlowStore flows;
+  store::RefreshLock refresh_lock;
+  /** Runs at each of a waiting resolver's polls (another instance at work), counted in `sleeps`. */
+  std::function<void()> on_sleep;
+  std::size_t sleeps = 0;
+  broker::Resolver resolver;
+  std::unique_ptr<identity::KeySource> caller_key_source;
+  std::optional<identity::Authenticator> callers;
   routes::Context context;
 };
 

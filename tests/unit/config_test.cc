@@ -213,7 +213,8 @@ BOOST_AUTO_TEST_CASE(token_exchange_and_obo_need_no_authorization_endpoint) {
           "token_endpoint_auth_method": "none"}})")
                                   .server(R"({"name": "b", "url": "https://b", "auth_broker": {
           "mode": "entra_obo", "token_endpoint": "https://login/token", "client_id": "c",
-          "client_secret": "s", "resource": "api://0000-1111"}})")
+          "client_secret": "s", "resource": "api://0000-1111",
+          "scopes": ["api://0000-1111/.default"]}})")
                                   .str());
   BOOST_TEST((cfg.servers.at(0).auth_broker->mode == BrokerMode::kTokenExchange));
   BOOST_TEST((cfg.servers.at(1).auth_broker->mode == BrokerMode::kEntraObo));
@@ -835,6 +836,125 @@ BOOST_AUTO_TEST_CASE(process_env_reads_the_real_environment) {
   // Read-only: PATH is set in every test environment; the name below is not.
   BOOST_TEST(process_env()("PATH").has_value());
   BOOST_TEST(!process_env()("CREDBROKER_TEST_SURELY_UNSET_VARIABLE").has_value());
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(resolve_section)
+
+constexpr const char* kResolve = R"({"issuer": "https://gateway-idp.example.com",
+  "audience": "credbroker-resolve", "jwks_file": "/etc/credbroker/gateway-jwks.json",
+  "allowed_subjects": ["gateway-prod", "gateway-canary"]})";
+
+BOOST_AUTO_TEST_CASE(without_a_resolve_block_there_are_no_callers) {
+  BOOST_TEST(!parse_ok(kMinimal).resolve.has_value());
+}
+
+BOOST_AUTO_TEST_CASE(a_resolve_block_is_read_with_the_identity_defaults) {
+  const Config cfg = parse_ok(ConfigJson().set("/resolve", kResolve).str());
+  BOOST_TEST_REQUIRE(cfg.resolve.has_value());
+  const Identity& v = cfg.resolve->verifier;
+  BOOST_TEST(v.header == "Authorization");
+  BOOST_TEST(v.user_claim == "sub");
+  BOOST_TEST(v.issuer == "https://gateway-idp.example.com");
+  BOOST_TEST(v.audiences == std::vector<std::string>{"credbroker-resolve"});
+  BOOST_TEST(v.algorithms == (std::vector<std::string>{"RS256", "ES256"}));
+  BOOST_TEST(v.leeway_seconds == 60);
+  BOOST_TEST(v.jwks_file == "/etc/credbroker/gateway-jwks.json");
+  BOOST_TEST(cfg.resolve->allowed_subjects ==
+             (std::vector<std::string>{"gateway-prod", "gateway-canary"}));
+  // The end-user identity block is untouched by it.
+  BOOST_TEST(cfg.identity.issuer == "https://idp.example.com");
+}
+
+BOOST_AUTO_TEST_CASE(allowed_subjects_are_required_and_non_empty) {
+  BOOST_TEST(
+      parse_error(ConfigJson().set("/resolve", kResolve).erase("/resolve/allowed_subjects")) ==
+      "resolve.allowed_subjects: required");
+  BOOST_TEST(
+      parse_error(ConfigJson().set("/resolve", kResolve).set("/resolve/allowed_subjects", "[]")) ==
+      "resolve.allowed_subjects: must be a non-empty array of strings");
+  BOOST_TEST(parse_error(ConfigJson()
+                             .set("/resolve", kResolve)
+                             .set("/resolve/allowed_subjects", R"(["a", ""])")) ==
+             "resolve.allowed_subjects[1]: must be a non-empty string");
+}
+
+BOOST_AUTO_TEST_CASE(the_resolve_block_needs_exactly_one_key_source) {
+  BOOST_TEST(parse_error(ConfigJson().set("/resolve", kResolve).erase("/resolve/jwks_file")) ==
+             "resolve: exactly one of jwks_file, jwks_url, public_key_pem_file is required");
+  BOOST_TEST(parse_error(ConfigJson()
+                             .set("/resolve", kResolve)
+                             .set("/resolve/public_key_pem_file", R"("/k.pem")")) ==
+             "resolve: exactly one of jwks_file, jwks_url, public_key_pem_file is required");
+  BOOST_TEST(parse_error(ConfigJson()
+                             .set("/resolve", kResolve)
+                             .erase("/resolve/jwks_file")
+                             .set("/resolve/jwks_url", R"("http://keys.example.com/jwks")")) ==
+             "resolve.jwks_url: must be an absolute https URL (http only for 127.0.0.1, "
+             "localhost or [::1])");
+}
+
+BOOST_AUTO_TEST_CASE(the_resolve_block_refuses_what_it_does_not_know) {
+  BOOST_TEST(parse_error(
+                 ConfigJson().set("/resolve", kResolve).set("/resolve/header", R"("X-Gateway")")) ==
+             "resolve.header: unknown field");
+  BOOST_TEST(parse_error(
+                 ConfigJson().set("/resolve", kResolve).set("/resolve/user_claim", R"("email")")) ==
+             "resolve.user_claim: unknown field");
+  BOOST_TEST(parse_error(ConfigJson().set("/resolve", kResolve).erase("/resolve/issuer")) ==
+             "resolve.issuer: required");
+  BOOST_TEST(parse_error(ConfigJson().set("/resolve", "[]")) == "resolve: must be an object");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(credential_presentation_and_renewal)
+
+BOOST_AUTO_TEST_CASE(header_format_window_and_audience_default_as_the_reference_does) {
+  const auto& b = *parse_ok(ConfigJson().server(kGithub).str()).servers.at(0).auth_broker;
+  BOOST_TEST(b.header == "Authorization");
+  BOOST_TEST(b.header_format == "Bearer {token}");
+  BOOST_TEST(b.refresh_window_seconds == 60);
+  BOOST_TEST(b.audience == "");
+}
+
+BOOST_AUTO_TEST_CASE(header_format_window_and_audience_are_read) {
+  const auto& b = *parse_ok(ConfigJson()
+                                .server(kGithub)
+                                .set("/servers/0/auth_broker/header", R"("X-Upstream-Token")")
+                                .set("/servers/0/auth_broker/header_format", R"("token {token}")")
+                                .set("/servers/0/auth_broker/refresh_window_seconds", "300")
+                                .set("/servers/0/auth_broker/audience", R"("urn:jira")")
+                                .str())
+                       .servers.at(0)
+                       .auth_broker;
+  BOOST_TEST(b.header == "X-Upstream-Token");
+  BOOST_TEST(b.header_format == "token {token}");
+  BOOST_TEST(b.refresh_window_seconds == 300);
+  BOOST_TEST(b.audience == "urn:jira");
+}
+
+BOOST_AUTO_TEST_CASE(a_header_format_must_place_the_token_on_one_line) {
+  BOOST_TEST(parse_error(ConfigJson().server(kGithub).set("/servers/0/auth_broker/header_format",
+                                                          R"("Bearer")")) ==
+             "servers[0].auth_broker.header_format: must contain \"{token}\"");
+  BOOST_TEST(parse_error(ConfigJson().server(kGithub).set("/servers/0/auth_broker/header_format",
+                                                          R"("{token}\r\nX-Evil: 1")")) ==
+             "servers[0].auth_broker.header_format: must not contain control characters");
+  BOOST_TEST(parse_error(ConfigJson().server(kGithub).set("/servers/0/auth_broker/header",
+                                                          R"("X Token")")) ==
+             "servers[0].auth_broker.header: must be an HTTP header name");
+  BOOST_TEST(parse_error(ConfigJson().server(kGithub).set(
+                 "/servers/0/auth_broker/refresh_window_seconds", "-1")) ==
+             "servers[0].auth_broker.refresh_window_seconds: must be an integer between 0 and "
+             "86400");
+}
+
+BOOST_AUTO_TEST_CASE(on_behalf_of_needs_scopes) {
+  BOOST_TEST(parse_error(ConfigJson().server(kGithub).set("/servers/0/auth_broker/mode",
+                                                          R"("entra_obo")")) ==
+             "servers[0].auth_broker.scopes: required for mode \"entra_obo\"");
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -109,12 +109,17 @@ BOOST_AUTO_TEST_CASE(empty_optional_fields_are_omitted) {
              r.body);
 }
 
-BOOST_AUTO_TEST_CASE(a_credential_expiring_now_is_expired_and_offers_connect_again) {
+BOOST_AUTO_TEST_CASE(
+    a_credential_expiring_now_without_refresh_token_is_expired_and_offers_connect) {
   RouteHarness h;
   auto c = full_credential();
   c.expires_at = RouteHarness::kNow;
+  c.refresh_token.clear();
   store_credential(h, "alice", "github", c);
-  store_credential(h, "alice", "jira", c);
+  store_credential(h, "alice", "jira", full_credential());
+  auto exchanged = full_credential();
+  exchanged.expires_at = RouteHarness::kNow;
+  store_credential(h, "alice", "jira", exchanged);
   const auto r = h.list(h.request("GET", kList));
   BOOST_TEST(r.body.find(R"({"server":"github","mode":"oauth_connect","status":"expired",)") !=
                  std::string::npos,
@@ -124,11 +129,41 @@ BOOST_AUTO_TEST_CASE(a_credential_expiring_now_is_expired_and_offers_connect_aga
                   R"("connect_path":"/api/v1/user/credentials/github/connect"})") !=
           std::string::npos,
       r.body);
+  // An exchanged credential past its expiry is expired (a refresh token never renews it), and
   // token_exchange servers have no connect flow to offer.
   BOOST_TEST(r.body.find(R"({"server":"jira","mode":"token_exchange","status":"expired",)") !=
                  std::string::npos,
              r.body);
   BOOST_TEST(r.body.find("jira/connect") == std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(an_expired_credential_with_a_refresh_token_is_connected) {
+  RouteHarness h;
+  auto c = full_credential();
+  c.expires_at = RouteHarness::kNow - 3600;
+  BOOST_TEST_REQUIRE(!c.refresh_token.empty());
+  store_credential(h, "alice", "github", c);
+  const auto r = h.list(h.request("GET", kList));
+  BOOST_TEST(r.body.find(R"({"server":"github","mode":"oauth_connect","status":"connected",)") !=
+                 std::string::npos,
+             r.body);
+  BOOST_TEST(r.body.find("github/connect") == std::string::npos, "it is refreshed on use");
+}
+
+BOOST_AUTO_TEST_CASE(a_credential_whose_refresh_was_refused_is_expired_and_offers_connect) {
+  RouteHarness h;
+  auto c = full_credential();
+  c.access_token.clear();
+  c.refresh_token.clear();
+  c.reconnect_required = true;
+  store_credential(h, "alice", "github", c);
+  const auto r = h.list(h.request("GET", kList));
+  BOOST_TEST(r.body.find(R"({"server":"github","mode":"oauth_connect","status":"expired",)") !=
+                 std::string::npos,
+             r.body);
+  BOOST_TEST(r.body.find(R"("connect_path":"/api/v1/user/credentials/github/connect"})") !=
+                 std::string::npos,
+             r.body);
 }
 
 BOOST_AUTO_TEST_CASE(one_second_before_expiry_is_still_connected) {

@@ -6,7 +6,9 @@
 
 #include <boost/test/data/test_case.hpp>
 #include <boost/test/unit_test.hpp>
+#include <chrono>
 #include <cstdlib>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -31,7 +33,7 @@ struct ChunkedReader {
   std::size_t chunk = 3;
   std::size_t offset = 0;
   int calls = 0;
-  long operator()(char* buf, std::size_t n) {
+  long operator()(char* buf, std::size_t n, std::chrono::milliseconds) {
     ++calls;
     const std::size_t k = std::min({n, chunk, body.size() - offset});
     body.copy(buf, k, offset);
@@ -44,10 +46,18 @@ struct ChunkedReader {
 struct Recorder {
   int calls = 0;
   std::string body;
+  std::optional<http::BodyError> error;
+  bool read = true;  // false: a route that never asks for the body
   Handler handler() {
     return [this](const http::Request& r) {
       ++calls;
-      body = r.body;
+      if (!read) return http::json_response(200, "{}");
+      auto got = r.read_body(kMaxBodyBytes, std::chrono::seconds(5));
+      if (got) {
+        body = *got;
+      } else {
+        error = got.error();
+      }
       return http::json_response(200, "{}");
     };
   }
@@ -234,15 +244,71 @@ BOOST_AUTO_TEST_CASE(a_short_body_is_passed_on_as_it_came) {
 
 BOOST_AUTO_TEST_CASE(a_read_error_ends_the_body) {
   int calls = 0;
-  const BodyReader failing = [&](char*, std::size_t) -> long {
+  const BodyReader failing = [&](char*, std::size_t, std::chrono::milliseconds) -> long {
     ++calls;
     return -1;
   };
   Recorder handler;
   auto req = with_length("10");
-  BOOST_TEST(handle_with_body(req, failing, handler.handler()).status == 200);
+  bool unread = false;
+  BOOST_TEST(handle_with_body(req, failing, handler.handler(), &unread).status == 200);
   BOOST_TEST(calls == 1);
   BOOST_TEST(handler.body.empty());
+  BOOST_TEST((handler.error == http::BodyError::kBroken));
+  BOOST_TEST(unread, "a broken body leaves the connection unusable");
+}
+
+BOOST_AUTO_TEST_CASE(a_route_that_never_asks_leaves_the_body_unread) {
+  ChunkedReader reader{.body = "0123456789"};
+  Recorder handler;
+  handler.read = false;
+  auto req = with_length("10");
+  bool unread = false;
+  BOOST_TEST(handle_with_body(req, std::ref(reader), handler.handler(), &unread).status == 200);
+  BOOST_TEST(reader.calls == 0, "no byte read before the route asked");
+  BOOST_TEST(unread);
+}
+
+BOOST_AUTO_TEST_CASE(a_body_read_whole_leaves_the_connection_reusable) {
+  ChunkedReader reader{.body = "0123456789"};
+  Recorder handler;
+  auto req = with_length("10");
+  bool unread = true;
+  BOOST_TEST(handle_with_body(req, std::ref(reader), handler.handler(), &unread).status == 200);
+  BOOST_TEST(handler.body == "0123456789");
+  BOOST_TEST(!unread);
+}
+
+BOOST_AUTO_TEST_CASE(a_body_that_does_not_arrive_in_time_is_a_timeout) {
+  int calls = 0;
+  std::chrono::milliseconds given{0};
+  const BodyReader stalled = [&](char*, std::size_t, std::chrono::milliseconds remaining) -> long {
+    ++calls;
+    given = remaining;
+    return kReadTimedOut;
+  };
+  auto req = with_length("10");
+  std::optional<http::BodyError> error;
+  handle_with_body(req, stalled, [&](const http::Request& r) {
+    error = r.read_body(1024, std::chrono::milliseconds(300)).error();
+    return http::json_response(200, "{}");
+  });
+  BOOST_TEST((error == http::BodyError::kTimeout));
+  BOOST_TEST(calls == 1);
+  BOOST_TEST(given.count() <= 300, "each read gets at most the time left");
+  BOOST_TEST(given.count() > 0);
+}
+
+BOOST_AUTO_TEST_CASE(a_body_over_the_routes_limit_is_refused_unread) {
+  ChunkedReader reader{.body = std::string(2000, 'x')};
+  auto req = with_length("2000");
+  std::optional<http::BodyError> error;
+  handle_with_body(req, std::ref(reader), [&](const http::Request& r) {
+    error = r.read_body(1024, std::chrono::seconds(1)).error();
+    return http::json_response(200, "{}");
+  });
+  BOOST_TEST((error == http::BodyError::kTooLarge));
+  BOOST_TEST(reader.calls == 0);
 }
 
 BOOST_AUTO_TEST_CASE(exactly_64_kib_is_accepted) {
@@ -287,7 +353,7 @@ BOOST_DATA_TEST_CASE(a_bad_content_length_is_400_without_calling_the_handler,
 BOOST_AUTO_TEST_CASE(a_throwing_handler_is_a_500_without_the_exception_text) {
   http::Request req;
   const auto resp = handle_with_body(
-      req, [](char*, std::size_t) -> long { return 0; },
+      req, [](char*, std::size_t, std::chrono::milliseconds) -> long { return 0; },
       [](const http::Request&) -> http::Response {
         throw std::runtime_error("SECRET-SENTINEL token=abc");
       });
@@ -299,7 +365,7 @@ BOOST_AUTO_TEST_CASE(a_throwing_handler_is_a_500_without_the_exception_text) {
 BOOST_AUTO_TEST_CASE(a_handler_throwing_something_else_is_a_500_too) {
   http::Request req;
   const auto resp = handle_with_body(
-      req, [](char*, std::size_t) -> long { return 0; },
+      req, [](char*, std::size_t, std::chrono::milliseconds) -> long { return 0; },
       [](const http::Request&) -> http::Response { throw 42; });
   BOOST_TEST(resp.status == 500);
   BOOST_TEST(resp.body == kInternalError);

@@ -1,0 +1,71 @@
+#include "shared/store/refresh_lock.h"
+
+#include "shared/crypto/base64.h"
+
+namespace credbroker::store {
+
+namespace {
+
+// KEYS[1] lock, ARGV[1] owner: delete only our own lock. A plain DEL after a GET could remove a
+// lock that expired in between and now belongs to another process.
+constexpr std::string_view kReleaseScript =
+    "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end "
+    "return 0";
+
+std::string_view kind_name(RedisError e) {
+  return e == RedisError::kUnreachable ? "unreachable" : "rejected";
+}
+
+}  // namespace
+
+RefreshLock::RefreshLock(Redis& redis, crypto::Random& random, std::string key_prefix,
+                         audit::Log& log)
+    : redis_(redis), random_(random), prefix_(std::move(key_prefix)), log_(log) {}
+
+std::string RefreshLock::lock_key(std::string_view user, std::string_view server_key) const {
+  std::string key = prefix_ + "lock:{";
+  key.append(user).append("}:").append(server_key);
+  return key;
+}
+
+Result<std::optional<std::string>, StoreError> RefreshLock::try_acquire(std::string_view user,
+                                                                        std::string_view server_key,
+                                                                        std::int64_t ttl_ms) {
+  std::string owner = crypto::base64url_encode(random_.bytes(16));
+  auto reply = redis_.command(
+      {"SET", lock_key(user, server_key), owner, "NX", "PX", std::to_string(ttl_ms)});
+  if (!reply) return unavailable("lock", reply.error());
+  if (reply->type == Reply::Type::kNil) return std::optional<std::string>();
+  if (reply->type != Reply::Type::kStatus) {
+    return unavailable("lock", {RedisError::kRejected, "unexpected reply to SET"});
+  }
+  return std::optional<std::string>(std::move(owner));
+}
+
+Result<bool, StoreError> RefreshLock::release(std::string_view user, std::string_view server_key,
+                                              std::string_view owner) {
+  auto reply = redis_.command(
+      {"EVAL", std::string(kReleaseScript), "1", lock_key(user, server_key), std::string(owner)});
+  if (!reply) return unavailable("unlock", reply.error());
+  if (reply->type != Reply::Type::kInteger) {
+    return unavailable("unlock", {RedisError::kRejected, "unexpected reply to EVAL"});
+  }
+  return reply->integer == 1;
+}
+
+Result<bool, StoreError> RefreshLock::held(std::string_view user, std::string_view server_key) {
+  auto reply = redis_.command({"EXISTS", lock_key(user, server_key)});
+  if (!reply) return unavailable("lock_held", reply.error());
+  if (reply->type != Reply::Type::kInteger) {
+    return unavailable("lock_held", {RedisError::kRejected, "unexpected reply to EXISTS"});
+  }
+  return reply->integer == 1;
+}
+
+Err<StoreError> RefreshLock::unavailable(std::string_view op, const RedisFailure& failure) {
+  log_.warn("redis_unavailable",
+            {{"op", op}, {"kind", kind_name(failure.kind)}, {"detail", failure.detail}});
+  return Err(StoreError::kUnavailable);
+}
+
+}  // namespace credbroker::store
