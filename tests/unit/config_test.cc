@@ -912,7 +912,8 @@ BOOST_AUTO_TEST_SUITE_END()
 BOOST_AUTO_TEST_SUITE(credential_presentation_and_renewal)
 
 BOOST_AUTO_TEST_CASE(header_format_window_and_audience_default_as_the_reference_does) {
-  const auto& b = *parse_ok(ConfigJson().server(kGithub).str()).servers.at(0).auth_broker;
+  const Config cfg = parse_ok(ConfigJson().server(kGithub).str());
+  const auto& b = *cfg.servers.at(0).auth_broker;
   BOOST_TEST(b.header == "Authorization");
   BOOST_TEST(b.header_format == "Bearer {token}");
   BOOST_TEST(b.refresh_window_seconds == 60);
@@ -920,15 +921,14 @@ BOOST_AUTO_TEST_CASE(header_format_window_and_audience_default_as_the_reference_
 }
 
 BOOST_AUTO_TEST_CASE(header_format_window_and_audience_are_read) {
-  const auto& b = *parse_ok(ConfigJson()
-                                .server(kGithub)
-                                .set("/servers/0/auth_broker/header", R"("X-Upstream-Token")")
-                                .set("/servers/0/auth_broker/header_format", R"("token {token}")")
-                                .set("/servers/0/auth_broker/refresh_window_seconds", "300")
-                                .set("/servers/0/auth_broker/audience", R"("urn:jira")")
-                                .str())
-                       .servers.at(0)
-                       .auth_broker;
+  const Config cfg = parse_ok(ConfigJson()
+                                  .server(kGithub)
+                                  .set("/servers/0/auth_broker/header", R"("X-Upstream-Token")")
+                                  .set("/servers/0/auth_broker/header_format", R"("token {token}")")
+                                  .set("/servers/0/auth_broker/refresh_window_seconds", "300")
+                                  .set("/servers/0/auth_broker/audience", R"("urn:jira")")
+                                  .str());
+  const auto& b = *cfg.servers.at(0).auth_broker;
   BOOST_TEST(b.header == "X-Upstream-Token");
   BOOST_TEST(b.header_format == "token {token}");
   BOOST_TEST(b.refresh_window_seconds == 300);
