@@ -37,9 +37,12 @@ class NullSink final : public audit::Sink {
 TestIssuer::TestIssuer()
     : dir_("credbroker-issuer"),
       key_(generate_key(identity::Alg::kES256, "test-key-1")),
-      rsa_key_(generate_key(identity::Alg::kRS256, "test-rsa-1")) {
+      rsa_key_(generate_key(identity::Alg::kRS256, "test-rsa-1")),
+      service_key_(generate_key(identity::Alg::kES256, "test-service-1")) {
   jwks_path_ = dir_.file("jwks.json");
   write_file(jwks_path_, jwks_json({key_, rsa_key_}));
+  service_jwks_path_ = dir_.file("service-jwks.json");
+  write_file(service_jwks_path_, jwks_json({service_key_, key_}));
 }
 
 Claims TestIssuer::claims(std::string_view user) const {
@@ -50,6 +53,32 @@ Claims TestIssuer::claims(std::string_view user) const {
 
 std::string TestIssuer::token(std::string_view user, std::int64_t ttl_seconds) const {
   return mint(key_, claims(user).exp(system_clock().now_seconds() + ttl_seconds));
+}
+
+Claims TestIssuer::service_claims(std::string_view sub, std::string_view aud) const {
+  Claims c;
+  c.sub(sub).iss(kTestIssuer).aud(aud).iat(system_clock().now_seconds());
+  return c;
+}
+
+std::string TestIssuer::service_token(std::string_view sub, std::string_view aud,
+                                      std::int64_t ttl_seconds) const {
+  return mint(service_key_,
+              service_claims(sub, aud).exp(system_clock().now_seconds() + ttl_seconds));
+}
+
+std::string resolve_config_json(const TestIssuer& issuer,
+                                const std::vector<std::string>& allowed_subjects) {
+  std::string subjects;
+  for (const auto& s : allowed_subjects) {
+    subjects += (subjects.empty() ? "" : ", ") + json_string(s);
+  }
+  return ", \"resolve\": {\"issuer\": " + json_string(kTestIssuer) + ", \"audience\": [" +
+         json_string(kServiceAudience) + ", " +
+         json_string(std::string(kServiceAudience) + "-alt") +
+         "], \"algorithms\": [\"ES256\", \"RS256\"], \"jwks_file\": " +
+         json_string(issuer.service_jwks_path()) + ", \"allowed_subjects\": [" + subjects +
+         "], \"leeway_seconds\": 60}";
 }
 
 std::string default_servers_json() {
@@ -224,6 +253,22 @@ void seed_credential(const std::string& redis_url, const std::string& keys, std:
   audit::Log log(sink);
   store::CredentialStore store(*redis, *keyring, crypto::system_random(), rc.key_prefix, log);
   if (!store.put(user, server_key, credential)) throw std::runtime_error("seed failed");
+}
+
+std::optional<store::Credential> load_credential(const std::string& redis_url,
+                                                 const std::string& keys, std::string_view user,
+                                                 std::string_view server_key) {
+  config::Redis rc;
+  rc.url = redis_url;
+  auto redis = store::make_hiredis(rc);
+  auto keyring = crypto::Keyring::parse(keys);
+  if (!keyring) throw std::runtime_error(keyring.error());
+  NullSink sink;
+  audit::Log log(sink);
+  store::CredentialStore store(*redis, *keyring, crypto::system_random(), rc.key_prefix, log);
+  auto loaded = store.load(user, server_key);
+  if (!loaded) throw std::runtime_error("load failed");
+  return *loaded;
 }
 
 }  // namespace credbroker::testing

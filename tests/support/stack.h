@@ -20,24 +20,44 @@ namespace credbroker::testing {
 
 inline constexpr std::string_view kTestIssuer = "https://issuer.credbroker.test";
 inline constexpr std::string_view kTestAudience = "credbroker-tests";
+/** The audience of the gateway's service tokens for the resolve route (resolve_config_json). */
+inline constexpr std::string_view kServiceAudience = "credbroker-resolve";
+/** The service the resolve block of resolve_config_json admits. */
+inline constexpr std::string_view kGatewaySubject = "gateway-svc";
 
-/** Signs tokens for the stacks: an ES256 and an RS256 key, whose JWKS the handlers trust. */
+/**
+ * Signs tokens for the stacks: an ES256 and an RS256 key, whose JWKS the handlers trust for users;
+ * and a third (ES256) key for services such as the gateway calling the resolve route. The service
+ * JWKS holds the service key and the user ES256 key, so that a user's token presented as a caller
+ * verifies and is refused for its audience, not its signature.
+ */
 class TestIssuer {
  public:
   TestIssuer();
   const std::string& jwks_path() const { return jwks_path_; }
+  const std::string& service_jwks_path() const { return service_jwks_path_; }
   const SigningKey& key() const { return key_; }
   const SigningKey& rsa_key() const { return rsa_key_; }
+  const SigningKey& service_key() const { return service_key_; }
   /** A valid token for `user`: iss, aud, exp = now + ttl. */
   std::string token(std::string_view user, std::int64_t ttl_seconds = 3600) const;
   /** Claims of a valid token, for tests that change one thing. */
   Claims claims(std::string_view user) const;
+  /** A service token signed with the service key: sub, iss kTestIssuer, aud, exp = now + ttl. */
+  std::string service_token(std::string_view sub = kGatewaySubject,
+                            std::string_view aud = kServiceAudience,
+                            std::int64_t ttl_seconds = 300) const;
+  /** Claims of a valid service token (without exp), for tests that change one thing. */
+  Claims service_claims(std::string_view sub = kGatewaySubject,
+                        std::string_view aud = kServiceAudience) const;
 
  private:
   TempDir dir_;
   SigningKey key_;
   SigningKey rsa_key_;
+  SigningKey service_key_;
   std::string jwks_path_;
+  std::string service_jwks_path_;
 };
 
 /** The servers every stack brokers unless a test says otherwise (a JSON array). */
@@ -130,12 +150,26 @@ std::string front_kind();
 /** Starts a front of front_kind(). Black-box suites use this so ctest can run them per front. */
 std::unique_ptr<Front> start_front(const TestIssuer& issuer, StackOptions options);
 
+/**
+ * A top-level "resolve" member for StackOptions::extra_config (starts with ','): service tokens of
+ * `issuer` (its service JWKS, issuer kTestIssuer, audience kServiceAudience or "<it>-alt", ES256
+ * and RS256, leeway 60 s) whose sub is one of `allowed_subjects`.
+ */
+std::string resolve_config_json(const TestIssuer& issuer,
+                                const std::vector<std::string>& allowed_subjects = {
+                                    std::string(kGatewaySubject)});
+
 /** A fresh "id:base64" keyring spec with one random 32-byte key. */
 std::string random_keyring_spec(std::string_view id = "it1");
 
 /** Writes a credential the way the handlers do (same keyring, same Redis). */
 void seed_credential(const std::string& redis_url, const std::string& keys, std::string_view user,
                      std::string_view server_key, const store::Credential& credential);
+
+/** Reads a credential back the way the handlers do; nullopt when absent or unopenable. */
+std::optional<store::Credential> load_credential(const std::string& redis_url,
+                                                 const std::string& keys, std::string_view user,
+                                                 std::string_view server_key);
 
 /** The server key the stack's config gives `name` (default servers). */
 std::string default_server_key(std::string_view name);
