@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <boost/test/unit_test.hpp>
 #include <chrono>
@@ -1085,9 +1086,15 @@ BOOST_AUTO_TEST_CASE(without_a_sealing_key_it_is_503) {
 BOOST_AUTO_TEST_CASE(fifty_concurrent_resolves_on_two_fronts_refresh_once) {
   Front& second = S().other();
   seed("alice", "github", stored(now() + 20));
-  S().as.set_handler([](const RecordedRequest& r) {
+  // When the refresh answer goes out (its scripted delay after it arrived): requests sent before
+  // then overlapped the refresh, which is what this case is about.
+  using Clock = std::chrono::steady_clock;
+  std::atomic<Clock::rep> refresh_answered{Clock::time_point::max().time_since_epoch().count()};
+  S().as.set_handler([&refresh_answered](const RecordedRequest& r) {
     auto a = token_answer(r);
     a.delay_ms = 300;  // long enough for every request to arrive during the refresh
+    refresh_answered =
+        (Clock::now() + std::chrono::milliseconds(a.delay_ms)).time_since_epoch().count();
     return a;
   });
   const std::string subject = S().issuer.token("alice");
@@ -1097,6 +1104,7 @@ BOOST_AUTO_TEST_CASE(fifty_concurrent_resolves_on_two_fronts_refresh_once) {
   std::atomic<int> ready{0};
   std::mutex mutex;
   std::vector<std::pair<int, std::string>> answers;
+  std::vector<Clock::time_point> sent;
   for (int i = 0; i < kCallers; ++i) {
     threads.emplace_back([&, i] {
       auto client = http::make_curl_client({.connect_timeout_ms = 2000, .total_timeout_ms = 20000});
@@ -1111,8 +1119,10 @@ BOOST_AUTO_TEST_CASE(fifty_concurrent_resolves_on_two_fronts_refresh_once) {
       while (ready.load() < kCallers && std::chrono::steady_clock::now() < deadline) {
         std::this_thread::yield();
       }
+      const auto start = Clock::now();
       auto a = client->send(r);
       std::lock_guard lock(mutex);
+      sent.push_back(start);
       if (a) {
         answers.emplace_back(a->status, a->body);
       } else {
@@ -1122,6 +1132,11 @@ BOOST_AUTO_TEST_CASE(fifty_concurrent_resolves_on_two_fronts_refresh_once) {
   }
   for (auto& t : threads) t.join();
   BOOST_TEST(posts_with_grant("refresh_token").size() == 1u);
+  const Clock::time_point answered{Clock::duration(refresh_answered.load())};
+  const auto overlapping =
+      std::count_if(sent.begin(), sent.end(), [&](Clock::time_point t) { return t < answered; });
+  BOOST_TEST_MESSAGE(overlapping << " of " << kCallers << " requests were sent during the refresh");
+  BOOST_TEST(overlapping >= kCallers / 2);
   BOOST_TEST(answers.size() == static_cast<std::size_t>(kCallers));
   int fresh = 0;
   for (const auto& [status, body] : answers) {
