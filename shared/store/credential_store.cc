@@ -6,6 +6,7 @@
 #include <rapidjson/writer.h>
 
 #include "shared/crypto/seal.h"
+#include "shared/store/scripts.h"
 
 namespace credbroker::store {
 
@@ -60,15 +61,6 @@ bool read_strings(const rapidjson::Value& obj, const char* name, std::vector<std
   }
   return true;
 }
-
-// Compare-and-set of one hash field: KEYS[1] hash, ARGV[1] field, ARGV[2] expected value ("" =
-// absent), ARGV[3] new value. Atomic on the server, so a stale writer can never overwrite a newer
-// record. Returns 1 when written, 0 when the field held something else.
-constexpr std::string_view kPutIfScript =
-    "local cur = redis.call('HGET', KEYS[1], ARGV[1]) "
-    "if (cur == false and ARGV[2] == '') or cur == ARGV[2] then "
-    "redis.call('HSET', KEYS[1], ARGV[1], ARGV[3]) return 1 end "
-    "return 0";
 
 std::string_view kind_name(RedisError e) {
   return e == RedisError::kUnreachable ? "unreachable" : "rejected";
@@ -205,7 +197,7 @@ Result<std::optional<std::string>, StoreError> CredentialStore::put_if(std::stri
   const crypto::SealContext where{user, server_key, kKind};
   std::string sealed = crypto::seal(keyring_, random_, where, json);
   cleanse(json);
-  auto reply = redis_.command({"EVAL", std::string(kPutIfScript), "1", hash_key(user),
+  auto reply = redis_.command({"EVAL", std::string(scripts::kPutIf), "1", hash_key(user),
                                std::string(server_key), std::string(expected), sealed});
   if (!reply) return unavailable("put_if", reply.error());
   if (reply->type != Reply::Type::kInteger) {

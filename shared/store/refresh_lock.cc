@@ -1,16 +1,11 @@
 #include "shared/store/refresh_lock.h"
 
 #include "shared/crypto/base64.h"
+#include "shared/store/scripts.h"
 
 namespace credbroker::store {
 
 namespace {
-
-// KEYS[1] lock, ARGV[1] owner: delete only our own lock. A plain DEL after a GET could remove a
-// lock that expired in between and now belongs to another process.
-constexpr std::string_view kReleaseScript =
-    "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end "
-    "return 0";
 
 std::string_view kind_name(RedisError e) {
   return e == RedisError::kUnreachable ? "unreachable" : "rejected";
@@ -45,7 +40,7 @@ Result<std::optional<std::string>, StoreError> RefreshLock::try_acquire(std::str
 Result<bool, StoreError> RefreshLock::release(std::string_view user, std::string_view server_key,
                                               std::string_view owner) {
   auto reply = redis_.command(
-      {"EVAL", std::string(kReleaseScript), "1", lock_key(user, server_key), std::string(owner)});
+      {"EVAL", std::string(scripts::kRelease), "1", lock_key(user, server_key), std::string(owner)});
   if (!reply) return unavailable("unlock", reply.error());
   if (reply->type != Reply::Type::kInteger) {
     return unavailable("unlock", {RedisError::kRejected, "unexpected reply to EVAL"});

@@ -1,5 +1,7 @@
 #include "tests/support/fakes.h"
 
+#include "shared/store/scripts.h"
+
 #include <algorithm>
 #include <charconv>
 #include <cmath>
@@ -130,6 +132,36 @@ std::size_t FakeRedis::count(std::string_view name) const {
   }));
 }
 
+Result<Reply, RedisFailure> FakeRedis::eval(const std::vector<std::string>& argv) {
+  if (argv.size() < 3) return arity("EVAL");
+  const auto numkeys = parse_int(argv[2]);
+  if (!numkeys || *numkeys < 0 || static_cast<std::size_t>(*numkeys) > argv.size() - 3) {
+    return rejected("ERR Number of keys can't be greater than number of args");
+  }
+  const std::vector<std::string> keys(argv.begin() + 3, argv.begin() + 3 + *numkeys);
+  const std::vector<std::string> args(argv.begin() + 3 + *numkeys, argv.end());
+  if (argv[1] == store::scripts::kPutIf && keys.size() == 1 && args.size() == 3) {
+    const std::string& key = keys[0];
+    if (exists(key) && !hashes.contains(key)) return rejected("WRONGTYPE (in script)");
+    const auto hash = hashes.find(key);
+    const bool absent = hash == hashes.end() || !hash->second.contains(args[0]);
+    const bool match =
+        absent ? args[1].empty() : hash->second.at(args[0]) == args[1];
+    if (!match) return integer(0);
+    hashes[key][args[0]] = args[2];
+    return integer(1);
+  }
+  if (argv[1] == store::scripts::kRelease && keys.size() == 1 && args.size() == 1) {
+    const std::string& key = keys[0];
+    if (exists(key) && !strings.contains(key)) return rejected("WRONGTYPE (in script)");
+    const auto it = strings.find(key);
+    if (it == strings.end() || it->second != args[0]) return integer(0);
+    erase(key);
+    return integer(1);
+  }
+  return rejected("ERR the fake runs only the scripts of shared/store/scripts.h");
+}
+
 Result<Reply, RedisFailure> FakeRedis::command(const std::vector<std::string>& argv) {
   log.push_back(argv);
   if (argv.empty()) return rejected("ERR empty command");
@@ -194,9 +226,11 @@ Result<Reply, RedisFailure> FakeRedis::command(const std::vector<std::string>& a
       const std::string option = upper(argv[i]);
       if (option == "NX") {
         nx = true;
-      } else if (option == "EX" && i + 1 < argc) {
+      } else if ((option == "EX" || option == "PX") && i + 1 < argc && !ex) {
         ex = parse_int(argv[++i]);
         if (!ex || *ex <= 0) return rejected("ERR invalid expire time in 'set' command");
+        // Kept in seconds, rounded up: time never passes here anyway.
+        if (option == "PX") *ex = (*ex + 999) / 1000;
       } else {
         return rejected("ERR syntax error");
       }
@@ -207,6 +241,13 @@ Result<Reply, RedisFailure> FakeRedis::command(const std::vector<std::string>& a
     if (ex) ttls[argv[1]] = *ex;
     return status("OK");
   }
+  if (name == "EXISTS") {
+    if (argc < 2) return arity(name);
+    std::int64_t n = 0;
+    for (std::size_t i = 1; i < argc; ++i) n += exists(argv[i]) ? 1 : 0;
+    return integer(n);
+  }
+  if (name == "EVAL") return eval(argv);
   if (name == "GETDEL") {
     if (argc != 2) return arity(name);
     if (!type_ok(argv[1], strings.contains(argv[1]))) return wrong_type();
@@ -326,6 +367,7 @@ Result<Reply, RedisFailure> FakeRedis::command(const std::vector<std::string>& a
 Result<http::OutboundResponse, http::FetchError> FakeHttpClient::send(
     const http::OutboundRequest& r) {
   requests.push_back(r);
+  if (on_send) on_send();
   return answer_;
 }
 

@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <optional>
 #include <set>
@@ -23,8 +24,9 @@
 namespace credbroker::testing {
 
 /**
- * An in-memory Redis for the stores: HGETALL, HGET, HSET, HDEL, SET (with NX and EX), GETDEL,
- * ZADD, ZREMRANGEBYSCORE, ZCARD, ZPOPMIN, ZREM, DEL, EXPIRE, PING. Any other command, a wrong
+ * An in-memory Redis for the stores: HGETALL, HGET, HSET, HDEL, SET (with NX and EX or PX), GETDEL,
+ * ZADD, ZREMRANGEBYSCORE, ZCARD, ZPOPMIN, ZREM, DEL, EXISTS, EXPIRE, PING, and EVAL of the
+ * scripts in shared/store/scripts.h. Any other command, a wrong
  * argument count or a key of the wrong type is rejected as real Redis would (kRejected), so a
  * store that starts using a new command fails its unit tests instead of passing against a fake
  * that silently agrees. Time never passes: TTLs are recorded (ttl()), keys never expire.
@@ -55,6 +57,8 @@ class FakeRedis final : public store::Redis {
   std::vector<std::string> keys() const;
 
  private:
+  /** EVAL of the scripts in shared/store/scripts.h, by their text; any other is rejected. */
+  Result<store::Reply, store::RedisFailure> eval(const std::vector<std::string>& argv);
   bool exists(const std::string& key) const;
   void erase(const std::string& key);
 };
@@ -70,6 +74,8 @@ class FakeHttpClient final : public http::HttpClient {
   void fail(http::FetchError error);
 
   std::vector<http::OutboundRequest> requests;
+  /** Runs on each request before it is answered (another process acting meanwhile). */
+  std::function<void()> on_send;
 
  private:
   Result<http::OutboundResponse, http::FetchError> answer_{Err{http::FetchError::kOther}};

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "shared/store/redis.h"
+#include "shared/store/scripts.h"
 #include "tests/support/fakes.h"
 #include "tests/support/redis_server.h"
 
@@ -157,6 +158,29 @@ BOOST_AUTO_TEST_CASE(wrong_types_are_rejected) {
          {"ZREMRANGEBYSCORE", "h", "-inf", "+inf"},
          {"SET", "h", "overwrites any type"},
          {"GETDEL", "h"}});
+}
+
+BOOST_AUTO_TEST_CASE(the_stores_scripts_set_px_and_exists) {
+  const std::string put_if(store::scripts::kPutIf);
+  const std::string release(store::scripts::kRelease);
+  agree({{"EVAL", put_if, "1", "h", "f", "", "v1"},
+         {"EVAL", put_if, "1", "h", "f", "", "v2"},
+         {"EVAL", put_if, "1", "h", "f", "stale", "v2"},
+         {"EVAL", put_if, "1", "h", "f", "v1", "v2"},
+         {"HGET", "h", "f"},
+         {"SET", "lock", "owner-a", "NX", "PX", "5000"},
+         {"SET", "lock", "owner-b", "NX", "PX", "5000"},
+         {"EXISTS", "lock"},
+         {"EXISTS", "lock", "h", "missing"},
+         {"EVAL", release, "1", "lock", "owner-b"},
+         {"EXISTS", "lock"},
+         {"EVAL", release, "1", "lock", "owner-a"},
+         {"EXISTS", "lock"},
+         {"EVAL", release, "1", "lock", "owner-a"},
+         {"SET", "s", "v"},
+         {"EVAL", put_if, "1", "s", "f", "", "v"},
+         {"EVAL", release, "1", "h", "x"},
+         {"SET", "k", "v", "PX", "0"}});
 }
 
 BOOST_AUTO_TEST_CASE(down_fails_every_command_as_unreachable_and_logs_it) {
