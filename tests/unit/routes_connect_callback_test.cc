@@ -324,6 +324,18 @@ BOOST_AUTO_TEST_CASE(a_minimal_token_response_takes_the_configured_defaults) {
   BOOST_TEST(c.audience == "https://api.github.test");
 }
 
+BOOST_AUTO_TEST_CASE(expires_in_zero_means_no_expiry_not_already_expired) {
+  RouteHarness h;
+  const Flow f = start_flow(h);
+  h.http.answer(200, "application/json", R"({"access_token":"AT-SENTINEL-3","expires_in":0})");
+  check_redirect(callback(h, code_and_state("c", f)), kSuccess);
+  BOOST_TEST(h.credentials.load("alice", h.server("github").key).value()->expires_at == 0);
+  const auto list = h.list(h.request("GET", "/api/v1/user/credentials"));
+  BOOST_TEST(list.body.find(R"({"server":"github","mode":"oauth_connect","status":"connected",)") !=
+                 std::string::npos,
+             list.body);
+}
+
 BOOST_AUTO_TEST_CASE(the_token_type_is_kept_as_the_server_sent_it) {
   RouteHarness h;
   const Flow f = start_flow(h);
