@@ -7,6 +7,7 @@
 #include <boost/test/unit_test.hpp>
 #include <map>
 
+#include "shared/config/config.h"
 #include "shared/http/url.h"
 #include "shared/util/clock.h"
 #include "tests/support/browser.h"
@@ -48,9 +49,9 @@ std::string servers_json(const std::string& issuer) {
 struct Suite {
   Suite()
       : as_port(free_port()),
-        front(
-            start_front(issuer, {.redis_url = redis.url(),
-                                 .servers_json = servers_json(OidcProvider::issuer_for(as_port))})),
+        front(start_front(issuer, {.redis_url = redis.url(),
+                                   .servers_json = servers_json(OidcProvider::issuer_for(as_port)),
+                                   .extra_config = resolve_config_json(issuer)})),
         provider(OidcProviderOptions{
             .clients = {{.client_id = "credbroker-confidential",
                          .client_secret = std::string(kSecret),
@@ -144,6 +145,53 @@ BOOST_AUTO_TEST_CASE(confidential_client_round_trip_then_disconnect) {
 
   BOOST_TEST(S().front->log().find(kSecret) == std::string::npos);
   BOOST_TEST(S().provider.log().find(kSecret) == std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(resolve_refreshes_a_credential_near_expiry_at_the_real_provider) {
+  BOOST_TEST_REQUIRE(callback("frank", authorize_at_provider("frank", "acme")) ==
+                     "/ui/?credential_server=acme&credential_connected=1");
+  const std::string key = config::server_key("acme", "https://api.acme.test/mcp");
+  auto c = load_credential(S().redis.url(), S().front->keys(), "frank", key);
+  BOOST_TEST_REQUIRE(c.has_value());
+  BOOST_TEST_REQUIRE(!c->refresh_token.empty());
+  const std::string connected_access = c->access_token;
+  // Age it by an hour, into its refresh window, instead of waiting.
+  const std::int64_t now = system_clock().now_seconds();
+  c->expires_at = now + 5;
+  c->updated_at = now - 3595;
+  seed_credential(S().redis.url(), S().front->keys(), "frank", key, *c);
+
+  const auto answer = S().front->request(
+      "POST", "/api/v1/internal/credentials/resolve",
+      {{"Authorization", "Bearer " + S().issuer.service_token()},
+       {"Content-Type", "application/json"}},
+      R"({"server":"acme","subject_token":")" + S().issuer.token("frank") + R"("})");
+  BOOST_TEST_REQUIRE(answer.status == 200, answer.body);
+  rapidjson::Document d;
+  d.Parse(answer.body.c_str());
+  const std::string refreshed = d["access_token"].GetString();
+  BOOST_TEST(refreshed != connected_access);
+  BOOST_TEST(std::string(d["header"]["value"].GetString()) == "Bearer " + refreshed);
+  const auto after = load_credential(S().redis.url(), S().front->keys(), "frank", key);
+  BOOST_TEST_REQUIRE(after.has_value());
+  BOOST_TEST(after->access_token == refreshed);
+  BOOST_TEST(after->expires_at >= now + 3600 - 5);
+  BOOST_TEST(!after->refresh_token.empty());
+
+  // The provider itself says the refreshed token is live (RFC 7662 introspection).
+  auto client = http::make_curl_client({});
+  http::OutboundRequest introspect;
+  introspect.method = "POST";
+  introspect.url = S().provider.issuer() + "/token/introspection";
+  introspect.headers = {{"Content-Type", "application/x-www-form-urlencoded"}};
+  introspect.body = http::build_query({{"token", refreshed},
+                                       {"client_id", "credbroker-confidential"},
+                                       {"client_secret", std::string(kSecret)}});
+  const auto live = client->send(introspect);
+  BOOST_TEST_REQUIRE(live.ok());
+  BOOST_TEST(live->body.find(R"("active":true)") != std::string::npos, live->body);
+  BOOST_TEST(S().front->log().find(refreshed) == std::string::npos);
+  BOOST_TEST(S().front->log().find(after->refresh_token) == std::string::npos);
 }
 
 BOOST_AUTO_TEST_CASE(public_client_round_trip) {
