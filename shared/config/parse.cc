@@ -237,6 +237,19 @@ bool read_algorithms(const Fields& f, std::vector<std::string>& out, Check& c) {
   return true;
 }
 
+/** The items of a non-empty array `v` at `loc`, each a non-empty string. */
+bool read_string_items(const Value& v, const std::string& loc, std::vector<std::string>& out,
+                       Check& c) {
+  for (rapidjson::SizeType i = 0; i < v.Size(); ++i) {
+    const Value& a = v[i];
+    if (!a.IsString() || a.GetStringLength() == 0) {
+      return c.fail(item(loc, i), "must be a non-empty string");
+    }
+    out.emplace_back(view(a));
+  }
+  return true;
+}
+
 bool read_audience(const Fields& f, std::vector<std::string>& out, Check& c) {
   const Value* v = f.get("audience");
   const std::string loc = f.at("audience");
@@ -249,14 +262,7 @@ bool read_audience(const Fields& f, std::vector<std::string>& out, Check& c) {
   if (!v->IsArray() || v->Empty()) {
     return c.fail(loc, "must be a string or a non-empty array of strings");
   }
-  for (rapidjson::SizeType i = 0; i < v->Size(); ++i) {
-    const Value& a = (*v)[i];
-    if (!a.IsString() || a.GetStringLength() == 0) {
-      return c.fail(item(loc, i), "must be a non-empty string");
-    }
-    out.emplace_back(view(a));
-  }
-  return true;
+  return read_string_items(*v, loc, out, c);
 }
 
 /** The verifier fields identity and resolve share: issuer, audience, algorithms, leeway, keys. */
@@ -292,14 +298,7 @@ bool read_allowed_subjects(const Fields& f, std::vector<std::string>& out, Check
   const std::string loc = f.at("allowed_subjects");
   if (v == nullptr) return c.fail(loc, "required");
   if (!v->IsArray() || v->Empty()) return c.fail(loc, "must be a non-empty array of strings");
-  for (rapidjson::SizeType i = 0; i < v->Size(); ++i) {
-    const Value& s = (*v)[i];
-    if (!s.IsString() || s.GetStringLength() == 0) {
-      return c.fail(item(loc, i), "must be a non-empty string");
-    }
-    out.emplace_back(view(s));
-  }
-  return true;
+  return read_string_items(*v, loc, out, c);
 }
 
 /** "resolve": the services allowed to call the resolve route. Absent: the route answers 404. */

@@ -98,6 +98,23 @@ std::optional<std::string> decode_server_name(std::string_view segment) {
   return std::string(trim(*decoded));
 }
 
+Result<const config::Server*, http::Response> find_server(std::string_view name,
+                                                          const config::Config& config,
+                                                          RequestNote& note) {
+  if (name.empty()) {
+    note.reason = "empty_server_name";
+    return Err{http::json_error(400, "Server name is required")};
+  }
+  const config::Server* server = config.find_brokered(name);
+  if (server == nullptr) {
+    note.reason = "unknown_server";
+    const std::string shown = quotable_name(name);
+    return Err{http::json_error(404, shown.empty() ? std::string("Unknown server")
+                                                   : with_quoted("Unknown server ", shown))};
+  }
+  return server;
+}
+
 Result<const config::Server*, http::Response> resolve_server(std::string_view segment,
                                                              const config::Config& config,
                                                              RequestNote& note) {
@@ -106,18 +123,7 @@ Result<const config::Server*, http::Response> resolve_server(std::string_view se
     note.reason = "bad_server_encoding";
     return Err{http::json_error(400, "Server name is not valid percent-encoding")};
   }
-  if (name->empty()) {
-    note.reason = "empty_server_name";
-    return Err{http::json_error(400, "Server name is required")};
-  }
-  const config::Server* server = config.find_brokered(*name);
-  if (server == nullptr) {
-    note.reason = "unknown_server";
-    const std::string shown = quotable_name(*name);
-    return Err{http::json_error(404, shown.empty() ? std::string("Unknown server")
-                                                   : with_quoted("Unknown server ", shown))};
-  }
-  return server;
+  return find_server(*name, config, note);
 }
 
 Result<ServerCall, http::Response> begin_server_call(const http::Request& request, Context& context,

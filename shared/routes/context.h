@@ -78,6 +78,12 @@ std::optional<std::string_view> server_segment(std::string_view path, std::strin
 /** Server name from a raw segment: percent-decoded, trimmed. nullopt when the encoding is bad. */
 std::optional<std::string> decode_server_name(std::string_view segment);
 
+/** The brokered server named `name` (already decoded and trimmed), or the 400 (empty) / 404
+ *  (unknown or not brokered) response to send. */
+Result<const config::Server*, http::Response> find_server(std::string_view name,
+                                                          const config::Config& config,
+                                                          RequestNote& note);
+
 /**
  * The brokered server a raw `{server}` segment names, or the 400/404 response to send (bad
  * encoding, empty name, unknown or not brokered server).
