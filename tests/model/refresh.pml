@@ -11,9 +11,12 @@
  * Three resolvers, on users 1, 1, 1 or 1, 1, 2 (init), each user's record due for renewal.
  *
  * Properties (each with a mutant that SPIN must refute; tests/model/run-spin):
- *   P3  single flight: only a lock owner calls the upstream, and while its lease holds no other
- *       lease holder's request for that credential is in flight
- *       (mutant RELEASE_WITHOUT_OWNER_CHECK: release is a plain DEL)
+ *   P3  one request per expiry while the lock holds: only a lock owner calls the upstream;
+ *       while its lease holds no other lease holder's request for that credential is in flight;
+ *       and it renews the record that is current, not one another renewal already replaced
+ *       (unless a lease ended while its owner worked)
+ *       (mutant RELEASE_WITHOUT_OWNER_CHECK: release is a plain DEL;
+ *        mutant NO_DOUBLE_CHECK: the owner renews what it read before taking the lock)
  *   P4  a stale renewal never overwrites a newer record: a write replaces exactly the version
  *       its renewal started from   (mutant WRITE_WITHOUT_CAS: a plain HSET)
  *   P5  a rotated refresh token is never lost: whenever the upstream holds a valid refresh token
@@ -151,8 +154,12 @@ proctype resolver(byte me; byte u) {
 
 owner:
   /* renew_as_owner: look again, another owner may have renewed since our first read */
+#ifdef NO_DOUBLE_CHECK
+  v1 = v0;
+#else
   redis_may_fail(release);                              /* 503 */
   v1 = rec[u];
+#endif
   if
   :: USABLE(v1) -> goto release                         /* 200 */
   :: RECONNECT(v1) -> goto release                      /* 409 */
@@ -162,7 +169,8 @@ owner:
   /* oauth::request_grant: in flight until the reply is taken; the upstream decides at once,
      and the lock may expire or others act before and after */
   atomic {
-    ASSERT_P3(working[me] && !(lease[me] && OTHER_LIVE_CALL(me, u)));
+    ASSERT_P3(working[me] && !(lease[me] && OTHER_LIVE_CALL(me, u)) &&
+              (expired_in_use[u] || rec[u] == v1));
     calling[me] = true;
     token_ep ! me, u, rt
   };
