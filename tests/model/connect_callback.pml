@@ -53,12 +53,13 @@ byte exchanged[NS];   /* code exchanges at the token endpoint made with the stat
 
 chan token_ep = [0] of { chan };   /* a request carries its reply channel */
 
-/* The per-user index as FlowStore::put keeps it: one ZADD, ZREMRANGEBYSCORE, ZCARD, ZPOPMIN,
- * per popped member a DEL or a ZADD back, EXPIRE; each may fail, and then `abandon` removes the
- * flow again (ZREM, DEL, best effort). */
+/* A Redis command that may fail: the handler leaves by `label`, its 503 / "unavailable" path. */
 #define redis_may_fail(label) if :: skip :: goto label fi
 
-/* connect (shared/routes/connect.cc) -> FlowStore::put. */
+/* connect (shared/routes/connect.cc) -> FlowStore::put: the flow's SET NX EX, then the per-user
+ * index that holds the cap, one command at a time: ZADD, ZREMRANGEBYSCORE, ZCARD, ZPOPMIN, per
+ * popped member a DEL or a ZADD back, EXPIRE. When one fails, `abandon` removes the flow again
+ * (ZREM, DEL, best effort). `issued` marks the redirect that carries the state out. */
 proctype connect(byte u; byte s) {
   byte n, i, k, lo, popped[NS], npop, keep;
   starter[s] = u;
@@ -156,7 +157,8 @@ end_connect:
   skip
 }
 
-/* callback (shared/routes/callback.cc) with FlowStore::take. `c` is the authenticated caller. */
+/* callback (shared/routes/callback.cc) with FlowStore::take: GETDEL of the flow, the user check,
+ * the code exchange, the sealed write (CredentialStore::put). `c` is the authenticated caller. */
 proctype callback(byte c) {
   byte s, f;
   mtype outcome;

@@ -123,9 +123,10 @@ inline put_if(u, base, rt, fresh, reconnect, wr) {
   fi
 }
 
-/* Resolver::resolve for an oauth_connect server (a token-exchange server differs only in what it
- * sends: the subject token instead of a refresh token). `me` is the slot, `u` the user. The
- * answer of each exit is in its comment; the properties do not depend on it. */
+/* Resolver::resolve for an oauth_connect server: the first read, the lock, then renew_as_owner or
+ * wait_for_owner, and the release. (Token exchange and on-behalf-of send the subject token
+ * instead, renew an absent record, and rotate nothing; they are not modelled.) `me` is the slot,
+ * `u` the user. The answer of each exit is in its comment; the properties do not depend on it. */
 proctype resolver(byte me; byte u) {
   byte v0, v1, v, seen, rt, newrt, polls, wr;
   mtype out;
