@@ -140,12 +140,24 @@ BOOST_AUTO_TEST_CASE(connected_credential_shows_metadata_and_never_a_token) {
   }
 }
 
-BOOST_AUTO_TEST_CASE(credential_past_its_expiry_is_expired_with_a_connect_path) {
-  seed("alice", "github", now() - 10);
+BOOST_AUTO_TEST_CASE(
+    credential_past_its_expiry_without_refresh_token_is_expired_with_a_connect_path) {
+  auto c = credential(now() - 10);
+  c.refresh_token.clear();
+  seed_credential(S().redis.url(), S().stack->keys(), "alice", default_server_key("github"), c);
   const auto d = json(S().stack->get(kList, S().issuer.token("alice")));
   const auto& gh = entry(d, "github");
   BOOST_TEST(str(gh, "status") == "expired");
   BOOST_TEST(str(gh, "connect_path") == "/api/v1/user/credentials/github/connect");
+}
+
+BOOST_AUTO_TEST_CASE(credential_past_its_expiry_with_a_refresh_token_is_connected) {
+  // It is refreshed on its next use (resolve), so the user has nothing to do.
+  seed("alice", "github", now() - 10);
+  const auto d = json(S().stack->get(kList, S().issuer.token("alice")));
+  const auto& gh = entry(d, "github");
+  BOOST_TEST(str(gh, "status") == "connected");
+  BOOST_TEST(!gh.HasMember("connect_path"));
 }
 
 BOOST_AUTO_TEST_CASE(a_user_never_sees_another_users_credential) {
