@@ -61,7 +61,7 @@ int run(int argc, char** argv, std::string_view route_name, routes::RouteFn rout
                          system_clock(), log);
   store::RefreshLock refresh_lock(*redis, crypto::system_random(), config->redis.key_prefix, log);
   broker::Resolver resolver(credentials, refresh_lock, *http_client, system_clock(), log,
-                            broker::resolver_options(config->http), broker::real_sleep());
+                            broker::resolver_options(*config), broker::real_sleep());
 
   // The services that may call the resolve route, verified like users but by their own block.
   std::unique_ptr<identity::KeySource> caller_keys;

@@ -34,9 +34,12 @@ Sleep real_sleep() {
   return [](std::chrono::milliseconds d) { std::this_thread::sleep_for(d); };
 }
 
-ResolverOptions resolver_options(const config::Outbound& http) {
+ResolverOptions resolver_options(const config::Config& config) {
+  // The owner's critical section: HGET, the token request, put_if; each Redis step may have to
+  // reconnect first. One second of slack on top for scheduling.
+  const std::int64_t redis_step = config.redis.connect_timeout_ms + config.redis.command_timeout_ms;
   ResolverOptions o;
-  o.lock_ttl_ms = http.timeout_ms + 1000;
+  o.lock_ttl_ms = config.http.timeout_ms + 2 * redis_step + 1000;
   o.max_wait_ms = o.lock_ttl_ms + 500;
   return o;
 }
@@ -126,6 +129,9 @@ Outcome Resolver::renew_as_owner(Call& call) {
       auto marked = credentials_.put_if(user, server.key, refused(*current->credential, now),
                                         current->version);
       if (!marked) return store_failed(marked.error());
+      // Another renewal wrote meanwhile (with a newer refresh token, perhaps): that record
+      // decides, not our refusal.
+      if (!marked->has_value()) return settle_newer(call, what);
       log_.warn("credential_reconnect_required",
                 {{"user", std::string_view(user)}, {"server", std::string_view(server.name)}});
       return failed(ResolveError::kReconnectRequired);
@@ -138,19 +144,22 @@ Outcome Resolver::renew_as_owner(Call& call) {
                        : after_refresh(*current->credential, *token, now);
   auto written = credentials_.put_if(user, server.key, renewed, current->version);
   if (!written) return store_failed(written.error());
-  if (!written->has_value()) {
-    // Our lock expired and another renewal wrote first: theirs is newer, ours is dropped.
-    log_.warn("credential_renewal_superseded", {{"user", std::string_view(user)},
-                                                {"server", std::string_view(server.name)},
-                                                {"grant", what}});
-    auto newer = credentials_.load_versioned(user, server.key);
-    if (!newer) return store_failed(newer.error());
-    if (auto done = call.settle(*newer)) return std::move(*done);
-    return failed(ResolveError::kBusy);
-  }
+  // Our lock expired and another renewal wrote first: theirs is newer, ours is dropped.
+  if (!written->has_value()) return settle_newer(call, what);
   log_.info(call.exchanges() ? "credential_exchanged" : "credential_refreshed",
             {{"user", std::string_view(user)}, {"server", std::string_view(server.name)}});
   return resolved_from(renewed);
+}
+
+Outcome Resolver::settle_newer(Call& call, std::string_view grant) {
+  log_.warn("credential_renewal_superseded", {{"user", std::string_view(call.subject.user)},
+                                              {"server", std::string_view(call.server.name)},
+                                              {"grant", grant}});
+  auto newer = credentials_.load_versioned(call.subject.user, call.server.key);
+  if (!newer) return store_failed(newer.error());
+  call.now = clock_.now_seconds();
+  if (auto done = call.settle(*newer)) return std::move(*done);
+  return failed(ResolveError::kBusy);
 }
 
 Outcome Resolver::wait_for_owner(Call& call, std::string seen_version) {

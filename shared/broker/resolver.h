@@ -59,8 +59,12 @@ struct ResolverOptions {
 using Sleep = std::function<void(std::chrono::milliseconds)>;
 Sleep real_sleep();
 
-/** Options derived from the outbound HTTP timeouts: the lock outlives one token request. */
-ResolverOptions resolver_options(const config::Outbound& http);
+/**
+ * Options derived from the configured timeouts: the lock outlives everything its owner does while
+ * holding it (a re-read, one token request, one write, each Redis step with a reconnect), so a
+ * renewal's lease cannot end while it is still working (docs/architecture.md, "Refresh once").
+ */
+ResolverOptions resolver_options(const config::Config& config);
 
 class Resolver {
  public:
@@ -74,6 +78,8 @@ class Resolver {
   struct Call;
   Result<Resolved, ResolveFailure> renew_as_owner(Call& call);
   Result<Resolved, ResolveFailure> wait_for_owner(Call& call, std::string seen_version);
+  /** After our write lost its compare-and-set: the newer record answers. */
+  Result<Resolved, ResolveFailure> settle_newer(Call& call, std::string_view grant);
 
   store::CredentialStore& credentials_;
   store::RefreshLock& lock_;

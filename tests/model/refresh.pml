@@ -179,9 +179,15 @@ owner:
   if
   :: out == UPSTREAM_FAILED -> skip                     /* 502 */
   :: out == INVALID_GRANT ->
-     /* refused(): tokens cleared, reconnect_required; 409 whether or not the compare held,
-        503 when Redis failed */
-     put_if(u, v1, 0, false, true, wr)
+     /* refused(): tokens cleared, reconnect_required; 409, 503 when Redis failed */
+     put_if(u, v1, 0, false, true, wr);
+     if
+     :: wr == 0 ->
+        /* superseded (settle_newer): the newer record decides, not our refusal */
+        redis_may_fail(release);
+        v = rec[u]
+     :: else
+     fi
   :: out == GRANTED ->
      /* after_refresh(): the rotated refresh token if one came, else the old one */
      if

@@ -91,7 +91,7 @@ RouteHarness::RouteHarness(RouteOptions options)
       credentials(redis, keyring, random, config.redis.key_prefix, log),
       flows(redis, keyring, config.redis.key_prefix, random, clock, log),
       refresh_lock(redis, random, config.redis.key_prefix, log),
-      resolver(credentials, refresh_lock, http, clock, log, broker::resolver_options(config.http),
+      resolver(credentials, refresh_lock, http, clock, log, broker::resolver_options(config),
                [this](std::chrono::milliseconds) {
                  ++sleeps;
                  if (on_sleep) on_sleep();

@@ -407,6 +407,32 @@ BOOST_AUTO_TEST_CASE(a_renewal_overtaken_by_a_newer_write_never_overwrites_it) {
   BOOST_TEST(log_has(h, R"("event":"credential_renewal_superseded")"));
 }
 
+BOOST_AUTO_TEST_CASE(a_refusal_overtaken_by_a_newer_write_answers_with_the_newer_record) {
+  RouteHarness h(with_resolve());
+  store_credential(h, "alice", "github", connected(kNow - 10));
+  auto newer = connected(kNow + 3600, "RT-SENTINEL-newer");
+  newer.access_token = "AT-SENTINEL-newer";
+  // Our refresh token was already spent by another instance, which wrote its result meanwhile.
+  h.http.on_send = [&] { store_credential(h, "alice", "github", newer); };
+  h.http.answer(400, "application/json", R"({"error":"invalid_grant"})");
+  const auto answer = resolve(h, "github");
+  BOOST_TEST(answer.status == 200, answer.body);
+  BOOST_TEST(answer.body.find("AT-SENTINEL-newer") != std::string::npos);
+  const auto c = stored(h, "alice", "github");
+  BOOST_TEST(!c.reconnect_required);
+  BOOST_TEST(c.refresh_token == "RT-SENTINEL-newer");
+}
+
+BOOST_AUTO_TEST_CASE(the_lock_outlives_everything_its_owner_does_while_holding_it) {
+  RouteHarness h(with_resolve());
+  const auto o = broker::resolver_options(h.config);
+  const auto& c = h.config;
+  // A re-read, a token request and a write, each Redis step possibly with a reconnect.
+  BOOST_TEST(o.lock_ttl_ms >
+             c.http.timeout_ms + 2 * (c.redis.connect_timeout_ms + c.redis.command_timeout_ms));
+  BOOST_TEST(o.max_wait_ms > o.lock_ttl_ms, "a waiter outwaits a lock whose owner died");
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(another_instance_holds_the_lock)
@@ -463,7 +489,7 @@ BOOST_AUTO_TEST_CASE(a_lock_never_released_ends_in_a_bounded_503_with_retry_afte
   const auto answer = resolve(h, "github");
   check_json(answer, 503, error_body("Service Unavailable", "Credential renewal in progress", 503));
   BOOST_TEST(answer.header("Retry-After").value_or("") == "1");
-  const auto options = broker::resolver_options(h.config.http);
+  const auto options = broker::resolver_options(h.config);
   BOOST_TEST(h.sleeps == static_cast<std::size_t>(options.max_wait_ms / options.poll_interval_ms));
   BOOST_TEST(h.http.requests.empty());
 }
