@@ -61,9 +61,27 @@ std::optional<std::string_view> single(const std::vector<std::pair<std::string, 
 
 }  // namespace
 
+namespace {
+
+/**
+ * An anonymous (or unauthenticated) callback spends the flow its state names before the 401: a
+ * leaked callback URL (logs, history, a shared screen) could otherwise be redeemed later by the
+ * user who started the flow. Nothing else is done with it: no exchange, no redirect.
+ */
+void spend_flow_of(const http::Request& request, Context& context) {
+  const auto query = http::parse_query(request.query);
+  if (!query || !context.flows.enabled()) return;
+  if (const auto state = single(*query, "state")) (void)context.flows.take(*state);
+}
+
+}  // namespace
+
 http::Response callback(const http::Request& request, Context& context, RequestNote& note) {
   auto call = begin_server_call(request, context, note, "callback", "GET");
-  if (!call) return call.error();
+  if (!call) {
+    if (call.error().status == 401) spend_flow_of(request, context);
+    return call.error();
+  }
   const std::string& user = call->user;
   const config::Server& server = *call->server;
   const config::AuthBroker& broker = *server.auth_broker;

@@ -6,11 +6,33 @@
 
 namespace credbroker::routes {
 
+namespace {
+
+/** RFC 9110 §9.3.1, §9.3.2, §9.3.5: a body on GET, HEAD or DELETE has no defined meaning. */
+bool carries_unwanted_body(const http::Request& request) {
+  if (request.method != "GET" && request.method != "HEAD" && request.method != "DELETE") {
+    return false;
+  }
+  const auto length = request.header("content-length");
+  return (length && !length->empty() && *length != "0") ||
+         request.header("transfer-encoding").has_value() || !request.body.empty();
+}
+
+}  // namespace
+
 http::Response dispatch(std::string_view route_name, RouteFn route, const http::Request& request,
                         Context& context) {
   const auto start = std::chrono::steady_clock::now();
   RequestNote note;
-  http::Response response = route(request, context, note);
+  // Refused unread, before anything else: no route reads such a body, and a client trickling one
+  // must not hold a process (issue: slow bodies behind Apache mod_proxy_fcgi).
+  http::Response response;
+  if (carries_unwanted_body(request)) {
+    note.reason = "body_not_allowed";
+    response = http::json_error(400, "Request body not allowed");
+  } else {
+    response = route(request, context, note);
+  }
   response.set_header("Cache-Control", "no-store");
   const double ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();

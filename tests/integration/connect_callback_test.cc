@@ -410,13 +410,14 @@ BOOST_AUTO_TEST_CASE(another_user_finishing_the_flow_stores_nothing_for_anyone) 
   BOOST_TEST(status_of("victim", "github") == "not_connected");
 }
 
-BOOST_AUTO_TEST_CASE(anonymous_callback_is_a_401_json_and_keeps_the_flow) {
+BOOST_AUTO_TEST_CASE(anonymous_callback_is_a_401_json_and_spends_the_flow) {
   const auto state = state_of(start(*S().stack, "alice"));
   const auto a =
       S().stack->request("GET", "/api/v1/user/credentials/github/callback?" + code_query(state));
   BOOST_TEST(a.status == 401);
   BOOST_TEST(a.header("content-type").value_or("") == "application/json");
-  BOOST_TEST(finish(*S().stack, "alice", code_query(state)) == ui("github", ""));
+  // The leaked URL is worth nothing afterwards, even to the user who started the flow.
+  BOOST_TEST(finish(*S().stack, "alice", code_query(state)) == ui("github", "invalid_state"));
 }
 
 BOOST_AUTO_TEST_CASE(issuer_must_match_when_present) {

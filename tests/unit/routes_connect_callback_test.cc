@@ -442,14 +442,17 @@ BOOST_AUTO_TEST_CASE(another_users_callback_is_user_mismatch_and_spends_the_flow
   check_nothing_stored(h);
 }
 
-BOOST_AUTO_TEST_CASE(an_unauthenticated_callback_is_401_and_leaves_the_flow) {
+BOOST_AUTO_TEST_CASE(an_unauthenticated_callback_is_401_and_spends_the_flow) {
   RouteHarness h;
   const Flow f = start_flow(h);
   const auto r = callback(h, code_and_state("c", f), "");
   BOOST_TEST(r.status == 401);
-  BOOST_TEST(h.redis.log.empty());
+  BOOST_TEST(h.redis.count("GETDEL") == 1u);
+  BOOST_TEST(h.http.requests.empty(), "no code exchange for an anonymous caller");
+  // A leaked callback URL cannot be redeemed later, even by the user who started the flow.
   h.http.answer(200, "application/json", kTokenAnswer);
-  check_redirect(callback(h, code_and_state("c", f)), kSuccess);
+  check_redirect(callback(h, code_and_state("c", f)), ui_error("github", "invalid_state"));
+  BOOST_TEST(h.http.requests.empty());
 }
 
 BOOST_AUTO_TEST_CASE(an_unknown_server_is_a_404_not_a_redirect) {

@@ -458,4 +458,31 @@ BOOST_AUTO_TEST_CASE(every_request_leaves_one_log_line_without_its_query) {
 
 BOOST_AUTO_TEST_SUITE_END()
 
+BOOST_AUTO_TEST_SUITE(request_bodies)
+
+BOOST_AUTO_TEST_CASE(a_body_on_get_or_delete_is_400_before_any_route_work) {
+  RouteHarness h;
+  for (const char* method : {"GET", "DELETE"}) {
+    auto r =
+        h.request(method, std::string(kList) + (std::string(method) == "GET" ? "" : "/github"));
+    r.add_header("Content-Length", "1000");
+    const auto answer = method == std::string("GET") ? h.list(r) : h.disconnect(r);
+    check_json(answer, 400, error_body("Bad Request", "Request body not allowed", 400));
+  }
+  auto chunked = h.request("DELETE", std::string(kList) + "/github");
+  chunked.add_header("Transfer-Encoding", "chunked");
+  BOOST_TEST(h.disconnect(chunked).status == 400);
+  BOOST_TEST(h.redis.log.empty(), "nothing done for such a request");
+  BOOST_TEST(h.sink.lines.back().find(R"("reason":"body_not_allowed")") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(an_empty_content_length_on_get_is_fine) {
+  RouteHarness h;
+  auto r = h.request("GET", kList);
+  r.add_header("Content-Length", "0");
+  BOOST_TEST(h.list(r).status == 200);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
 }  // namespace credbroker::routes
