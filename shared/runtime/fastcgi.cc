@@ -1,18 +1,25 @@
-// FastCGI adapter (libfcgi): accept loop on an inherited or explicit listening socket.
+// FastCGI adapter (libfcgi for the protocol): our own accept loop on an inherited or explicit
+// listening socket, with a per-request watchdog and the FCGI_WEB_SERVER_ADDRS check.
+#include <arpa/inet.h>
 #include <fcgiapp.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "shared/runtime/runtime.h"
 #include "shared/runtime/transport_common.h"
+#include "shared/util/strings.h"
 
 namespace credbroker::runtime {
 
@@ -67,12 +74,118 @@ long read_within(FCGX_Request* r, char* buf, std::size_t n, std::chrono::millise
   return error == EAGAIN || error == EWOULDBLOCK ? kReadTimedOut : -1;
 }
 
+/** SIGALRM only interrupts a blocked read(2) (no SA_RESTART); it does nothing else. */
+void on_alarm(int) {}
+
+void install_watchdog_signal() {
+  struct sigaction sa {};
+  sa.sa_handler = on_alarm;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = 0;
+  ::sigaction(SIGALRM, &sa, nullptr);
+}
+
+/** Arms a one-shot ITIMER_REAL; disarmed by disarm() or when it goes out of scope. */
+class Watchdog {
+ public:
+  explicit Watchdog(std::chrono::milliseconds deadline) { set(deadline); }
+  ~Watchdog() { disarm(); }
+  Watchdog(const Watchdog&) = delete;
+  Watchdog& operator=(const Watchdog&) = delete;
+  void disarm() { set(std::chrono::milliseconds(0)); }
+
+ private:
+  static void set(std::chrono::milliseconds t) {
+    itimerval timer{};
+    timer.it_value.tv_sec = static_cast<time_t>(t.count() / 1000);
+    timer.it_value.tv_usec = static_cast<suseconds_t>((t.count() % 1000) * 1000);
+    ::setitimer(ITIMER_REAL, &timer, nullptr);
+  }
+};
+
+/**
+ * FCGI_WEB_SERVER_ADDRS (the FastCGI convention libfcgi itself honours): a comma-separated list
+ * of the IPv4 addresses that may connect over TCP. Empty: any.
+ */
+std::vector<in_addr> web_server_addresses() {
+  std::vector<in_addr> out;
+  const char* list = std::getenv("FCGI_WEB_SERVER_ADDRS");
+  if (list == nullptr) return out;
+  std::string_view rest(list);
+  while (!rest.empty()) {
+    const auto comma = rest.find(',');
+    const std::string item(trim(rest.substr(0, comma)));
+    rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+    in_addr a{};
+    if (!item.empty() && ::inet_pton(AF_INET, item.c_str(), &a) == 1) out.push_back(a);
+  }
+  return out;
+}
+
+bool peer_allowed(const sockaddr_storage& peer, const std::vector<in_addr>& allowed) {
+  if (peer.ss_family == AF_UNIX || allowed.empty()) return true;
+  if (peer.ss_family != AF_INET) return false;  // the list names IPv4 addresses only
+  const auto& in = reinterpret_cast<const sockaddr_in&>(peer);
+  return std::any_of(allowed.begin(), allowed.end(),
+                     [&](const in_addr& a) { return a.s_addr == in.sin_addr.s_addr; });
+}
+
+/** The next connection from an allowed peer; -1 when the listening socket fails for good. */
+int accept_peer(int listen_socket, const std::vector<in_addr>& allowed) {
+  while (true) {
+    sockaddr_storage peer{};
+    socklen_t len = sizeof peer;
+    const int fd = ::accept4(listen_socket, reinterpret_cast<sockaddr*>(&peer), &len, SOCK_CLOEXEC);
+    if (fd < 0) {
+      if (errno == EINTR || errno == ECONNABORTED || errno == EAGAIN || errno == EPROTO ||
+          errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+        continue;
+      }
+      std::fprintf(stderr,
+                   "{\"level\":\"error\",\"event\":\"fastcgi_accept_failed\",\"errno\":%d}\n",
+                   errno);
+      return -1;
+    }
+    if (peer_allowed(peer, allowed)) return fd;
+    std::fputs(
+        "{\"level\":\"warn\",\"event\":\"fastcgi_peer_refused\",\"reason\":"
+        "\"not_in_fcgi_web_server_addrs\"}\n",
+        stderr);
+    ::close(fd);
+  }
+}
+
 }  // namespace
 
-int serve_fastcgi(int socket, const Handler& handler) {
-  FcgiRequest request(socket);
-  while (FCGX_Accept_r(request.get()) >= 0) {
-    FCGX_Request* r = request.get();
+int serve_fastcgi(int listen_socket, const Handler& handler, const FastCgiLimits& limits) {
+  install_watchdog_signal();
+  const std::vector<in_addr> allowed = web_server_addresses();
+  // libfcgi never accepts by itself: this loop does (so a new connection gets the watchdog and
+  // the address check), and libfcgi, handed no listening socket, cannot fall back to its own.
+  FcgiRequest request(-1);
+  FCGX_Request* r = request.get();
+  while (true) {
+    if (r->ipcFd < 0) {
+      const int peer = accept_peer(listen_socket, allowed);
+      if (peer < 0) return 1;
+      r->ipcFd = peer;
+      // FCGX_Accept_r opens by finishing the "previous" request: it must not close this one.
+      r->keepConnection = 1;
+    }
+    // A peer must deliver BEGIN_REQUEST and every parameter before the deadline, however it
+    // trickles them (one alarm for the whole read, not a timeout per read(2)).
+    Watchdog watchdog(limits.request_deadline);
+    const int accepted = FCGX_Accept_r(r);
+    watchdog.disarm();
+    if (accepted < 0) {
+      // libfcgi closed the connection (ipcFd is -1 again); the next peer is accepted above.
+      std::fputs(
+          "{\"level\":\"warn\",\"event\":\"fastcgi_peer_dropped\","
+          "\"reason\":\"incomplete_request\"}\n",
+          stderr);
+      r->ipcFd = -1;
+      continue;
+    }
     http::Request req = request_from_params(params_of(r->envp));
     bool timed = false;
     const auto read = [r, &timed](char* buf, std::size_t n,
@@ -89,30 +202,6 @@ int serve_fastcgi(int socket, const Handler& handler) {
     if (body_unread) r->keepConnection = 0;
     FCGX_Finish_r(r);
   }
-  return 0;
-}
-
-int serve(const Transport& transport, const Handler& handler) {
-  // A client that goes away mid-response must not kill the process.
-  signal(SIGPIPE, SIG_IGN);
-  if (transport.kind == Transport::Kind::kCgi) return serve_cgi(handler);
-  if (transport.kind == Transport::Kind::kLambda) {
-    return serve_lambda(transport.runtime_api, handler);
-  }
-  if (FCGX_Init() != 0) {
-    std::fputs("{\"level\":\"error\",\"event\":\"fastcgi_init_failed\"}\n", stderr);
-    return 1;
-  }
-  int socket = 0;
-  if (transport.kind == Transport::Kind::kFastCgiListen) {
-    socket = FCGX_OpenSocket(transport.listen.c_str(), 128);
-    if (socket < 0) {
-      std::fprintf(stderr, "{\"level\":\"error\",\"event\":\"listen_failed\",\"listen\":\"%s\"}\n",
-                   transport.listen.c_str());
-      return 1;
-    }
-  }
-  return serve_fastcgi(socket, handler);
 }
 
 }  // namespace credbroker::runtime

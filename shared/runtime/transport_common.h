@@ -33,7 +33,12 @@ http::Response handle_with_body(http::Request& request, const BodyReader& read,
 http::Response call_handler(const http::Request& request, const Handler& handler);
 
 int serve_cgi(const Handler& handler);
-int serve_fastcgi(int socket, const Handler& handler);
+/** How long a FastCGI peer has to deliver a whole request head (BEGIN_REQUEST and parameters). */
+struct FastCgiLimits {
+  std::chrono::milliseconds request_deadline{10000};
+};
+/** Serves FastCGI connections accepted from `listen_socket` until it fails. */
+int serve_fastcgi(int listen_socket, const Handler& handler, const FastCgiLimits& limits);
 int serve_lambda(const std::string& runtime_api, const Handler& handler);
 
 }  // namespace credbroker::runtime
