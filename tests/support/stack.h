@@ -75,6 +75,9 @@ struct StackOptions {
   std::string extra_identity;  // more "identity" members, each starting with ','
   std::string jwks_url;        // non-empty: identity.jwks_url instead of the issuer's jwks_file
   std::vector<std::pair<std::string, std::string>> env;  // more handler environment
+  // The header names a front sets on proxied upstream requests (authorize route); the identity
+  // header is always cleared besides.
+  std::vector<std::string> proxy_headers = {"Authorization"};
   int procs = 1;
 };
 
