@@ -84,17 +84,15 @@ bool is_proxyable(std::string_view rest, std::string_view query) {
   return true;
 }
 
-/** The configured url with the client's path below the server and its query. */
-std::string upstream_url(const config::Server& server, std::string_view rest,
-                         std::string_view query) {
+/**
+ * The configured url with the client's path below the server. The query is left to the front,
+ * which appends the request's own (Apache's mod_rewrite refuses a "?" that a variable brings in).
+ */
+std::string upstream_url(const config::Server& server, std::string_view rest) {
   std::string url = server.url;
   if (!rest.empty()) {
     while (url.ends_with('/')) url.pop_back();
     url.append(rest);
-  }
-  if (!query.empty()) {
-    url.push_back('?');
-    url.append(query);
   }
   return url;
 }
@@ -190,7 +188,7 @@ http::Response decide(const http::Request& request, Context& context, RequestNot
   r.set_header("Variable-CREDBROKER_SERVER", server->name);
   r.set_header("Variable-CREDBROKER_HEADER", to_lower(broker.header));
   r.set_header("Variable-CREDBROKER_VALUE", broker::header_value(broker, resolved->access_token));
-  r.set_header("Variable-CREDBROKER_UPSTREAM", upstream_url(*server, target->rest, request.query));
+  r.set_header("Variable-CREDBROKER_UPSTREAM", upstream_url(*server, target->rest));
   note.reason = "authorized";
   return r;
 }
