@@ -340,6 +340,10 @@ bool read_authorize(const Fields& root, std::optional<Authorize>& out, Check& c)
                   "must start and end with \"/\" and hold only unreserved path characters, no "
                   "empty or dot segments");
   }
+  // Every front routes /api/ to the credential routes; a prefix there would take their paths.
+  if (authorize.path_prefix.starts_with("/api/")) {
+    return c.fail(f.at("path_prefix"), "must not be under \"/api/\"");
+  }
   out = std::move(authorize);
   return true;
 }

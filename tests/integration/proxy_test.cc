@@ -61,6 +61,7 @@ StackOptions options(const RedisServer& redis, const HttpServer& upstream,
   o.servers_json = servers_json(upstream);
   o.extra_config = R"(, "authorize": {"path_prefix": "/upstream/"})";
   o.proxy_headers = {"Authorization", "PRIVATE-TOKEN"};
+  o.proxy_origins = {"127.0.0.1:" + std::to_string(upstream.port())};
   o.procs = 2;
   return o;
 }

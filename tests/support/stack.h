@@ -78,6 +78,9 @@ struct StackOptions {
   // The header names a front sets on proxied upstream requests (authorize route); the identity
   // header is always cleared besides.
   std::vector<std::string> proxy_headers = {"Authorization"};
+  // lighttpd only: the "host:port" origins its mod_proxy may reach (it cannot choose one per
+  // request).
+  std::vector<std::string> proxy_origins;
   int procs = 1;
 };
 

@@ -868,6 +868,8 @@ BOOST_AUTO_TEST_CASE(a_path_prefix_must_be_slash_delimited_segments_without_dots
                    ConfigJson().set("/authorize", "{}").set("/authorize/path_prefix", bad)) == rule,
                bad);
   }
+  BOOST_TEST(parse_error(ConfigJson().set("/authorize", R"({"path_prefix": "/api/up/"})")) ==
+             "authorize.path_prefix: must not be under \"/api/\"");
   BOOST_TEST(parse_error(ConfigJson().set("/authorize", R"({"path_prefix": ""})")) ==
              "authorize.path_prefix: must be a non-empty string");
 }
