@@ -160,6 +160,9 @@ http::Response decide(const http::Request& request, Context& context, RequestNot
     return not_found();
   }
 
+  // The raw token itself, verified like the identity header everywhere else: it is also the
+  // subject of a token exchange. (API Gateway's verified claims never apply: this route has no
+  // Lambda deployment, and they carry no token to exchange.)
   const auto token = identity::extract_token(request, context.config.identity.header);
   if (!token) return authentication_failure(identity::AuthError{token.error()}, note);
   auto verified = context.authenticator.verify(*token);

@@ -6,6 +6,7 @@
 // JSON; 200 concurrent requests of 20 users across two handler processes each carry their own
 // user's credential.
 #define BOOST_TEST_MODULE integration_proxy
+#include <algorithm>
 #include <atomic>
 #include <boost/test/unit_test.hpp>
 #include <map>
@@ -197,11 +198,19 @@ BOOST_AUTO_TEST_CASE(an_unconnected_user_gets_403_with_the_connect_path) {
   BOOST_TEST(S().upstream.request_count() == 0u);
 }
 
-BOOST_AUTO_TEST_CASE(no_identity_is_401_and_reaches_nothing) {
-  const auto r = S().front->request("GET", "/upstream/github/x");
+BOOST_AUTO_TEST_CASE(no_identity_or_a_bad_one_is_401_and_reaches_nothing) {
+  const std::string body =
+      R"({"error":"Unauthorized","message":"Authentication required","status_code":401})";
+  auto r = S().front->request("GET", "/upstream/github/x");
   BOOST_TEST(r.status == 401);
-  BOOST_TEST(r.body ==
-             R"({"error":"Unauthorized","message":"Authentication required","status_code":401})");
+  BOOST_TEST(r.body == body);
+  BOOST_TEST(r.header("www-authenticate").value_or("") == "Bearer");
+  r = S().front->get("/upstream/github/x", S().issuer.token("alice", -3600));
+  BOOST_TEST(r.status == 401);
+  BOOST_TEST(r.body == body);
+  BOOST_TEST(r.header("www-authenticate").value_or("") == "Bearer error=\"invalid_token\"");
+  BOOST_TEST(std::count_if(r.headers.begin(), r.headers.end(),
+                           [](const auto& h) { return h.first == "www-authenticate"; }) == 1);
   BOOST_TEST(S().upstream.request_count() == 0u);
 }
 
