@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "shared/config/config.h"
+#include "shared/http/url.h"
 #include "shared/util/clock.h"
 #include "tests/support/http_server.h"
 #include "tests/support/redis_server.h"
@@ -31,20 +32,61 @@ std::string access_token_of(std::string_view user, std::string_view server) {
   return "AT-" + std::string(server) + "-" + std::string(user) + "-SENTINEL";
 }
 
-/** Two brokered servers proxied to the recording upstream (under /gh and /gl), one not. */
-std::string servers_json(const HttpServer& upstream) {
+constexpr std::string_view kRefreshed = "AT-REFRESHED-SENTINEL";
+constexpr std::string_view kExchanged = "AT-EXCHANGED-SENTINEL";
+constexpr std::string_view kTokenExchange = "urn:ietf:params:oauth:grant-type:token-exchange";
+
+/** The one value of form field `name` in a recorded token request, or "". */
+std::string form_field(const RecordedRequest& r, std::string_view name) {
+  const auto form = http::parse_query(r.body);
+  if (!form) return {};
+  for (const auto& [k, v] : *form) {
+    if (k == name) return v;
+  }
+  return {};
+}
+
+/** The scripted token endpoint: a refresh and a token exchange succeed, a little slowly, so that
+ *  concurrent renewals overlap. */
+ScriptedResponse token_answer(const RecordedRequest& r) {
+  const std::string grant = form_field(r, "grant_type");
+  const std::string token = grant == "refresh_token"  ? std::string(kRefreshed)
+                            : grant == kTokenExchange ? std::string(kExchanged)
+                                                      : std::string();
+  if (token.empty()) {
+    return {.status = 400,
+            .headers = {{"Content-Type", "application/json"}},
+            .body = R"({"error":"unsupported_grant_type"})"};
+  }
+  return {.status = 200,
+          .headers = {{"Content-Type", "application/json"}},
+          .body = R"({"access_token":")" + token + R"(","token_type":"Bearer","expires_in":3600})",
+          .delay_ms = 300};
+}
+
+/** Three brokered servers proxied to the recording upstream (under /gh, /gl and /jira), one not;
+ *  their token endpoint is `as`. */
+std::string servers_json(const HttpServer& upstream, const HttpServer& as) {
+  const std::string token_endpoint = as.url("/token");
   return R"([
     {"name": "github", "url": ")" +
          upstream.url("/gh") + R"(",
      "auth_broker": {"mode": "oauth_connect", "authorization_endpoint": "http://127.0.0.1:9/a",
-                     "token_endpoint": "http://127.0.0.1:9/t", "client_id": "gh",
+                     "token_endpoint": ")" +
+         token_endpoint + R"(", "client_id": "gh",
                      "client_secret": "CS-SENTINEL-proxy-gh"}},
     {"name": "gitlab", "url": ")" +
          upstream.url("/gl/") + R"(",
      "auth_broker": {"mode": "oauth_connect", "authorization_endpoint": "http://127.0.0.1:9/a",
-                     "token_endpoint": "http://127.0.0.1:9/t", "client_id": "gl",
+                     "token_endpoint": ")" +
+         token_endpoint + R"(", "client_id": "gl",
                      "client_secret": "CS-SENTINEL-proxy-gl", "header": "PRIVATE-TOKEN",
                      "header_format": "token={token}"}},
+    {"name": "jira", "url": ")" +
+         upstream.url("/jira") + R"(",
+     "auth_broker": {"mode": "token_exchange", "token_endpoint": ")" +
+         token_endpoint + R"(", "client_id": "jira",
+                     "client_secret": "CS-SENTINEL-proxy-jira"}},
     {"name": "plain", "url": ")" +
          upstream.url("/plain") + R"("}
   ])";
@@ -54,12 +96,12 @@ std::string server_url(const HttpServer& upstream, std::string_view name) {
   return upstream.url(name == "github" ? "/gh" : "/gl/");
 }
 
-StackOptions options(const RedisServer& redis, const HttpServer& upstream,
+StackOptions options(const RedisServer& redis, const HttpServer& upstream, const HttpServer& as,
                      std::string identity_header) {
   StackOptions o;
   o.redis_url = redis.url();
   o.identity_header = std::move(identity_header);
-  o.servers_json = servers_json(upstream);
+  o.servers_json = servers_json(upstream, as);
   o.extra_config = R"(, "authorize": {"path_prefix": "/upstream/"})";
   o.proxy_headers = {"Authorization", "PRIVATE-TOKEN"};
   o.proxy_origins = {"127.0.0.1:" + std::to_string(upstream.port())};
@@ -74,16 +116,17 @@ struct Suite {
                                   .headers = {{"Content-Type", "text/plain"}},
                                   .body = "upstream saw " + r.method + " " + r.target};
         }),
-        front(start_front(issuer, options(redis, upstream, "Authorization"))) {
+        as(token_answer),
+        front(start_front(issuer, options(redis, upstream, as, "Authorization"))) {
     instance = this;
   }
   ~Suite() { instance = nullptr; }
 
-  void connect(std::string_view user, std::string_view server) {
+  void connect(std::string_view user, std::string_view server, std::int64_t expires_in = 3600) {
     store::Credential c;
     c.access_token = access_token_of(user, server);
     c.refresh_token = "RT-" + std::string(user) + "-SENTINEL";
-    c.expires_at = system_clock().now_seconds() + 3600;
+    c.expires_at = system_clock().now_seconds() + expires_in;
     c.obtained_via = "connect_flow";
     c.updated_at = system_clock().now_seconds();
     seed_credential(redis.url(), front->keys(), user,
@@ -93,6 +136,7 @@ struct Suite {
   RedisServer redis;
   TestIssuer issuer;
   HttpServer upstream;
+  HttpServer as;
   std::unique_ptr<Front> front;
   static Suite* instance;
 };
@@ -104,7 +148,10 @@ Suite& S() {
 }
 
 struct Fresh {
-  Fresh() { S().upstream.clear_requests(); }
+  Fresh() {
+    S().upstream.clear_requests();
+    S().as.clear_requests();
+  }
 };
 
 using Headers = std::vector<std::pair<std::string, std::string>>;
@@ -225,6 +272,48 @@ BOOST_AUTO_TEST_CASE(an_unknown_or_unbrokered_server_is_404_and_reaches_nothing)
   BOOST_TEST(S().upstream.request_count() == 0u);
 }
 
+BOOST_AUTO_TEST_CASE(a_token_exchange_sends_the_users_identity_token_as_its_subject) {
+  const std::string token = S().issuer.token("frank");
+  const auto r = S().front->get("/upstream/jira/rest/api/2/myself", token);
+  BOOST_TEST(r.status == 200);
+  BOOST_TEST(r.body == "upstream saw GET /jira/rest/api/2/myself");
+  const auto grants = S().as.requests();
+  BOOST_TEST_REQUIRE(grants.size() == 1u);
+  BOOST_TEST(form_field(grants[0], "grant_type") == kTokenExchange);
+  BOOST_TEST((form_field(grants[0], "subject_token") == token), "not the user's identity token");
+  const auto seen = S().upstream.requests();
+  BOOST_TEST_REQUIRE(seen.size() == 1u);
+  BOOST_TEST(seen[0].header("authorization").value_or("") == "Bearer " + std::string(kExchanged));
+  check_logs_clean(*S().front, {token});
+}
+
+BOOST_AUTO_TEST_CASE(concurrent_requests_with_an_expired_credential_refresh_it_once) {
+  constexpr int kRequests = 8;
+  S().connect("erin", "github", -10);
+  const std::string token = S().issuer.token("erin");
+  std::atomic<int> ok{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kRequests; ++i) {
+    threads.emplace_back([&, i] {
+      auto client = http::make_curl_client(
+          {.connect_timeout_ms = 2000, .total_timeout_ms = 20000, .max_body_bytes = 1 << 16});
+      http::OutboundRequest r;
+      r.url = S().front->url("/upstream/github/n/" + std::to_string(i));
+      r.headers = bearer(token);
+      const auto answer = client->send(r);
+      if (answer && answer->status == 200) ++ok;
+    });
+  }
+  for (auto& t : threads) t.join();
+  BOOST_TEST(ok.load() == kRequests);
+  BOOST_TEST(S().as.request_count() == 1u);
+  const auto seen = S().upstream.requests();
+  BOOST_TEST_REQUIRE(seen.size() == static_cast<std::size_t>(kRequests));
+  for (const auto& r : seen) {
+    BOOST_TEST(r.header("authorization").value_or("") == "Bearer " + std::string(kRefreshed));
+  }
+}
+
 BOOST_AUTO_TEST_CASE(two_hundred_concurrent_requests_of_twenty_users_each_carry_their_own) {
   constexpr int kUsers = 20;
   constexpr int kPerUser = 10;
@@ -285,8 +374,8 @@ BOOST_AUTO_TEST_SUITE_END()
 BOOST_FIXTURE_TEST_SUITE(another_identity_header, Fresh)
 
 BOOST_AUTO_TEST_CASE(the_identity_header_is_removed_before_the_upstream) {
-  auto front =
-      start_front(S().issuer, options(S().redis, S().upstream, std::string(kIdentityHeader)));
+  auto front = start_front(S().issuer,
+                           options(S().redis, S().upstream, S().as, std::string(kIdentityHeader)));
   store::Credential c;
   c.access_token = access_token_of("dora", "gitlab");
   c.expires_at = system_clock().now_seconds() + 3600;
