@@ -1,5 +1,5 @@
 # syntax=docker/dockerfile:1
-# credbroker container image: lighttpd spawning the six handlers, as infra/lighttpd/credbroker.conf
+# credbroker container image: lighttpd spawning the seven handlers, as infra/lighttpd/credbroker.conf
 # describes. Build: `docker build -t credbroker .`; run and configure: docs/deploy/docker.md.
 # tests/container checks this file (lint rules, the scripts it runs, the runtime package list).
 
@@ -28,7 +28,8 @@ RUN groupadd --system --gid 10001 credbroker \
  && install -d -m 0755 /etc/credbroker
 COPY --from=build /src/build-image/bin/credbroker-list /src/build-image/bin/credbroker-delete \
      /src/build-image/bin/credbroker-connect /src/build-image/bin/credbroker-callback \
-     /src/build-image/bin/credbroker-health /src/build-image/bin/credbroker-resolve /usr/local/bin/
+     /src/build-image/bin/credbroker-health /src/build-image/bin/credbroker-resolve \
+     /src/build-image/bin/credbroker-authorize /usr/local/bin/
 # The whole directory: credbroker.conf loads files next to it (header-names.lua).
 COPY infra/lighttpd/ /etc/lighttpd/credbroker/
 COPY infra/docker/entrypoint infra/docker/healthcheck /usr/local/libexec/credbroker/

@@ -2,7 +2,7 @@
 BUILD_DIR ?= build
 JOBS ?= $(shell nproc)
 
-HANDLERS = credbroker-list credbroker-delete credbroker-connect credbroker-callback credbroker-health credbroker-resolve
+HANDLERS = credbroker-list credbroker-delete credbroker-connect credbroker-callback credbroker-health credbroker-resolve credbroker-authorize
 TOOLS = credbroker-devtoken
 # The image's build stage narrows these (Dockerfile):
 #   make build DEPS_FLAGS=--build-only TOOLS= CMAKE_ARGS=-DCREDBROKER_TESTS=OFF

@@ -75,6 +75,15 @@ struct ResolveCallers {
   std::vector<std::string> allowed_subjects;  // non-empty
 };
 
+/**
+ * The front authorizer (credbroker-authorize): a front server asks it, for a request to
+ * "<path_prefix><server>/<rest>", whether the signed-in user may go through to that upstream and
+ * with which header.
+ */
+struct Authorize {
+  std::string path_prefix = "/upstream/";  // starts and ends with "/", no dot segments
+};
+
 struct Redis {
   // redis://[:password@]host:port/db or unix:///path; CREDBROKER_REDIS_URL overrides it
   std::string url = "redis://127.0.0.1:6379/0";
@@ -99,6 +108,7 @@ struct Config {
   std::int64_t flow_ttl_seconds = 600;
   std::int64_t max_pending_flows_per_user = 16;
   std::optional<ResolveCallers> resolve;  // absent: the resolve route answers 404
+  std::optional<Authorize> authorize;     // absent: the authorize route answers 404
   std::vector<Server> servers;  // in file order; brokered() gives the sorted brokered subset
 
   /** Brokered servers sorted by name. */

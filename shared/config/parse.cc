@@ -324,6 +324,30 @@ bool read_resolve(const Fields& root, std::optional<ResolveCallers>& out, Check&
   return true;
 }
 
+/** "authorize": the front authorizer. Absent: its route answers 404. */
+bool read_authorize(const Fields& root, std::optional<Authorize>& out, Check& c) {
+  const Value* v = nullptr;
+  if (!section(root, "authorize", v, c)) return false;
+  if (v == nullptr) return true;
+  const Fields f(*v, root.at("authorize"));
+  if (!check_keys(f, {"path_prefix"}, c)) return false;
+  Authorize authorize;
+  if (!read_string(f, "path_prefix", authorize.path_prefix, c)) return false;
+  // The prefix is matched against the raw request path and cut off before the server name: a
+  // prefix a front would rewrite (dot segments) would never match what the handler is given.
+  if (!syntax::is_prefix_path(authorize.path_prefix)) {
+    return c.fail(f.at("path_prefix"),
+                  "must start and end with \"/\" and hold only unreserved path characters, no "
+                  "empty or dot segments");
+  }
+  // Every front routes /api/ to the credential routes; a prefix there would take their paths.
+  if (authorize.path_prefix.starts_with("/api/")) {
+    return c.fail(f.at("path_prefix"), "must not be under \"/api/\"");
+  }
+  out = std::move(authorize);
+  return true;
+}
+
 bool read_redis(const Fields& root, const EnvLookup& env, Redis& redis, Check& c) {
   const Value* v = nullptr;
   if (!section(root, "redis", v, c)) return false;
@@ -575,13 +599,15 @@ bool read_servers(const Fields& root, const EnvLookup& env, std::vector<Server>&
 bool read_config(const Value& doc, const EnvLookup& env, Config& cfg,
                  std::vector<std::string>& server_locs, Check& c) {
   const Fields root(doc, "");
-  return check_keys(root,
-                    {"public_base_url", "ui_redirect", "identity", "resolve", "redis", "http",
-                     "flow_ttl_seconds", "max_pending_flows_per_user", "servers", "mcpServers"},
-                    c) &&
+  return check_keys(
+             root,
+             {"public_base_url", "ui_redirect", "identity", "resolve", "authorize", "redis", "http",
+              "flow_ttl_seconds", "max_pending_flows_per_user", "servers", "mcpServers"},
+             c) &&
          read_public_base_url(root, cfg, c) && read_ui_redirect(root, cfg, c) &&
          read_identity(root, cfg.identity, c) && read_resolve(root, cfg.resolve, c) &&
-         read_redis(root, env, cfg.redis, c) && read_outbound(root, cfg.http, c) &&
+         read_authorize(root, cfg.authorize, c) && read_redis(root, env, cfg.redis, c) &&
+         read_outbound(root, cfg.http, c) &&
          read_int(root, "flow_ttl_seconds", 30, 86400, cfg.flow_ttl_seconds, c) &&
          read_int(root, "max_pending_flows_per_user", 1, 1000, cfg.max_pending_flows_per_user, c) &&
          read_servers(root, env, cfg.servers, server_locs, c);
@@ -651,6 +677,15 @@ bool validate(const Config& cfg, const std::vector<std::string>& server_locs, Ch
     if (s.auth_broker &&
         !validate_broker(*s.auth_broker, child(server_locs[i], "auth_broker"), c)) {
       return false;
+    }
+    // The authorizer answers "<url><rest of the path>": a query or fragment in url would swallow
+    // the path the client asked for.
+    if (cfg.authorize && s.auth_broker) {
+      const auto url = syntax::parse_http_url(s.url);
+      if (url->has_query || url->has_fragment) {
+        return c.fail(child(server_locs[i], "url"),
+                      "must not contain a query or fragment when \"authorize\" is configured");
+      }
     }
   }
   return true;

@@ -112,6 +112,23 @@ bool is_relative_path(std::string_view s) {
   return true;
 }
 
+bool is_prefix_path(std::string_view s) {
+  if (s.size() < 3 || !s.starts_with('/') || !s.ends_with('/')) return false;
+  std::string_view rest = s.substr(1, s.size() - 2);
+  while (true) {
+    const auto slash = rest.find('/');
+    const std::string_view segment = rest.substr(0, slash);
+    if (segment.empty() || segment == "." || segment == "..") return false;
+    for (char c : segment) {
+      const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                      c == '-' || c == '.' || c == '_' || c == '~';
+      if (!ok) return false;
+    }
+    if (slash == std::string_view::npos) return true;
+    rest.remove_prefix(slash + 1);
+  }
+}
+
 bool is_token(std::string_view s) {
   if (s.empty()) return false;
   for (char c : s) {

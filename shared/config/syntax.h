@@ -27,6 +27,12 @@ bool is_resource_uri(std::string_view s);
 /** A path on this origin: starts with one "/", no backslash, no control characters. */
 bool is_relative_path(std::string_view s);
 
+/**
+ * A path prefix such as "/upstream/": starts and ends with "/", one or more segments of RFC 3986
+ * unreserved characters (letters, digits, "-", ".", "_", "~"), none empty, "." or "..".
+ */
+bool is_prefix_path(std::string_view s);
+
 /** RFC 9110 §5.6.2 token, as in a header name. */
 bool is_token(std::string_view s);
 

@@ -110,9 +110,10 @@ Result<std::unique_ptr<KeySource>, std::string> file_source(
   return make_static_key_source(std::move(keys.value()));
 }
 
-/** The raw token from the configured header, or why there is none (RFC 6750 §2.1 for Bearer). */
+}  // namespace
+
 Result<std::string_view, AuthErrorKind> extract_token(const http::Request& request,
-                                                      const std::string& header) {
+                                                      std::string_view header) {
   const auto value = request.header(header);
   if (!value) return Err(AuthErrorKind::kMissing);
   if (value->size() > kMaxHeaderBytes) return Err(AuthErrorKind::kTooLarge);
@@ -129,8 +130,6 @@ Result<std::string_view, AuthErrorKind> extract_token(const http::Request& reque
   if (token.empty()) return Err(AuthErrorKind::kMissing);
   return token;
 }
-
-}  // namespace
 
 std::unique_ptr<KeySource> make_static_key_source(KeySet keys) {
   return std::make_unique<StaticKeySource>(std::move(keys));

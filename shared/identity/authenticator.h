@@ -29,6 +29,15 @@ struct AuthError {
   JwtError jwt = JwtError::kMalformed;  // meaningful when kind == kInvalid
 };
 
+/**
+ * The raw token the identity header `header` carries: the Bearer credential (RFC 6750 §2.1) when
+ * it is "Authorization", else the whole value, trimmed. kMissing when absent or empty, kTooLarge
+ * beyond 16 KiB. The Authenticator reads the header with it, and the front authorizer to pass the
+ * token on as the subject of a token exchange.
+ */
+Result<std::string_view, AuthErrorKind> extract_token(const http::Request& request,
+                                                      std::string_view header);
+
 /** Supplies verification keys. */
 class KeySource {
  public:

@@ -68,15 +68,19 @@ Result<std::string, http::Response> authenticate(const http::Request& request, C
     note.user = verified->user;
     return verified->user;
   }
-  note.reason = std::string(auth_reason(verified.error()));
-  if (verified.error().kind == identity::AuthErrorKind::kKeysUnavailable) {
-    return Err{http::json_error(503, "Identity verification is unavailable")};
+  return Err{authentication_failure(verified.error(), note)};
+}
+
+http::Response authentication_failure(const identity::AuthError& error, RequestNote& note) {
+  note.reason = std::string(auth_reason(error));
+  if (error.kind == identity::AuthErrorKind::kKeysUnavailable) {
+    return http::json_error(503, "Identity verification is unavailable");
   }
   auto r = http::json_error(401, "Authentication required");
-  r.set_header("WWW-Authenticate", verified.error().kind == identity::AuthErrorKind::kMissing
+  r.set_header("WWW-Authenticate", error.kind == identity::AuthErrorKind::kMissing
                                        ? "Bearer"
                                        : "Bearer error=\"invalid_token\"");
-  return Err{std::move(r)};
+  return r;
 }
 
 http::Response store_failure(store::StoreError error, RequestNote& note) {

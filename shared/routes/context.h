@@ -59,6 +59,10 @@ std::string_view auth_reason(const identity::AuthError& e);
 Result<std::string, http::Response> authenticate(const http::Request& request, Context& context,
                                                  RequestNote& note);
 
+/** The one mapping of a refused identity to HTTP: 401 with WWW-Authenticate, or 503 when the
+ *  keys cannot be loaded; the reason noted. */
+http::Response authentication_failure(const identity::AuthError& error, RequestNote& note);
+
 /** The one mapping of a store failure to HTTP: 503 either way, with the reason noted. */
 http::Response store_failure(store::StoreError error, RequestNote& note);
 

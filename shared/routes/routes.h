@@ -24,6 +24,13 @@ inline constexpr std::string_view kResolvePath = "/api/v1/internal/credentials/r
  *  block) obtains a signed-in user's fresh upstream credential (shared/broker/resolver.h). */
 http::Response resolve(const http::Request& request, Context& context, RequestNote& note);
 
+/**
+ * <authorize.path_prefix><server>/<rest> — the front authorizer: verifies the user's identity
+ * header, resolves their credential for <server> (shared/broker/resolver.h) and answers 200 with
+ * the header to inject and the upstream URL as FastCGI authorizer variables, or the refusal.
+ */
+http::Response authorize(const http::Request& request, Context& context, RequestNote& note);
+
 inline constexpr std::string_view kHealthPath = "/api/v1/healthz";
 
 /** GET /api/v1/healthz — no authentication: 200 when Redis answers PING, 503 naming what fails. */

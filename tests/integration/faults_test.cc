@@ -306,9 +306,9 @@ BOOST_AUTO_TEST_CASE(every_request_is_answered_while_redis_is_killed_paused_and_
   constexpr int kThreads = 4;
   constexpr int kMaxPerThread = 1000;  // the bound; the phases below end the load long before
   // The front may still be spawning handlers when its port opens: kProcs for each of list,
-  // delete, connect, callback and resolve, one for health.
+  // delete, connect, callback, resolve and authorize, one for health.
   BOOST_TEST_REQUIRE(eventually(
-      [] { return handler_processes(S().stack->config_path()).size() == 5u * kProcs + 1u; }));
+      [] { return handler_processes(S().stack->config_path()).size() == 6u * kProcs + 1u; }));
   const auto handlers_before = handler_processes(S().stack->config_path());
 
   Timeline timeline;

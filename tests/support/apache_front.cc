@@ -5,6 +5,8 @@
 #include <filesystem>
 #include <stdexcept>
 
+#include "shared/util/strings.h"
+
 namespace credbroker::testing {
 
 namespace {
@@ -59,11 +61,17 @@ ApacheFront::ApacheFront(const TestIssuer& issuer, StackOptions options, Mode mo
       {"CREDBROKER_APACHE_GROUP", "nogroup"},
       {"CREDBROKER_APACHE_INCLUDE", dir().file("apache.d") + "/*.conf"},
       // The documented value for a gateway on the same host (Apache has no default).
-      {"CREDBROKER_INTERNAL_ALLOW", "127.0.0.1 ::1"}};
+      {"CREDBROKER_INTERNAL_ALLOW", "127.0.0.1 ::1"},
+      {"CREDBROKER_PROXY_PREFIX", "/upstream/"},
+      {"CREDBROKER_IDENTITY_HEADER", this->options().identity_header}};
+  // mod_authnz_fcgi reaches credbroker-authorize over TCP only, in both ways of running Apache.
+  const int authorize_port = free_port();
+  env.emplace_back("CREDBROKER_AUTHORIZE_ADDR", "127.0.0.1:" + std::to_string(authorize_port));
+  write_proxy_headers();
   std::string config = std::string(CREDBROKER_SOURCE_DIR) + "/infra/apache/";
   if (mode_ == Mode::kProxyFcgi) {
     config += "credbroker-proxy-fcgi.conf";
-    handlers_.emplace(dir().path(), this->options().procs, handler_env());
+    handlers_.emplace(dir().path(), this->options().procs, handler_env(), authorize_port);
     for (const auto& f : handlers_->log_files()) log_files_.push_back(f);
     env.emplace_back("CREDBROKER_SOCKET_DIR", dir().path());
   } else {
@@ -86,6 +94,9 @@ ApacheFront::ApacheFront(const TestIssuer& issuer, StackOptions options, Mode mo
         fs::copy_file(fs::path(CREDBROKER_BIN_DIR) / name, fs::path(bin_dir) / name);
       }
     }
+    handlers_.emplace(dir().path(), this->options().procs, handler_env(), authorize_port,
+                      std::vector<std::string>{"authorize"});
+    for (const auto& f : handlers_->log_files()) log_files_.push_back(f);
     env.emplace_back("CREDBROKER_BIN_DIR", bin_dir);
     env.emplace_back("CREDBROKER_PROCS", std::to_string(this->options().procs));
     pass_handler_env(env);
@@ -122,6 +133,20 @@ void ApacheFront::pass_handler_env(
   }
   for (auto& e : named) apache_env.push_back(std::move(e));
   if (!lines.empty()) write_file(dir().file("apache.d/handler-env.conf"), lines);
+}
+
+void ApacheFront::write_proxy_headers() const {
+  // The two lines docs/deploy/apache.md gives for each credential header but Authorization.
+  std::string lines;
+  for (const auto& name : options().proxy_headers) {
+    if (iequals(name, "Authorization")) continue;
+    lines += "  RequestHeader unset " + name + "\n  RequestHeader set " + name +
+             " \"%{CREDBROKER_VALUE}e\" \"expr=%{reqenv:CREDBROKER_HEADER} == '" + to_lower(name) +
+             "'\"\n";
+  }
+  if (lines.empty()) return;
+  write_file(dir().file("apache.d/proxy-headers.conf"),
+             "<Location \"/upstream/\">\n" + lines + "</Location>\n");
 }
 
 ApacheFront::~ApacheFront() {

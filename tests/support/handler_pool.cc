@@ -8,6 +8,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "tests/support/process.h"
 #include "tests/support/tempdir.h"
 
 namespace credbroker::testing {
@@ -15,7 +16,8 @@ namespace credbroker::testing {
 namespace {
 
 /** Each route names its socket (<route>.sock) and its executable (credbroker-<route>). */
-constexpr const char* kRoutes[] = {"health", "list", "delete", "connect", "callback", "resolve"};
+constexpr const char* kRoutes[] = {"health",   "list",    "delete",   "connect",
+                                   "callback", "resolve", "authorize"};
 
 std::string socket_path(const std::string& dir, std::string_view route) {
   return dir + "/" + std::string(route) + ".sock";
@@ -42,10 +44,12 @@ std::string in_path(std::string_view program) {
 }  // namespace
 
 HandlerPool::HandlerPool(std::string dir, int procs,
-                         std::vector<std::pair<std::string, std::string>> env)
-    : dir_(std::move(dir)) {
+                         std::vector<std::pair<std::string, std::string>> env, int authorize_port,
+                         std::vector<std::string> routes)
+    : dir_(std::move(dir)), routes_(std::move(routes)) {
+  if (routes_.empty()) routes_.assign(std::begin(kRoutes), std::end(kRoutes));
   const std::string multiwatch = in_path("multiwatch");
-  for (const std::string route : kRoutes) {
+  for (const std::string& route : routes_) {
     const int forks = route == "health" ? 1 : procs;
     ProcessOptions p;
     // -n: spawn-fcgi binds the socket, then execs multiwatch in its own place (no daemon, stderr
@@ -57,6 +61,10 @@ HandlerPool::HandlerPool(std::string dir, int procs,
               multiwatch, "-f", std::to_string(forks), "--",
               handler};
     // clang-format on
+    if (route == "authorize" && authorize_port != 0) {
+      p.argv.erase(p.argv.begin() + 2, p.argv.begin() + 6);
+      p.argv.insert(p.argv.begin() + 2, {"-a", "127.0.0.1", "-p", std::to_string(authorize_port)});
+    }
     p.env = env;
     p.stdout_path = "/dev/null";  // FastCGI answers go through the socket, never stdout
     p.stderr_path = log_path(dir_, route);
@@ -65,7 +73,15 @@ HandlerPool::HandlerPool(std::string dir, int procs,
   // spawn-fcgi creates the socket before it execs; a request that comes before a handler accepts
   // waits in the socket's backlog. So existing sockets are enough to serve.
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  for (const std::string route : kRoutes) {
+  for (const std::string& route : routes_) {
+    if (route == "authorize" && authorize_port != 0) {
+      if (!wait_for_port(authorize_port, std::chrono::seconds(10))) {
+        stop();
+        throw std::runtime_error("spawn-fcgi did not listen on port " +
+                                 std::to_string(authorize_port));
+      }
+      continue;
+    }
     while (!std::filesystem::exists(socket_path(dir_, route))) {
       if (std::chrono::steady_clock::now() >= deadline) {
         std::string logs;
@@ -85,7 +101,7 @@ HandlerPool::~HandlerPool() {
 
 std::vector<std::string> HandlerPool::log_files() const {
   std::vector<std::string> out;
-  for (const std::string route : kRoutes) out.push_back(log_path(dir_, route));
+  for (const std::string& route : routes_) out.push_back(log_path(dir_, route));
   return out;
 }
 

@@ -20,8 +20,13 @@ namespace credbroker::testing {
  */
 class HandlerPool {
  public:
-  /** Starts the processes, waits (bounded) for every socket; throws if one never appears. */
-  HandlerPool(std::string dir, int procs, std::vector<std::pair<std::string, std::string>> env);
+  /**
+   * Starts the processes, waits (bounded) for every socket; throws if one never appears. With
+   * `authorize_port`, credbroker-authorize listens on 127.0.0.1:<port> instead (Apache's
+   * mod_authnz_fcgi connects over TCP only); `routes` empty means every route.
+   */
+  HandlerPool(std::string dir, int procs, std::vector<std::pair<std::string, std::string>> env,
+              int authorize_port = 0, std::vector<std::string> routes = {});
   ~HandlerPool();
   HandlerPool(const HandlerPool&) = delete;
   HandlerPool& operator=(const HandlerPool&) = delete;
@@ -33,6 +38,7 @@ class HandlerPool {
 
  private:
   std::string dir_;
+  std::vector<std::string> routes_;
   std::vector<ChildProcess> supervisors_;
 };
 

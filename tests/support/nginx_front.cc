@@ -43,13 +43,19 @@ NginxFront::NginxFront(const TestIssuer& issuer, StackOptions options)
   for (const auto& f : handlers_->log_files()) log_files_.push_back(f);
   log_files_.push_back(dir().file("error.log"));
 
+  std::string proxy_headers;
+  for (const auto& name : this->options().proxy_headers) {
+    proxy_headers += (proxy_headers.empty() ? "" : " ") + name;
+  }
   const std::vector<std::pair<std::string, std::string>> env = {
       {"CREDBROKER_BIND", "127.0.0.1"},
       {"CREDBROKER_PORT", std::to_string(port())},
       {"CREDBROKER_RUN_DIR", dir().path()},
       {"CREDBROKER_SOCKET_DIR", dir().path()},
       {"CREDBROKER_ERRORLOG", dir().file("error.log")},
-      {"CREDBROKER_NGINX_WORKERS", "1"}};
+      {"CREDBROKER_NGINX_WORKERS", "1"},
+      {"CREDBROKER_PROXY_HEADERS", proxy_headers},
+      {"CREDBROKER_IDENTITY_HEADER", this->options().identity_header}};
   const std::string config = dir().file("nginx.conf");
   render_config(env, config, dir().file("render.log"));
 

@@ -77,6 +77,9 @@ class RouteHarness {
   http::Response callback(const http::Request& r) { return call(routes::callback, "callback", r); }
   http::Response health(const http::Request& r) { return call(routes::health, "health", r); }
   http::Response resolve(const http::Request& r) { return call(routes::resolve, "resolve", r); }
+  http::Response authorize(const http::Request& r) {
+    return call(routes::authorize, "authorize", r);
+  }
 
   /** The configured server named `name`; throws when there is none. */
   const config::Server& server(std::string_view name) const;

@@ -27,6 +27,12 @@ constexpr DefaultServer kDefaultServers[] = {{"github", "https://github.example.
                                              {"Docs Wiki", "https://wiki.example.test"},
                                              {"plain", "https://plain.example.test"}};
 
+std::string joined(const std::vector<std::string>& words) {
+  std::string out;
+  for (const auto& w : words) out += (out.empty() ? "" : " ") + w;
+  return out;
+}
+
 class NullSink final : public audit::Sink {
  public:
   void write(std::string_view) override {}
@@ -210,7 +216,11 @@ LighttpdFront::LighttpdFront(const TestIssuer& issuer, StackOptions options)
            {"CREDBROKER_BIN_DIR", CREDBROKER_BIN_DIR},
            {"CREDBROKER_RUN_DIR", dir().path()},
            {"CREDBROKER_ERRORLOG", dir().file("error.log")},
-           {"CREDBROKER_PROCS", std::to_string(this->options().procs)}};
+           {"CREDBROKER_PROCS", std::to_string(this->options().procs)},
+           {"CREDBROKER_PROXY_PREFIX", "/upstream/"},
+           {"CREDBROKER_PROXY_HEADERS", joined(this->options().proxy_headers)},
+           {"CREDBROKER_IDENTITY_HEADER", this->options().identity_header},
+           {"CREDBROKER_PROXY_ORIGINS", joined(this->options().proxy_origins)}};
   for (const auto& e : handler_env()) p.env.push_back(e);
   // Handlers inherit lighttpd's stderr; lighttpd's own messages go to its error log.
   p.stdout_path = dir().file("front.stdout");

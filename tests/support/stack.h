@@ -75,6 +75,12 @@ struct StackOptions {
   std::string extra_identity;  // more "identity" members, each starting with ','
   std::string jwks_url;        // non-empty: identity.jwks_url instead of the issuer's jwks_file
   std::vector<std::pair<std::string, std::string>> env;  // more handler environment
+  // The header names a front sets on proxied upstream requests (authorize route); the identity
+  // header is always cleared besides.
+  std::vector<std::string> proxy_headers = {"Authorization"};
+  // lighttpd only: the "host:port" origins its mod_proxy may reach (it cannot choose one per
+  // request).
+  std::vector<std::string> proxy_origins;
   int procs = 1;
 };
 

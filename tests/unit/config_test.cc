@@ -840,6 +840,64 @@ BOOST_AUTO_TEST_CASE(process_env_reads_the_real_environment) {
 
 BOOST_AUTO_TEST_SUITE_END()
 
+BOOST_AUTO_TEST_SUITE(authorize_section)
+
+BOOST_AUTO_TEST_CASE(without_an_authorize_block_there_is_no_front_authorizer) {
+  BOOST_TEST(!parse_ok(kMinimal).authorize.has_value());
+}
+
+BOOST_AUTO_TEST_CASE(an_empty_authorize_block_proxies_under_upstream) {
+  const Config cfg = parse_ok(ConfigJson().set("/authorize", "{}").str());
+  BOOST_TEST_REQUIRE(cfg.authorize.has_value());
+  BOOST_TEST(cfg.authorize->path_prefix == "/upstream/");
+}
+
+BOOST_AUTO_TEST_CASE(a_path_prefix_of_several_unreserved_segments_is_kept) {
+  const Config cfg =
+      parse_ok(ConfigJson().set("/authorize", R"({"path_prefix": "/p/up-stream_v1.x~/"})").str());
+  BOOST_TEST(cfg.authorize->path_prefix == "/p/up-stream_v1.x~/");
+}
+
+BOOST_AUTO_TEST_CASE(a_path_prefix_must_be_slash_delimited_segments_without_dots) {
+  const std::string rule =
+      "authorize.path_prefix: must start and end with \"/\" and hold only unreserved path "
+      "characters, no empty or dot segments";
+  for (const char* bad : {R"("upstream/")", R"("/upstream")", R"("/")", R"("//")", R"("/a//b/")",
+                          R"("/a/../")", R"("/./")", R"("/a b/")", R"("/a%2e/")", R"("/a?b/")"}) {
+    BOOST_TEST(parse_error(
+                   ConfigJson().set("/authorize", "{}").set("/authorize/path_prefix", bad)) == rule,
+               bad);
+  }
+  BOOST_TEST(parse_error(ConfigJson().set("/authorize", R"({"path_prefix": "/api/up/"})")) ==
+             "authorize.path_prefix: must not be under \"/api/\"");
+  BOOST_TEST(parse_error(ConfigJson().set("/authorize", R"({"path_prefix": ""})")) ==
+             "authorize.path_prefix: must be a non-empty string");
+}
+
+BOOST_AUTO_TEST_CASE(the_authorize_block_refuses_what_it_does_not_know) {
+  BOOST_TEST(parse_error(ConfigJson().set("/authorize", R"({"upstream": "x"})")) ==
+             "authorize.upstream: unknown field");
+  BOOST_TEST(parse_error(ConfigJson().set("/authorize", "[]")) == "authorize: must be an object");
+}
+
+BOOST_AUTO_TEST_CASE(with_authorize_a_brokered_url_must_not_carry_a_query_or_fragment) {
+  const ConfigJson with_query = ConfigJson()
+                                    .server(kGithub)
+                                    .set("/authorize", "{}")
+                                    .set("/servers/0/url", R"("https://api.example/v1?x=1")");
+  BOOST_TEST(parse_error(with_query) ==
+             "servers[0].url: must not contain a query or fragment when \"authorize\" is "
+             "configured");
+  BOOST_TEST(parse_ok(ConfigJson()
+                          .server(kGithub)
+                          .set("/servers/0/url", R"("https://api.example/v1?x=1")")
+                          .str())
+                 .servers.at(0)
+                 .url == "https://api.example/v1?x=1");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
 BOOST_AUTO_TEST_SUITE(resolve_section)
 
 constexpr const char* kResolve = R"({"issuer": "https://gateway-idp.example.com",
