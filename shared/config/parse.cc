@@ -195,6 +195,12 @@ bool read_public_base_url(const Fields& root, Config& cfg, Check& c) {
   if (!require_string(root, "public_base_url", cfg.public_base_url, c)) return false;
   const auto url = syntax::parse_http_url(cfg.public_base_url);
   if (!url) return c.fail(root.at("public_base_url"), "must be an absolute http(s) URL");
+  // Redirect URIs are built from it: over plain http the authorization code and the state would
+  // cross the network in the clear (RFC 6749 §3.1.2.1, RFC 9700 §2.6). Loopback is development.
+  if (!url->https && !syntax::is_loopback(url->host)) {
+    return c.fail(root.at("public_base_url"),
+                  "must be an https URL (http only for 127.0.0.1, localhost or [::1])");
+  }
   // Paths such as /connect/<name> are appended to it.
   if (url->has_query || url->has_fragment) {
     return c.fail(root.at("public_base_url"), "must not contain a query or fragment");

@@ -11,7 +11,12 @@ http::Response dispatch(std::string_view route_name, RouteFn route, const http::
   const auto start = std::chrono::steady_clock::now();
   RequestNote note;
   http::Response response = route(request, context, note);
+  // Every answer, errors and redirects included: no cache keeps it (RFC 9111 §5.2.2.5), no
+  // browser sniffs a JSON body into HTML (Fetch §X-Content-Type-Options), and none of it may
+  // load, run or frame anything should a browser render it anyway (CSP 3 §6.1.3 default-src).
   response.set_header("Cache-Control", "no-store");
+  response.set_header("X-Content-Type-Options", "nosniff");
+  response.set_header("Content-Security-Policy", "default-src 'none'");
   const double ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   context.log.info("request", {{"method", std::string_view(request.method)},

@@ -308,6 +308,23 @@ BOOST_AUTO_TEST_CASE(public_base_url_is_required_and_absolute_http) {
              "public_base_url: must not contain a query or fragment");
 }
 
+BOOST_AUTO_TEST_CASE(public_base_url_must_be_https_except_on_loopback) {
+  for (const char* bad : {R"("http://broker.example.com")", R"("http://10.0.0.5:8080/b")",
+                          R"("http://127.0.0.2")", R"("http://localhost.evil.test")"}) {
+    BOOST_TEST_CONTEXT(bad) {
+      BOOST_TEST(parse_error(ConfigJson().set("/public_base_url", bad)) ==
+                 "public_base_url: must be an https URL (http only for 127.0.0.1, localhost or "
+                 "[::1])");
+    }
+  }
+  for (const char* good : {R"("http://127.0.0.1:8080")", R"("http://localhost")",
+                           R"("http://[::1]:9/b")", R"("https://broker.example.com")"}) {
+    BOOST_TEST_CONTEXT(good) {
+      BOOST_TEST(parse_ok(ConfigJson().set("/public_base_url", good).str()).public_base_url != "");
+    }
+  }
+}
+
 BOOST_AUTO_TEST_CASE(public_base_url_accepts_ports_and_ipv6) {
   BOOST_TEST(parse_ok(ConfigJson().set("/public_base_url", R"("HTTPS://[::1]:8443/")").str())
                  .public_base_url == "HTTPS://[::1]:8443");

@@ -443,6 +443,25 @@ BOOST_AUTO_TEST_CASE(an_expired_token_is_401) {
       h.sink.events("request").at(0));
 }
 
+BOOST_AUTO_TEST_CASE(every_answer_forbids_sniffing_caching_and_any_active_content) {
+  RouteHarness h;
+  const std::vector<std::pair<std::string, http::Response>> answers = {
+      {"200 list", h.list(h.request("GET", kList))},
+      {"401 no token", h.list(h.request("GET", kList, ""))},
+      {"404 unknown server", h.disconnect(h.request("DELETE", std::string(kList) + "/nope"))},
+      {"405 wrong method", h.list(h.request("POST", kList))},
+      {"302 connect", h.connect(h.request("GET", std::string(kList) + "/github/connect"))},
+      {"200 health", h.health(h.request("GET", "/api/v1/healthz", ""))}};
+  for (const auto& [what, r] : answers) {
+    BOOST_TEST_CONTEXT(what) {
+      BOOST_TEST(r.header("X-Content-Type-Options").value_or("") == "nosniff");
+      BOOST_TEST(r.header("Content-Security-Policy").value_or("") == "default-src 'none'");
+      BOOST_TEST(r.header("Cache-Control").value_or("") == "no-store");
+    }
+  }
+  BOOST_TEST(answers[4].second.status == 302);
+}
+
 BOOST_AUTO_TEST_CASE(every_request_leaves_one_log_line_without_its_query) {
   RouteHarness h;
   h.list(h.request("GET", "/api/v1/user/credentials?secret=QUERY-SENTINEL"));
