@@ -59,6 +59,13 @@ struct Identity {
   // safe only when every route that reaches the functions has that authorizer
   // (docs/deploy/lambda.md).
   bool trust_api_gateway_authorizer = false;
+  // Header "typ" values accepted (absent is always accepted): RFC 8725 §3.11 explicit typing.
+  std::vector<std::string> allowed_types = {"JWT", "at+jwt"};
+  // exp - iat (exp - now without iat) beyond this is refused (RFC 8725 §3.10: short-lived).
+  std::int64_t max_token_lifetime_seconds = 24 * 3600;
+  // ECDSA signatures in high-S form (S > n/2) are refused unless this is on: for an issuer whose
+  // signer does not normalise S (docs/security.md, "ECDSA low-S").
+  bool allow_high_s_signatures = false;
   // Exactly one key source:
   std::string jwks_file;
   std::string jwks_url;

@@ -271,6 +271,25 @@ bool read_audience(const Fields& f, std::vector<std::string>& out, Check& c) {
   return read_string_items(*v, loc, out, c);
 }
 
+/** "allowed_types": a non-empty array of media-type names (RFC 6838 §4.2 restricted names). */
+bool read_allowed_types(const Fields& f, std::vector<std::string>& out, Check& c) {
+  const Value* v = f.get("allowed_types");
+  if (v == nullptr) return true;
+  const std::string loc = f.at("allowed_types");
+  if (!v->IsArray() || v->Empty()) return c.fail(loc, "must be a non-empty array of strings");
+  std::vector<std::string> types;
+  if (!read_string_items(*v, loc, types, c)) return false;
+  for (std::size_t i = 0; i < types.size(); ++i) {
+    std::string_view name = types[i];
+    if (name.starts_with("application/")) name.remove_prefix(12);  // RFC 7515 §4.1.9
+    if (!syntax::is_token(name)) {
+      return c.fail(item(loc, i), "must be a media type such as \"JWT\" or \"at+jwt\"");
+    }
+  }
+  out = std::move(types);
+  return true;
+}
+
 /** The verifier fields identity and resolve share: issuer, audience, algorithms, leeway, keys. */
 bool read_verifier(const Fields& f, Identity& id, Check& c) {
   return require_string(f, "issuer", id.issuer, c) && read_audience(f, id.audiences, c) &&
@@ -289,14 +308,19 @@ bool read_identity(const Fields& root, Identity& id, Check& c) {
   const Fields f(*v, root.at("identity"));
   if (!check_keys(f,
                   {"header", "issuer", "audience", "user_claim", "algorithms", "leeway_seconds",
-                   "jwks_file", "jwks_url", "public_key_pem_file", "trust_api_gateway_authorizer"},
+                   "jwks_file", "jwks_url", "public_key_pem_file", "trust_api_gateway_authorizer",
+                   "allowed_types", "max_token_lifetime_seconds", "allow_high_s_signatures"},
                   c)) {
     return false;
   }
   if (!read_string(f, "header", id.header, c)) return false;
   if (!syntax::is_token(id.header)) return c.fail(f.at("header"), "must be an HTTP header name");
   return read_verifier(f, id, c) && read_string(f, "user_claim", id.user_claim, c) &&
-         read_bool(f, "trust_api_gateway_authorizer", id.trust_api_gateway_authorizer, c);
+         read_bool(f, "trust_api_gateway_authorizer", id.trust_api_gateway_authorizer, c) &&
+         read_allowed_types(f, id.allowed_types, c) &&
+         read_int(f, "max_token_lifetime_seconds", 60, 31536000, id.max_token_lifetime_seconds,
+                  c) &&
+         read_bool(f, "allow_high_s_signatures", id.allow_high_s_signatures, c);
 }
 
 bool read_allowed_subjects(const Fields& f, std::vector<std::string>& out, Check& c) {

@@ -180,6 +180,9 @@ struct Authenticator::Impl {
     policy.audiences = identity.audiences;
     policy.user_claim = identity.user_claim;
     policy.leeway_seconds = std::clamp<std::int64_t>(identity.leeway_seconds, 0, kMaxLeewaySeconds);
+    policy.types = identity.allowed_types;
+    policy.max_lifetime_seconds = identity.max_token_lifetime_seconds;
+    policy.ecdsa_low_s_only = !identity.allow_high_s_signatures;
   }
 
   bool live(const VerifiedToken& t, std::int64_t now) const {

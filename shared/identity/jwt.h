@@ -54,6 +54,16 @@ struct VerifyPolicy {
   std::vector<std::string> audiences;  // "aud" (string or array) must contain one (when non-empty)
   std::string user_claim = "sub";      // string claim that names the user
   std::int64_t leeway_seconds = 60;    // for exp, nbf and iat
+  // Header "typ" values accepted besides none at all, compared case-insensitively with an
+  // "application/" prefix ignored (RFC 7515 §4.1.9, RFC 8725 §3.11, RFC 9068 §2.1).
+  std::vector<std::string> types = {"JWT", "at+jwt"};
+  // Longest exp - iat (exp - now without iat) accepted: a stolen token is not good for a year.
+  std::int64_t max_lifetime_seconds = 24 * 3600;
+  // ECDSA signatures must have S <= n/2: the other half is the same signature re-spelled
+  // (malleability), and a verifier that takes both lets one token have two byte forms.
+  bool ecdsa_low_s_only = true;
+  // base64url '=' padding in the segments: refused (RFC 7515 §2 omits it) unless an ALB sends it.
+  bool allow_padding = false;
 };
 
 struct VerifiedToken {
@@ -75,9 +85,17 @@ enum class JwtError {
   kWrongAudience,     // aud does not contain any configured audience
   kMissingUserClaim,  // user claim absent, not a string, or empty
   kCritUnsupported,   // a "crit" header parameter we do not understand (RFC 7515 §4.1.11)
+  kTypNotAllowed,     // header "typ" present and not one of policy.types (RFC 8725 §3.11)
+  kPadded,            // '=' padding in a segment outside the ALB mode (RFC 7515 §2)
+  kHighS,             // ECDSA S above n/2: a malleated twin of a valid signature
+  kB64Unsupported,    // header "b64" (RFC 7797 unencoded payload): never accepted
+  kLifetimeTooLong,   // exp - iat (or exp - now) beyond policy.max_lifetime_seconds
 };
 
+/** English for people ("token expired"). */
 std::string_view describe(JwtError e);
+/** The snake_case label logs carry as "reason" ("expired"); one per value, never changing. */
+std::string_view label(JwtError e);
 
 /**
  * Verifies `token` against `keys` and `policy` at time `now` (Unix seconds).

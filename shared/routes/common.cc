@@ -39,7 +39,7 @@ std::string_view auth_reason(const identity::AuthError& e) {
     case identity::AuthErrorKind::kKeysUnavailable:
       return "identity_keys_unavailable";
     case identity::AuthErrorKind::kInvalid:
-      return identity::describe(e.jwt);
+      return identity::label(e.jwt);
   }
   return "unknown";
 }

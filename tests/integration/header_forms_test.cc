@@ -43,12 +43,14 @@ void expect_user_served(Front& stack, std::string_view header, const std::string
 
 }  // namespace
 
-BOOST_AUTO_TEST_CASE(aws_alb_x_amzn_oidc_data_with_padded_segments) {
+BOOST_AUTO_TEST_CASE(x_amzn_oidc_data_outside_the_alb_mode_refuses_padded_segments) {
   auto stack = start_front(S().issuer,
                            {.redis_url = S().redis.url(), .identity_header = "x-amzn-oidc-data"});
   const auto token = token_with(S().issuer.key(), "alb-user", /*padded=*/true);
   BOOST_TEST(token.find('=') != std::string::npos);
-  expect_user_served(*stack, "X-Amzn-Oidc-Data", token, "alb-user");
+  BOOST_TEST(stack->request("GET", kList, {{"X-Amzn-Oidc-Data", token}}).status == 401);
+  expect_user_served(*stack, "X-Amzn-Oidc-Data", token_with(S().issuer.key(), "alb-user", false),
+                     "alb-user");
   // The configured header is the only source: a Bearer token is not looked at.
   BOOST_TEST(stack->get(kList, S().issuer.token("alb-user")).status == 401);
   // Nor is a spelling with '_', which CGI would name HTTP_X_AMZN_OIDC_DATA all the same: a front

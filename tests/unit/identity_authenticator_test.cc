@@ -190,13 +190,16 @@ BOOST_AUTO_TEST_CASE(a_custom_header_carries_the_raw_jwt_and_is_matched_case_ins
   }
 }
 
-BOOST_AUTO_TEST_CASE(alb_style_padded_token_in_its_header_authenticates) {
-  config::Identity id = identity_config();
-  id.header = "x-amzn-oidc-data";
-  Fixture f(id);
-  const auto padded = testing::mint(es256_key(), claims().claim_string("p", "x"), true);
-  BOOST_TEST(padded.find('=') != std::string::npos);
-  BOOST_TEST(f.run(request_with("x-amzn-oidc-data", padded)) == "ok:alice");
+BOOST_AUTO_TEST_CASE(a_padded_token_is_refused_outside_the_alb_mode_whatever_its_header) {
+  for (const char* header : {"authorization", "x-amzn-oidc-data"}) {
+    config::Identity id = identity_config();
+    id.header = header;
+    Fixture f(id);
+    const auto padded = testing::mint(es256_key(), claims().claim_string("p", "x"), true);
+    BOOST_TEST(padded.find('=') != std::string::npos);
+    const std::string value = std::string(header) == "authorization" ? "Bearer " + padded : padded;
+    BOOST_TEST(f.run(request_with(header, value)) == "invalid: padded base64url", header);
+  }
 }
 
 BOOST_AUTO_TEST_CASE(header_over_16_kib_is_refused_before_parsing) {

@@ -439,7 +439,7 @@ BOOST_AUTO_TEST_CASE(an_expired_token_is_401) {
   h.clock.advance(3600 + 61);  // past exp and the 60 s leeway
   BOOST_TEST(h.list(request).status == 401);
   BOOST_TEST(
-      h.sink.events("request").at(0).find(R"("reason":"token expired")") != std::string::npos,
+      h.sink.events("request").at(0).find(R"("reason":"token_expired")") != std::string::npos,
       h.sink.events("request").at(0));
 }
 
