@@ -110,11 +110,22 @@ Result<std::unique_ptr<KeySource>, std::string> file_source(
   return make_static_key_source(std::move(keys.value()));
 }
 
-/** The raw token from the configured header, or why there is none (RFC 6750 §2.1 for Bearer). */
+/**
+ * The raw token from the configured header, or why there is none (RFC 6750 §2.1 for Bearer).
+ * A repeated identity header is refused, not resolved: whichever copy a reader picks, the client
+ * may have supplied the other. Fronts deliver repetition either as separate fields (nginx 1.22
+ * passes each as its own FastCGI param; a Lambda payload 1.0 "multiValueHeaders" list) or joined
+ * with ',' (RFC 9110 §5.3: lighttpd, Apache, API Gateway payload 2.0 "headers"). A JWT is
+ * base64url and dots and the Bearer scheme adds a space, so a ',' can only be a join.
+ */
 Result<std::string_view, AuthErrorKind> extract_token(const http::Request& request,
                                                       const std::string& header) {
+  std::size_t copies = 0;
+  for (const auto& [name, ignored] : request.headers) copies += iequals(name, header) ? 1 : 0;
+  if (copies > 1) return Err(AuthErrorKind::kDuplicate);
   const auto value = request.header(header);
   if (!value) return Err(AuthErrorKind::kMissing);
+  if (value->find(',') != std::string_view::npos) return Err(AuthErrorKind::kDuplicate);
   if (value->size() > kMaxHeaderBytes) return Err(AuthErrorKind::kTooLarge);
   std::string_view token = trim(*value);
   if (iequals(header, "Authorization")) {

@@ -20,6 +20,7 @@ namespace credbroker::identity {
 enum class AuthErrorKind {
   kMissing,          // no identity header, or "Authorization" without the Bearer scheme
   kTooLarge,         // header over 16 KiB: refused before parsing
+  kDuplicate,        // the identity header more than once, as separate fields or comma-joined
   kInvalid,          // the token was refused (see jwt)
   kKeysUnavailable,  // the key set could not be loaded (JWKS URL unreachable): a 503, not a 401
 };

@@ -36,6 +36,8 @@ std::string_view auth_reason(const identity::AuthError& e) {
       return "no_credentials";
     case identity::AuthErrorKind::kTooLarge:
       return "identity_header_too_large";
+    case identity::AuthErrorKind::kDuplicate:
+      return "duplicate_identity_header";
     case identity::AuthErrorKind::kKeysUnavailable:
       return "identity_keys_unavailable";
     case identity::AuthErrorKind::kInvalid:
@@ -56,8 +58,11 @@ Result<std::string, http::Response> authenticate(const http::Request& request, C
     return Err{http::json_error(503, "Identity verification is unavailable")};
   }
   auto r = http::json_error(401, "Authentication required");
-  r.set_header("WWW-Authenticate", verified.error().kind == identity::AuthErrorKind::kMissing
-                                       ? "Bearer"
+  // RFC 6750 §3.1: a repeated credential is a malformed request, not a bad token.
+  const auto kind = verified.error().kind;
+  r.set_header("WWW-Authenticate", kind == identity::AuthErrorKind::kMissing ? "Bearer"
+                                   : kind == identity::AuthErrorKind::kDuplicate
+                                       ? "Bearer error=\"invalid_request\""
                                        : "Bearer error=\"invalid_token\"");
   return Err{std::move(r)};
 }

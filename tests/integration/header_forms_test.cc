@@ -5,6 +5,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include "shared/util/clock.h"
+#include "shared/util/strings.h"
 #include "tests/support/redis_server.h"
 #include "tests/support/stack.h"
 
@@ -77,4 +78,38 @@ BOOST_AUTO_TEST_CASE(plain_authorization_bearer) {
   expect_user_served(*stack, "Authorization",
                      "Bearer " + token_with(S().issuer.rsa_key(), "bearer-user", false),
                      "bearer-user");
+}
+
+BOOST_AUTO_TEST_CASE(an_identity_header_sent_twice_is_a_401_logged_as_a_duplicate_on_every_front) {
+  // However the front delivers the repetition (nginx 1.22: two FastCGI params, or its own 400 for
+  // Authorization; lighttpd and Apache: one value joined with ", "; the Lambda emulator as API
+  // Gateway 2.0: joined with ","), the handler refuses it rather than pick a copy.
+  for (const std::string header : {"Authorization", "X-Amzn-Oidc-Data"}) {
+    BOOST_TEST_CONTEXT(header) {
+      auto stack = start_front(S().issuer,
+                               {.redis_url = S().redis.url(), .identity_header = to_lower(header)});
+      const bool bearer = header == "Authorization";
+      const auto value = [&](std::string_view user) {
+        const auto token = token_with(S().issuer.key(), user, false);
+        return bearer ? "Bearer " + token : token;
+      };
+      for (const auto& [first, second] : std::vector<std::pair<std::string, std::string>>{
+               {value("alice"), value("mallory")}, {value("alice"), value("alice")}}) {
+        const auto a = stack->request("GET", kList, {{header, first}, {header, second}});
+        if (bearer && stack->kind() == "nginx") {
+          // nginx knows Authorization as a single-valued field and refuses a second one itself
+          // ("client sent duplicate header line"): its JSON 400, the handler never asked.
+          BOOST_TEST(a.status == 400);
+          BOOST_TEST(a.body.find("Malformed request") != std::string::npos, a.body);
+          continue;
+        }
+        BOOST_TEST(a.status == 401);
+        BOOST_TEST(a.body.find("Authentication required") != std::string::npos, a.body);
+        BOOST_TEST(stack->log().find(R"("reason":"duplicate_identity_header")") !=
+                   std::string::npos);
+      }
+      // One copy still works.
+      expect_user_served(*stack, header, value("alice"), "alice");
+    }
+  }
 }

@@ -117,6 +117,8 @@ std::string outcome(const Result<VerifiedToken, AuthError>& r) {
       return "missing";
     case AuthErrorKind::kTooLarge:
       return "too large";
+    case AuthErrorKind::kDuplicate:
+      return "duplicate";
     case AuthErrorKind::kKeysUnavailable:
       return "keys unavailable";
     case AuthErrorKind::kInvalid:
@@ -200,6 +202,41 @@ BOOST_AUTO_TEST_CASE(a_padded_token_is_refused_outside_the_alb_mode_whatever_its
     const std::string value = std::string(header) == "authorization" ? "Bearer " + padded : padded;
     BOOST_TEST(f.run(request_with(header, value)) == "invalid: padded base64url", header);
   }
+}
+
+BOOST_AUTO_TEST_CASE(an_identity_header_present_twice_is_a_duplicate_whichever_copy_is_valid) {
+  config::Identity id = identity_config();
+  id.header = "x-amzn-oidc-data";
+  Fixture f(id);
+  const auto alice = testing::mint(es256_key(), claims());
+  const auto bob = testing::mint(es256_key(), claims().sub("bob"));
+  for (const auto& [first, second] : std::vector<std::pair<std::string, std::string>>{
+           {alice, bob}, {alice, alice}, {"junk", alice}, {alice, ""}}) {
+    http::Request r;
+    r.add_header("X-Amzn-Oidc-Data", first);
+    r.add_header("x-amzn-oidc-data", second);
+    BOOST_TEST(f.run(r) == "duplicate");
+  }
+  // Other headers may repeat.
+  http::Request r = request_with("x-amzn-oidc-data", alice);
+  r.add_header("accept", "a");
+  r.add_header("accept", "b");
+  BOOST_TEST(f.run(r) == "ok:alice");
+}
+
+BOOST_AUTO_TEST_CASE(a_comma_joined_identity_header_is_a_duplicate) {
+  Fixture f;
+  const auto alice = testing::mint(es256_key(), claims());
+  const auto bob = testing::mint(es256_key(), claims().sub("bob"));
+  for (const std::string& joined :
+       {"Bearer " + alice + ", Bearer " + bob, "Bearer " + alice + ",Bearer " + bob,
+        "Bearer " + alice + ","}) {
+    BOOST_TEST(f.run(request_with("authorization", joined)) == "duplicate", joined.substr(0, 20));
+  }
+  config::Identity raw = identity_config();
+  raw.header = "x-amzn-oidc-data";
+  Fixture g(raw);
+  BOOST_TEST(g.run(request_with("x-amzn-oidc-data", alice + "," + bob)) == "duplicate");
 }
 
 BOOST_AUTO_TEST_CASE(header_over_16_kib_is_refused_before_parsing) {
