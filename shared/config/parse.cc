@@ -256,10 +256,10 @@ bool read_string_items(const Value& v, const std::string& loc, std::vector<std::
   return true;
 }
 
-bool read_audience(const Fields& f, std::vector<std::string>& out, Check& c) {
+bool read_audience(const Fields& f, std::vector<std::string>& out, bool required, Check& c) {
   const Value* v = f.get("audience");
   const std::string loc = f.at("audience");
-  if (v == nullptr) return c.fail(loc, "required");
+  if (v == nullptr) return required ? c.fail(loc, "required") : true;
   if (v->IsString()) {
     if (v->GetStringLength() == 0) return c.fail(loc, "must be a non-empty string");
     out = {std::string(view(*v))};
@@ -292,13 +292,60 @@ bool read_allowed_types(const Fields& f, std::vector<std::string>& out, Check& c
 
 /** The verifier fields identity and resolve share: issuer, audience, algorithms, leeway, keys. */
 bool read_verifier(const Fields& f, Identity& id, Check& c) {
-  return require_string(f, "issuer", id.issuer, c) && read_audience(f, id.audiences, c) &&
+  // An ALB token has no "aud" (its binding is the header's signer), so there it is optional.
+  return require_string(f, "issuer", id.issuer, c) &&
+         read_audience(f, id.audiences, !id.alb.has_value(), c) &&
          read_algorithms(f, id.algorithms, c) &&
          read_int(f, "leeway_seconds", 0, 600, id.leeway_seconds, c) &&
          read_string(f, "jwks_file", id.jwks_file, c) &&
          read_string(f, "jwks_url", id.jwks_url, c) &&
          (id.jwks_url.empty() || check_endpoint(f, "jwks_url", id.jwks_url, c)) &&
          read_string(f, "public_key_pem_file", id.public_key_pem_file, c);
+}
+
+/** "identity.alb": AWS ALB mode. */
+bool read_alb(const Fields& identity, std::optional<AlbIdentity>& out, Check& c) {
+  const Value* v = nullptr;
+  if (!section(identity, "alb", v, c)) return false;
+  if (v == nullptr) return true;
+  const Fields f(*v, identity.at("alb"));
+  AlbIdentity alb;
+  if (!check_keys(f, {"signer_arns", "client_ids", "key_url_pattern", "key_dir"}, c)) return false;
+  const Value* arns = f.get("signer_arns");
+  if (arns == nullptr) return c.fail(f.at("signer_arns"), "required");
+  if (!arns->IsArray() || arns->Empty()) {
+    return c.fail(f.at("signer_arns"), "must be a non-empty array of load balancer ARNs");
+  }
+  if (!read_string_items(*arns, f.at("signer_arns"), alb.signer_arns, c)) return false;
+  for (std::size_t i = 0; i < alb.signer_arns.size(); ++i) {
+    if (!alb.signer_arns[i].starts_with("arn:")) {
+      return c.fail(item(f.at("signer_arns"), i), "must be a load balancer ARN (\"arn:...\")");
+    }
+  }
+  if (const Value* ids = f.get("client_ids")) {
+    if (!ids->IsArray() || ids->Empty()) {
+      return c.fail(f.at("client_ids"), "must be a non-empty array of strings");
+    }
+    if (!read_string_items(*ids, f.at("client_ids"), alb.client_ids, c)) return false;
+  }
+  if (!read_string(f, "key_url_pattern", alb.key_url_pattern, c) ||
+      !read_string(f, "key_dir", alb.key_dir, c)) {
+    return false;
+  }
+  if (alb.key_url_pattern.empty() == alb.key_dir.empty()) {
+    return c.fail(identity.at("alb"), "exactly one of key_url_pattern, key_dir is required");
+  }
+  if (!alb.key_url_pattern.empty()) {
+    const auto at = alb.key_url_pattern.find("{kid}");
+    if (at == std::string::npos || alb.key_url_pattern.find("{kid}", at + 1) != std::string::npos) {
+      return c.fail(f.at("key_url_pattern"), "must contain \"{kid}\" once");
+    }
+    std::string probe = alb.key_url_pattern;
+    probe.replace(at, 5, "kid");
+    if (!check_endpoint(f, "key_url_pattern", probe, c)) return false;
+  }
+  out = std::move(alb);
+  return true;
 }
 
 bool read_identity(const Fields& root, Identity& id, Check& c) {
@@ -309,8 +356,9 @@ bool read_identity(const Fields& root, Identity& id, Check& c) {
   if (!check_keys(f,
                   {"header", "issuer", "audience", "user_claim", "algorithms", "leeway_seconds",
                    "jwks_file", "jwks_url", "public_key_pem_file", "trust_api_gateway_authorizer",
-                   "allowed_types", "max_token_lifetime_seconds", "allow_high_s_signatures"},
-                  c)) {
+                   "allowed_types", "max_token_lifetime_seconds", "allow_high_s_signatures", "alb"},
+                  c) ||
+      !read_alb(f, id.alb, c)) {
     return false;
   }
   if (!read_string(f, "header", id.header, c)) return false;
@@ -667,7 +715,16 @@ bool one_key_source(const Identity& id, std::string_view loc, Check& c) {
 }
 
 bool validate(const Config& cfg, const std::vector<std::string>& server_locs, Check& c) {
-  if (!one_key_source(cfg.identity, "identity", c)) return false;
+  if (cfg.identity.alb) {
+    // ALB keys come only from the ALB's key endpoint: no other issuer's key may sign in ALB mode.
+    if (!cfg.identity.jwks_file.empty() || !cfg.identity.jwks_url.empty() ||
+        !cfg.identity.public_key_pem_file.empty()) {
+      return c.fail("identity.alb",
+                    "cannot be combined with jwks_file, jwks_url or public_key_pem_file");
+    }
+  } else if (!one_key_source(cfg.identity, "identity", c)) {
+    return false;
+  }
   if (cfg.resolve && !one_key_source(cfg.resolve->verifier, "resolve", c)) return false;
   if (cfg.http.connect_timeout_ms > cfg.http.timeout_ms) {
     return c.fail("http.connect_timeout_ms", "must not exceed http.timeout_ms");

@@ -202,6 +202,28 @@ bool type_allowed(std::string_view typ, const std::vector<std::string>& allowed)
                      [&](const std::string& a) { return iequals(bare(a), bare(typ)); });
 }
 
+bool string_in(const Value* v, const std::vector<std::string>& allowed) {
+  return v != nullptr && v->IsString() &&
+         std::find(allowed.begin(), allowed.end(), string_of(*v)) != allowed.end();
+}
+
+// AWS ALB puts its binding in the JWS header: "signer" (the load balancer ARN), "client" (the
+// IdP app client) and "exp". The keys are regional and shared by all accounts, so the signer is
+// what makes a token ours; without it, any AWS customer's ALB could sign users in here.
+std::optional<JwtError> check_alb_header(const Value& header, const AlbBinding& alb,
+                                         std::int64_t leeway, std::int64_t now) {
+  if (!string_in(find_member(header, "signer"), alb.signer_arns)) return JwtError::kWrongSigner;
+  if (!alb.client_ids.empty() && !string_in(find_member(header, "client"), alb.client_ids)) {
+    return JwtError::kWrongClient;
+  }
+  const Value* exp_v = find_member(header, "exp");
+  if (exp_v == nullptr) return JwtError::kMissingExp;
+  const auto exp = numeric_date(*exp_v, false);
+  if (!exp) return JwtError::kMalformed;
+  if (*exp + leeway <= now) return JwtError::kExpired;
+  return std::nullopt;
+}
+
 Result<VerifiedToken, JwtError> check_claims(const Value& claims, const VerifyPolicy& policy,
                                              std::int64_t now) {
   const std::int64_t leeway = std::clamp<std::int64_t>(policy.leeway_seconds, 0, kMaxNumericDate);
@@ -312,6 +334,10 @@ std::string_view describe(JwtError e) {
       return "unencoded payload (b64) not supported";
     case JwtError::kLifetimeTooLong:
       return "token lifetime too long";
+    case JwtError::kWrongSigner:
+      return "wrong ALB signer";
+    case JwtError::kWrongClient:
+      return "wrong ALB client";
   }
   return "token refused";
 }
@@ -352,6 +378,10 @@ std::string_view label(JwtError e) {
       return "b64_unsupported";
     case JwtError::kLifetimeTooLong:
       return "lifetime_too_long";
+    case JwtError::kWrongSigner:
+      return "alb_wrong_signer";
+    case JwtError::kWrongClient:
+      return "alb_wrong_client";
   }
   return "token_refused";
 }
@@ -404,6 +434,13 @@ Result<VerifiedToken, JwtError> verify_jwt(std::string_view token, const KeySet&
         return verify_signature(k->pkey.get(), *alg, jws->signing_input, *signature);
       });
   if (!verified) return Err(JwtError::kBadSignature);
+
+  if (policy.alb) {
+    const auto leeway = std::clamp<std::int64_t>(policy.leeway_seconds, 0, kMaxNumericDate);
+    if (const auto refused = check_alb_header(header, *policy.alb, leeway, now)) {
+      return Err(*refused);
+    }
+  }
 
   // Claims are parsed only once the signature vouches for them.
   rapidjson::Document claims;

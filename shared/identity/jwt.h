@@ -47,6 +47,13 @@ Result<KeySet, std::string> parse_jwks(std::string_view json);
 /** Loads one PEM "PUBLIC KEY" (RSA ≥ 2048 bits, EC P-256/P-384 or Ed25519); kid is empty. */
 Result<KeySet, std::string> parse_pem_public_key(std::string_view pem);
 
+/** AWS ALB (x-amzn-oidc-data): its regional keys sign for every AWS account, so a token is ours
+ *  only if its header's "signer" is our load balancer's ARN (and "client" our app client). */
+struct AlbBinding {
+  std::vector<std::string> signer_arns;  // header "signer" must equal one exactly
+  std::vector<std::string> client_ids;   // header "client" must equal one (when non-empty)
+};
+
 /** What a token must satisfy besides its signature. */
 struct VerifyPolicy {
   std::vector<Alg> algorithms;         // allowlist; the token's "alg" must be in it
@@ -64,6 +71,9 @@ struct VerifyPolicy {
   bool ecdsa_low_s_only = true;
   // base64url '=' padding in the segments: refused (RFC 7515 §2 omits it) unless an ALB sends it.
   bool allow_padding = false;
+  // ALB mode: the header's signer, client and exp are checked (an ALB token carries no "aud", so
+  // leave `audiences` empty); set allow_padding with it.
+  std::optional<AlbBinding> alb;
 };
 
 struct VerifiedToken {
@@ -90,6 +100,8 @@ enum class JwtError {
   kHighS,             // ECDSA S above n/2: a malleated twin of a valid signature
   kB64Unsupported,    // header "b64" (RFC 7797 unencoded payload): never accepted
   kLifetimeTooLong,   // exp - iat (or exp - now) beyond policy.max_lifetime_seconds
+  kWrongSigner,       // ALB mode: header "signer" is not a configured load balancer ARN
+  kWrongClient,       // ALB mode: header "client" is not a configured client id
 };
 
 /** English for people ("token expired"). */

@@ -6,6 +6,7 @@
 
 #include "shared/util/clock.h"
 #include "shared/util/strings.h"
+#include "tests/support/http_server.h"
 #include "tests/support/redis_server.h"
 #include "tests/support/stack.h"
 
@@ -112,4 +113,40 @@ BOOST_AUTO_TEST_CASE(an_identity_header_sent_twice_is_a_401_logged_as_a_duplicat
       expect_user_served(*stack, header, value("alice"), "alice");
     }
   }
+}
+
+BOOST_AUTO_TEST_CASE(
+    alb_mode_accepts_real_shaped_tokens_for_our_signer_and_refuses_another_account) {
+  constexpr std::string_view kKid = "5b1f3e0c-6a2d-4c8e-9f7a-0d1e2f3a4b5c";
+  const std::string ours =
+      "arn:aws:elasticloadbalancing:eu-west-1:111122223333:loadbalancer/app/ours/50dc6c495c0c9188";
+  const SigningKey& key = S().issuer.key();
+  HttpServer keys([&](const RecordedRequest& r) {
+    if (r.target != "/keys/" + std::string(kKid)) return ScriptedResponse{.status = 404};
+    return ScriptedResponse{.status = 200, .body = public_key_pem(key)};
+  });
+  auto stack = start_front(
+      S().issuer, {.redis_url = S().redis.url(),
+                   .identity_header = "x-amzn-oidc-data",
+                   .alb_json = R"({"signer_arns": [")" + ours + R"("], "key_url_pattern": ")" +
+                               keys.url("/keys/{kid}") + R"("})"});
+  const auto token = [&](std::string_view signer) {
+    const auto exp = std::to_string(system_clock().now_seconds() + 120);
+    return sign(key,
+                R"({"typ":"JWT","kid":")" + std::string(kKid) + R"(","alg":"ES256","iss":")" +
+                    std::string(kTestIssuer) + R"(","client":"app-client","signer":")" +
+                    std::string(signer) + R"(","exp":)" + exp + "}",
+                R"({"sub":"alb-user","email":"alb-user@example.com","exp":)" + exp + R"(,"iss":")" +
+                    std::string(kTestIssuer) + R"("})",
+                /*padded=*/true);
+  };
+  const auto good = token(ours);
+  BOOST_TEST(good.find('=') != std::string::npos);
+  expect_user_served(*stack, "X-Amzn-Oidc-Data", good, "alb-user");
+  const auto a = stack->request(
+      "GET", kList,
+      {{"X-Amzn-Oidc-Data",
+        token("arn:aws:elasticloadbalancing:eu-west-1:444455556666:loadbalancer/app/theirs/1")}});
+  BOOST_TEST(a.status == 401);
+  BOOST_TEST(stack->log().find(R"("reason":"alb_wrong_signer")") != std::string::npos);
 }

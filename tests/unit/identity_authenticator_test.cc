@@ -609,4 +609,63 @@ BOOST_AUTO_TEST_CASE(exactly_one_key_source_is_required) {
 
 BOOST_AUTO_TEST_SUITE_END()
 
+BOOST_AUTO_TEST_SUITE(alb_mode)
+
+constexpr char kOurAlb[] =
+    "arn:aws:elasticloadbalancing:eu-west-1:111122223333:loadbalancer/app/ours/50dc6c495c0c9188";
+
+std::string alb_token(const SigningKey& key, std::string_view kid, std::string_view signer) {
+  const std::string header = R"({"typ":"JWT","kid":")" + std::string(kid) +
+                             R"(","alg":"ES256","iss":"https://issuer.test","client":"c",)"
+                             R"("signer":")" +
+                             std::string(signer) + R"(","exp":)" + std::to_string(kT0 + 120) + "}";
+  return testing::sign(
+      key, header,
+      R"({"sub":"alice","exp":)" + std::to_string(kT0 + 120) + R"(,"iss":"https://issuer.test"})",
+      true);
+}
+
+BOOST_AUTO_TEST_CASE(alb_keys_are_fetched_per_kid_from_the_pattern_once_and_bound_to_the_signer) {
+  config::Identity id = identity_config();
+  id.header = "x-amzn-oidc-data";
+  id.audiences.clear();
+  id.jwks_url.clear();
+  id.alb = config::AlbIdentity{
+      {kOurAlb}, {}, "https://public-keys.auth.elb.eu-west-1.amazonaws.com/{kid}", ""};
+  FakeHttpClient http;
+  http.serve(testing::public_key_pem(es256_key()));
+  auto source = make_key_source(id, http);
+  BOOST_REQUIRE(source.ok());
+  FixedClock clock{kT0};
+  Authenticator auth(id, **source, clock);
+  const std::string kid = "3b1e4c2a-9f0d-4d3e-8a7b-1c2d3e4f5a6b";
+  const auto ok =
+      auth.authenticate(request_with("x-amzn-oidc-data", alb_token(es256_key(), kid, kOurAlb)));
+  BOOST_TEST(outcome(ok) == "ok:alice");
+  BOOST_TEST_REQUIRE(http.requests.size() == 1u);
+  BOOST_TEST(http.requests[0].url == "https://public-keys.auth.elb.eu-west-1.amazonaws.com/" + kid);
+  // Same key, another account's load balancer: refused, and the cached key is not fetched again.
+  const auto other =
+      alb_token(es256_key(), kid,
+                "arn:aws:elasticloadbalancing:eu-west-1:444455556666:loadbalancer/app/theirs/1");
+  BOOST_TEST(outcome(auth.authenticate(request_with("x-amzn-oidc-data", other))) ==
+             invalid(JwtError::kWrongSigner));
+  BOOST_TEST(http.requests.size() == 1u);
+  // A kid that is not a safe token never reaches a URL.
+  for (const std::string bad : {"../../etc/passwd", "a/b", "a?b=c", "a%2Fb", ""}) {
+    BOOST_TEST(outcome(auth.authenticate(
+                   request_with("x-amzn-oidc-data", alb_token(es256_key(), bad, kOurAlb)))) ==
+                   invalid(JwtError::kUnknownKid),
+               bad);
+  }
+  BOOST_TEST(http.requests.size() == 1u);
+  // A fetch that fails is keys unavailable (503), not a refusal.
+  http.fail = http::FetchError::kConnect;
+  BOOST_TEST(outcome(auth.authenticate(
+                 request_with("x-amzn-oidc-data", alb_token(es256_key(), "other-kid", kOurAlb)))) ==
+             "keys unavailable");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
 }  // namespace credbroker::identity

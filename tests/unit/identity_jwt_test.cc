@@ -901,4 +901,61 @@ BOOST_AUTO_TEST_CASE(peek_kid_reads_the_header_without_verifying) {
 
 BOOST_AUTO_TEST_SUITE_END()
 
+BOOST_AUTO_TEST_SUITE(alb_mode)
+
+constexpr char kOurAlb[] =
+    "arn:aws:elasticloadbalancing:eu-west-1:111122223333:loadbalancer/app/ours/50dc6c495c0c9188";
+constexpr char kOtherAlb[] =
+    "arn:aws:elasticloadbalancing:eu-west-1:444455556666:loadbalancer/app/theirs/0123456789abcdef";
+
+// As an ALB signs it: no "aud"; typ, kid, alg, iss, client, signer and exp in the header; every
+// segment base64url with '=' padding.
+std::string alb_token(std::string_view signer, std::string_view client = "app-client-1",
+                      std::int64_t header_exp = kNow + 120) {
+  const SigningKey& k = key_for(Alg::kES256);
+  const std::string header =
+      R"({"typ":"JWT","kid":"key-ES256","alg":"ES256","iss":"https://issuer.test","client":")" +
+      std::string(client) + R"(","signer":")" + std::string(signer) + R"(","exp":)" +
+      std::to_string(header_exp) + "}";
+  const std::string payload = R"({"sub":"alice","email":"alice@example.com","exp":)" +
+                              std::to_string(kNow + 120) + R"(,"iss":"https://issuer.test"})";
+  return testing::sign(k, header, payload, /*padded=*/true);
+}
+
+VerifyPolicy alb_policy() {
+  VerifyPolicy p = policy();
+  p.audiences.clear();
+  p.allow_padding = true;
+  p.alb = AlbBinding{{kOurAlb}, {}};
+  return p;
+}
+
+BOOST_AUTO_TEST_CASE(a_real_shaped_alb_token_verifies_for_our_signer_without_aud) {
+  const auto token = alb_token(kOurAlb);
+  BOOST_TEST(token.find('=') != std::string::npos);
+  BOOST_TEST(verify(token, alb_policy()) == "ok:alice");
+  // Outside the ALB mode the same token is refused: padded, and no audience.
+  BOOST_TEST(verify(token) == refused(JwtError::kPadded));
+  VerifyPolicy padded_only = policy();
+  padded_only.allow_padding = true;
+  BOOST_TEST(verify(token, padded_only) == refused(JwtError::kWrongAudience));
+}
+
+BOOST_AUTO_TEST_CASE(another_accounts_alb_signing_with_the_same_regional_key_is_refused) {
+  BOOST_TEST(verify(alb_token(kOtherAlb), alb_policy()) == refused(JwtError::kWrongSigner));
+  BOOST_TEST(verify(alb_token(std::string(kOurAlb) + "x"), alb_policy()) ==
+             refused(JwtError::kWrongSigner));
+}
+
+BOOST_AUTO_TEST_CASE(the_client_is_checked_when_configured_and_the_header_exp_always) {
+  VerifyPolicy p = alb_policy();
+  p.alb->client_ids = {"app-client-1"};
+  BOOST_TEST(verify(alb_token(kOurAlb, "app-client-1"), p) == "ok:alice");
+  BOOST_TEST(verify(alb_token(kOurAlb, "app-client-2"), p) == refused(JwtError::kWrongClient));
+  BOOST_TEST(verify(alb_token(kOurAlb, "app-client-1", kNow - kLeeway), p) ==
+             refused(JwtError::kExpired));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
 }  // namespace credbroker::identity
