@@ -48,6 +48,16 @@ struct Server {
   std::string key;  // "<name>_<first 16 hex of sha256("<name>|<url>")>", computed at parse
 };
 
+/** AWS ALB mode (identity.alb): tokens from an ALB's x-amzn-oidc-data, bound to our ALB. */
+struct AlbIdentity {
+  std::vector<std::string> signer_arns;  // required: header "signer" must equal one exactly
+  std::vector<std::string> client_ids;   // optional: header "client" must equal one
+  // Exactly one: a URL with "{kid}" (AWS: https://public-keys.auth.elb.<region>.amazonaws.com/
+  // {kid}), or a directory holding "<kid>.pem" files.
+  std::string key_url_pattern;
+  std::string key_dir;
+};
+
 struct Identity {
   std::string header = "Authorization";  // Bearer scheme; any other header carries the raw JWT
   std::string issuer;
@@ -59,6 +69,16 @@ struct Identity {
   // safe only when every route that reaches the functions has that authorizer
   // (docs/deploy/lambda.md).
   bool trust_api_gateway_authorizer = false;
+  // Header "typ" values accepted (absent is always accepted): RFC 8725 §3.11 explicit typing.
+  std::vector<std::string> allowed_types = {"JWT", "at+jwt"};
+  // exp - iat (exp - now without iat) beyond this is refused (RFC 8725 §3.10: short-lived).
+  std::int64_t max_token_lifetime_seconds = 24 * 3600;
+  // Refuse ECDSA signatures in high-S form (S > n/2): only for an issuer known to sign low-S,
+  // since most signers do not normalise S (docs/security.md, "ECDSA low-S").
+  bool require_low_s_signatures = false;
+  // ALB mode: "aud" not required, padding allowed, header signer/client/exp checked, keys by kid
+  // from alb's URL pattern or directory (then none of the three key sources below).
+  std::optional<AlbIdentity> alb;
   // Exactly one key source:
   std::string jwks_file;
   std::string jwks_url;

@@ -195,6 +195,12 @@ bool read_public_base_url(const Fields& root, Config& cfg, Check& c) {
   if (!require_string(root, "public_base_url", cfg.public_base_url, c)) return false;
   const auto url = syntax::parse_http_url(cfg.public_base_url);
   if (!url) return c.fail(root.at("public_base_url"), "must be an absolute http(s) URL");
+  // Redirect URIs are built from it: over plain http the authorization code and the state would
+  // cross the network in the clear (RFC 6749 §3.1.2.1, RFC 9700 §2.6). Loopback is development.
+  if (!url->https && !syntax::is_loopback(url->host)) {
+    return c.fail(root.at("public_base_url"),
+                  "must be an https URL (http only for 127.0.0.1, localhost or [::1])");
+  }
   // Paths such as /connect/<name> are appended to it.
   if (url->has_query || url->has_fragment) {
     return c.fail(root.at("public_base_url"), "must not contain a query or fragment");
@@ -250,10 +256,10 @@ bool read_string_items(const Value& v, const std::string& loc, std::vector<std::
   return true;
 }
 
-bool read_audience(const Fields& f, std::vector<std::string>& out, Check& c) {
+bool read_audience(const Fields& f, std::vector<std::string>& out, bool required, Check& c) {
   const Value* v = f.get("audience");
   const std::string loc = f.at("audience");
-  if (v == nullptr) return c.fail(loc, "required");
+  if (v == nullptr) return required ? c.fail(loc, "required") : true;
   if (v->IsString()) {
     if (v->GetStringLength() == 0) return c.fail(loc, "must be a non-empty string");
     out = {std::string(view(*v))};
@@ -265,9 +271,30 @@ bool read_audience(const Fields& f, std::vector<std::string>& out, Check& c) {
   return read_string_items(*v, loc, out, c);
 }
 
+/** "allowed_types": a non-empty array of media-type names (RFC 6838 §4.2 restricted names). */
+bool read_allowed_types(const Fields& f, std::vector<std::string>& out, Check& c) {
+  const Value* v = f.get("allowed_types");
+  if (v == nullptr) return true;
+  const std::string loc = f.at("allowed_types");
+  if (!v->IsArray() || v->Empty()) return c.fail(loc, "must be a non-empty array of strings");
+  std::vector<std::string> types;
+  if (!read_string_items(*v, loc, types, c)) return false;
+  for (std::size_t i = 0; i < types.size(); ++i) {
+    std::string_view name = types[i];
+    if (name.starts_with("application/")) name.remove_prefix(12);  // RFC 7515 §4.1.9
+    if (!syntax::is_token(name)) {
+      return c.fail(item(loc, i), "must be a media type such as \"JWT\" or \"at+jwt\"");
+    }
+  }
+  out = std::move(types);
+  return true;
+}
+
 /** The verifier fields identity and resolve share: issuer, audience, algorithms, leeway, keys. */
 bool read_verifier(const Fields& f, Identity& id, Check& c) {
-  return require_string(f, "issuer", id.issuer, c) && read_audience(f, id.audiences, c) &&
+  // An ALB token has no "aud" (its binding is the header's signer), so there it is optional.
+  return require_string(f, "issuer", id.issuer, c) &&
+         read_audience(f, id.audiences, !id.alb.has_value(), c) &&
          read_algorithms(f, id.algorithms, c) &&
          read_int(f, "leeway_seconds", 0, 600, id.leeway_seconds, c) &&
          read_string(f, "jwks_file", id.jwks_file, c) &&
@@ -276,21 +303,73 @@ bool read_verifier(const Fields& f, Identity& id, Check& c) {
          read_string(f, "public_key_pem_file", id.public_key_pem_file, c);
 }
 
+/** "identity.alb": AWS ALB mode. */
+bool read_alb(const Fields& identity, std::optional<AlbIdentity>& out, Check& c) {
+  const Value* v = nullptr;
+  if (!section(identity, "alb", v, c)) return false;
+  if (v == nullptr) return true;
+  const Fields f(*v, identity.at("alb"));
+  AlbIdentity alb;
+  if (!check_keys(f, {"signer_arns", "client_ids", "key_url_pattern", "key_dir"}, c)) return false;
+  const Value* arns = f.get("signer_arns");
+  if (arns == nullptr) return c.fail(f.at("signer_arns"), "required");
+  if (!arns->IsArray() || arns->Empty()) {
+    return c.fail(f.at("signer_arns"), "must be a non-empty array of load balancer ARNs");
+  }
+  if (!read_string_items(*arns, f.at("signer_arns"), alb.signer_arns, c)) return false;
+  for (std::size_t i = 0; i < alb.signer_arns.size(); ++i) {
+    if (!alb.signer_arns[i].starts_with("arn:")) {
+      return c.fail(item(f.at("signer_arns"), i), "must be a load balancer ARN (\"arn:...\")");
+    }
+  }
+  if (const Value* ids = f.get("client_ids")) {
+    if (!ids->IsArray() || ids->Empty()) {
+      return c.fail(f.at("client_ids"), "must be a non-empty array of strings");
+    }
+    if (!read_string_items(*ids, f.at("client_ids"), alb.client_ids, c)) return false;
+  }
+  if (!read_string(f, "key_url_pattern", alb.key_url_pattern, c) ||
+      !read_string(f, "key_dir", alb.key_dir, c)) {
+    return false;
+  }
+  if (alb.key_url_pattern.empty() == alb.key_dir.empty()) {
+    return c.fail(identity.at("alb"), "exactly one of key_url_pattern, key_dir is required");
+  }
+  if (!alb.key_url_pattern.empty()) {
+    const auto at = alb.key_url_pattern.find("{kid}");
+    if (at == std::string::npos || alb.key_url_pattern.find("{kid}", at + 1) != std::string::npos) {
+      return c.fail(f.at("key_url_pattern"), "must contain \"{kid}\" once");
+    }
+    std::string probe = alb.key_url_pattern;
+    probe.replace(at, 5, "kid");
+    if (!check_endpoint(f, "key_url_pattern", probe, c)) return false;
+  }
+  out = std::move(alb);
+  return true;
+}
+
 bool read_identity(const Fields& root, Identity& id, Check& c) {
   const Value* v = nullptr;
   if (!section(root, "identity", v, c)) return false;
   if (v == nullptr) return c.fail(root.at("identity"), "required");
   const Fields f(*v, root.at("identity"));
-  if (!check_keys(f,
-                  {"header", "issuer", "audience", "user_claim", "algorithms", "leeway_seconds",
-                   "jwks_file", "jwks_url", "public_key_pem_file", "trust_api_gateway_authorizer"},
-                  c)) {
+  if (!check_keys(
+          f,
+          {"header", "issuer", "audience", "user_claim", "algorithms", "leeway_seconds",
+           "jwks_file", "jwks_url", "public_key_pem_file", "trust_api_gateway_authorizer",
+           "allowed_types", "max_token_lifetime_seconds", "require_low_s_signatures", "alb"},
+          c) ||
+      !read_alb(f, id.alb, c)) {
     return false;
   }
   if (!read_string(f, "header", id.header, c)) return false;
   if (!syntax::is_token(id.header)) return c.fail(f.at("header"), "must be an HTTP header name");
   return read_verifier(f, id, c) && read_string(f, "user_claim", id.user_claim, c) &&
-         read_bool(f, "trust_api_gateway_authorizer", id.trust_api_gateway_authorizer, c);
+         read_bool(f, "trust_api_gateway_authorizer", id.trust_api_gateway_authorizer, c) &&
+         read_allowed_types(f, id.allowed_types, c) &&
+         read_int(f, "max_token_lifetime_seconds", 60, 31536000, id.max_token_lifetime_seconds,
+                  c) &&
+         read_bool(f, "require_low_s_signatures", id.require_low_s_signatures, c);
 }
 
 bool read_allowed_subjects(const Fields& f, std::vector<std::string>& out, Check& c) {
@@ -663,7 +742,16 @@ bool one_key_source(const Identity& id, std::string_view loc, Check& c) {
 }
 
 bool validate(const Config& cfg, const std::vector<std::string>& server_locs, Check& c) {
-  if (!one_key_source(cfg.identity, "identity", c)) return false;
+  if (cfg.identity.alb) {
+    // ALB keys come only from the ALB's key endpoint: no other issuer's key may sign in ALB mode.
+    if (!cfg.identity.jwks_file.empty() || !cfg.identity.jwks_url.empty() ||
+        !cfg.identity.public_key_pem_file.empty()) {
+      return c.fail("identity.alb",
+                    "cannot be combined with jwks_file, jwks_url or public_key_pem_file");
+    }
+  } else if (!one_key_source(cfg.identity, "identity", c)) {
+    return false;
+  }
   if (cfg.resolve && !one_key_source(cfg.resolve->verifier, "resolve", c)) return false;
   if (cfg.http.connect_timeout_ms > cfg.http.timeout_ms) {
     return c.fail("http.connect_timeout_ms", "must not exceed http.timeout_ms");

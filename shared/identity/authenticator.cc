@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <cstring>
 #include <list>
+#include <map>
 #include <mutex>
 #include <unordered_map>
 
@@ -85,6 +86,79 @@ class JwksUrlSource final : public KeySource {
   std::string last_error_ = "not loaded";
 };
 
+Result<std::string, std::string> read_small_file(const std::string& path);
+
+// ALB kids are UUIDs; anything but [A-Za-z0-9_-] could walk a URL or a path (RFC 3986 §3.3).
+bool safe_kid(std::string_view kid) {
+  if (kid.empty() || kid.size() > 128) return false;
+  return std::all_of(kid.begin(), kid.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '_';
+  });
+}
+
+class AlbKeySource final : public KeySource {
+ public:
+  AlbKeySource(config::AlbIdentity alb, http::HttpClient& client)
+      : alb_(std::move(alb)), client_(client) {}
+
+  Result<const KeySet*, std::string> keys(std::int64_t) override { return &keys_; }
+  bool refresh(std::int64_t) override { return false; }
+
+  Result<bool, std::string> fetch_kid(std::string_view kid, std::int64_t now) override {
+    if (!safe_kid(kid)) return false;
+    for (const auto& k : keys_.keys) {
+      if (k.kid == kid) return false;  // held already: the token's trouble is elsewhere
+    }
+    // An unknown kid is asked for at most once a minute, so junk kids cannot drive fetches.
+    if (attempts_.size() >= kMaxAttempts) attempts_.clear();
+    const auto [at, fresh] = attempts_.emplace(std::string(kid), now);
+    if (!fresh && now - at->second < kRetrySeconds && now >= at->second) return false;
+    at->second = now;
+    auto pem = load(std::string(kid));
+    if (!pem) return Err(std::move(pem.error()));
+    if (!*pem) return false;
+    auto parsed = parse_pem_public_key(**pem);
+    if (!parsed) return Err("ALB key " + std::string(kid) + ": " + parsed.error());
+    PublicKey key = std::move(parsed->keys.front());
+    key.kid = std::string(kid);
+    if (keys_.keys.size() >= kMaxKeys) keys_.keys.erase(keys_.keys.begin());
+    keys_.keys.push_back(std::move(key));
+    return true;
+  }
+
+ private:
+  static constexpr std::size_t kMaxKeys = 64;
+  static constexpr std::size_t kMaxAttempts = 1024;
+  static constexpr std::int64_t kRetrySeconds = 60;
+
+  /** The PEM text, nullopt when there is no such key (404, no file), or an error. */
+  Result<std::optional<std::string>, std::string> load(const std::string& kid) {
+    if (!alb_.key_dir.empty()) {
+      auto content = read_small_file(alb_.key_dir + "/" + kid + ".pem");
+      if (!content) return std::optional<std::string>();
+      return std::optional<std::string>(std::move(content.value()));
+    }
+    http::OutboundRequest request;
+    request.url = alb_.key_url_pattern;
+    request.url.replace(request.url.find("{kid}"), 5, kid);
+    auto response = client_.send(request);
+    if (!response) {
+      return Err("ALB key fetch failed: " + std::string(http::describe(response.error())));
+    }
+    if (response->status == 404 || response->status == 403) return std::optional<std::string>();
+    if (response->status != 200) {
+      return Err("ALB key fetch: HTTP status " + std::to_string(response->status));
+    }
+    return std::optional<std::string>(std::move(response->body));
+  }
+
+  const config::AlbIdentity alb_;
+  http::HttpClient& client_;
+  KeySet keys_;
+  std::map<std::string, std::int64_t> attempts_;  // kid → last fetch attempt
+};
+
 Result<std::string, std::string> read_small_file(const std::string& path) {
   std::unique_ptr<std::FILE, int (*)(std::FILE*)> f(std::fopen(path.c_str(), "rb"), &std::fclose);
   if (!f) return Err(std::string(std::strerror(errno)));
@@ -112,10 +186,21 @@ Result<std::unique_ptr<KeySource>, std::string> file_source(
 
 }  // namespace
 
+/*
+ * A repeated identity header is refused, not resolved: whichever copy a reader picks, the client
+ * may have supplied the other. Fronts deliver repetition either as separate fields (nginx 1.22
+ * passes each as its own FastCGI param; a Lambda payload 1.0 "multiValueHeaders" list) or joined
+ * with ',' (RFC 9110 §5.3: lighttpd, Apache, API Gateway payload 2.0 "headers"). A JWT is
+ * base64url and dots and the Bearer scheme adds a space, so a ',' can only be a join.
+ */
 Result<std::string_view, AuthErrorKind> extract_token(const http::Request& request,
                                                       std::string_view header) {
+  std::size_t copies = 0;
+  for (const auto& [name, ignored] : request.headers) copies += iequals(name, header) ? 1 : 0;
+  if (copies > 1) return Err(AuthErrorKind::kDuplicate);
   const auto value = request.header(header);
   if (!value) return Err(AuthErrorKind::kMissing);
+  if (value->find(',') != std::string_view::npos) return Err(AuthErrorKind::kDuplicate);
   if (value->size() > kMaxHeaderBytes) return Err(AuthErrorKind::kTooLarge);
   std::string_view token = trim(*value);
   if (iequals(header, "Authorization")) {
@@ -140,9 +225,15 @@ std::unique_ptr<KeySource> make_jwks_url_source(std::string url, http::HttpClien
   return std::make_unique<JwksUrlSource>(std::move(url), client, min_refresh_seconds);
 }
 
+std::unique_ptr<KeySource> make_alb_key_source(const config::AlbIdentity& alb,
+                                               http::HttpClient& client) {
+  return std::make_unique<AlbKeySource>(alb, client);
+}
+
 Result<std::unique_ptr<KeySource>, std::string> make_key_source(const config::Identity& identity,
                                                                 http::HttpClient& client,
                                                                 std::string_view section) {
+  if (identity.alb) return make_alb_key_source(*identity.alb, client);
   const int sources = !identity.jwks_file.empty() + !identity.jwks_url.empty() +
                       !identity.public_key_pem_file.empty();
   if (sources != 1) {
@@ -179,6 +270,13 @@ struct Authenticator::Impl {
     policy.audiences = identity.audiences;
     policy.user_claim = identity.user_claim;
     policy.leeway_seconds = std::clamp<std::int64_t>(identity.leeway_seconds, 0, kMaxLeewaySeconds);
+    policy.types = identity.allowed_types;
+    policy.max_lifetime_seconds = identity.max_token_lifetime_seconds;
+    policy.ecdsa_low_s_only = identity.require_low_s_signatures;
+    if (identity.alb) {
+      policy.alb = AlbBinding{identity.alb->signer_arns, identity.alb->client_ids};
+      policy.allow_padding = true;  // ALB pads its segments with '='
+    }
   }
 
   bool live(const VerifiedToken& t, std::int64_t now) const {
@@ -214,8 +312,18 @@ struct Authenticator::Impl {
     auto key_set = keys.keys(now);
     if (!key_set) return Err(AuthError{AuthErrorKind::kKeysUnavailable});
     auto verified = verify_jwt(token, **key_set, policy, now);
-    // A kid we lack may be a freshly rotated key: reload once (rate-limited by the source).
-    if (!verified && verified.error() == JwtError::kUnknownKid && keys.refresh(now)) {
+    // A kid we lack may be a freshly rotated key: load it, or reload once (rate-limited by the
+    // source).
+    bool reloaded = false;
+    if (!verified && verified.error() == JwtError::kUnknownKid) {
+      if (const auto kid = peek_kid(token)) {
+        auto fetched = keys.fetch_kid(*kid, now);
+        if (!fetched) return Err(AuthError{AuthErrorKind::kKeysUnavailable});
+        reloaded = *fetched;
+      }
+      reloaded = reloaded || keys.refresh(now);
+    }
+    if (reloaded) {
       key_set = keys.keys(now);
       if (!key_set) return Err(AuthError{AuthErrorKind::kKeysUnavailable});
       verified = verify_jwt(token, **key_set, policy, now);

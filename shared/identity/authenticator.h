@@ -20,6 +20,7 @@ namespace credbroker::identity {
 enum class AuthErrorKind {
   kMissing,          // no identity header, or "Authorization" without the Bearer scheme
   kTooLarge,         // header over 16 KiB: refused before parsing
+  kDuplicate,        // the identity header more than once, as separate fields or comma-joined
   kInvalid,          // the token was refused (see jwt)
   kKeysUnavailable,  // the key set could not be loaded (JWKS URL unreachable): a 503, not a 401
 };
@@ -47,6 +48,10 @@ class KeySource {
   /** Called when a token names a kid we lack: re-loads if allowed (rate limited); true if reloaded.
    */
   virtual bool refresh(std::int64_t now) = 0;
+  /** Sources that publish one key per kid (AWS ALB) load that kid's key: true if they now hold
+   *  it, false if there is none (or it was asked for too recently); an error when the source
+   *  could not answer. Others hold every key already. */
+  virtual Result<bool, std::string> fetch_kid(std::string_view, std::int64_t) { return false; }
 };
 
 /** A fixed key set (jwks_file, public_key_pem_file): loaded once at start. */
@@ -55,6 +60,11 @@ std::unique_ptr<KeySource> make_static_key_source(KeySet keys);
  *  (on an unknown kid, and when the keys are an hour old); a failed fetch keeps the old keys. */
 std::unique_ptr<KeySource> make_jwks_url_source(std::string url, http::HttpClient& client,
                                                 std::int64_t min_refresh_seconds = 60);
+
+/** AWS ALB keys, one PEM per kid: from `url_pattern` with "{kid}" replaced (through `client`),
+ *  or from "<dir>/<kid>.pem"; cached, each kid asked for at most once per 60 s. */
+std::unique_ptr<KeySource> make_alb_key_source(const config::AlbIdentity& alb,
+                                               http::HttpClient& client);
 
 /**
  * Builds the key source the identity config names (file sources are read now: a bad file fails

@@ -10,6 +10,7 @@
 #include "shared/identity/key_fit.h"
 #include "shared/identity/openssl_ptr.h"
 #include "shared/identity/strict_json.h"
+#include "shared/util/strings.h"
 
 namespace credbroker::identity {
 
@@ -93,6 +94,27 @@ std::optional<std::string> ecdsa_raw_to_der(std::string_view raw, std::size_t ha
   return out;
 }
 
+// The group orders n of P-256 and P-384 (SEC 2 §2.4.2, §2.5.1), big-endian hex.
+constexpr const char* kP256Order =
+    "FFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551";
+constexpr const char* kP384Order =
+    "FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFC7634D81F4372DDF581A0DB248B0A77AECEC196ACCC529"
+    "73";
+
+// (R, n - S) verifies wherever (R, S) does; only S <= n/2 is taken so each signature has one form
+// (the low-S rule of BIP 62 and libsecp256k1, applied to the NIST curves).
+bool ecdsa_high_s(Alg alg, std::string_view raw) {
+  const std::size_t half = alg == Alg::kES256 ? 32 : 48;
+  if (raw.size() != 2 * half) return false;  // the length is the signature check's to refuse
+  BIGNUM* order = nullptr;
+  if (BN_hex2bn(&order, alg == Alg::kES256 ? kP256Order : kP384Order) == 0) return true;
+  BnPtr n(order);
+  BnPtr s(BN_bin2bn(reinterpret_cast<const unsigned char*>(raw.data()) + half,
+                    static_cast<int>(half), nullptr));
+  if (!s || BN_rshift1(n.get(), n.get()) != 1) return true;
+  return BN_cmp(s.get(), n.get()) > 0;
+}
+
 bool verify_signature(EVP_PKEY* pkey, Alg alg, std::string_view input, std::string_view signature) {
   std::string der;
   if (alg == Alg::kES256 || alg == Alg::kES384) {
@@ -168,6 +190,40 @@ bool audience_matches(const Value& aud, const std::vector<std::string>& wanted) 
   return std::any_of(aud.Begin(), aud.End(), wanted_has);
 }
 
+// RFC 7515 §4.1.9: "typ" is a media type, compared case-insensitively, "application/" omitted.
+bool type_allowed(std::string_view typ, const std::vector<std::string>& allowed) {
+  constexpr std::string_view kPrefix = "application/";
+  const auto bare = [&](std::string_view t) {
+    return t.size() > kPrefix.size() && iequals(t.substr(0, kPrefix.size()), kPrefix)
+               ? t.substr(kPrefix.size())
+               : t;
+  };
+  return std::any_of(allowed.begin(), allowed.end(),
+                     [&](const std::string& a) { return iequals(bare(a), bare(typ)); });
+}
+
+bool string_in(const Value* v, const std::vector<std::string>& allowed) {
+  return v != nullptr && v->IsString() &&
+         std::find(allowed.begin(), allowed.end(), string_of(*v)) != allowed.end();
+}
+
+// AWS ALB puts its binding in the JWS header: "signer" (the load balancer ARN), "client" (the
+// IdP app client) and "exp". The keys are regional and shared by all accounts, so the signer is
+// what makes a token ours; without it, any AWS customer's ALB could sign users in here.
+std::optional<JwtError> check_alb_header(const Value& header, const AlbBinding& alb,
+                                         std::int64_t leeway, std::int64_t now) {
+  if (!string_in(find_member(header, "signer"), alb.signer_arns)) return JwtError::kWrongSigner;
+  if (!alb.client_ids.empty() && !string_in(find_member(header, "client"), alb.client_ids)) {
+    return JwtError::kWrongClient;
+  }
+  const Value* exp_v = find_member(header, "exp");
+  if (exp_v == nullptr) return JwtError::kMissingExp;
+  const auto exp = numeric_date(*exp_v, false);
+  if (!exp) return JwtError::kMalformed;
+  if (*exp + leeway <= now) return JwtError::kExpired;
+  return std::nullopt;
+}
+
 Result<VerifiedToken, JwtError> check_claims(const Value& claims, const VerifyPolicy& policy,
                                              std::int64_t now) {
   const std::int64_t leeway = std::clamp<std::int64_t>(policy.leeway_seconds, 0, kMaxNumericDate);
@@ -192,6 +248,10 @@ Result<VerifiedToken, JwtError> check_claims(const Value& claims, const VerifyPo
   if (*exp + leeway <= now) return Err(JwtError::kExpired);            // RFC 7519 §4.1.4
   if (nbf && *nbf - leeway > now) return Err(JwtError::kNotYetValid);  // §4.1.5
   if (iat && *iat - leeway > now) return Err(JwtError::kNotYetValid);  // issued in the future
+  // RFC 8725 §3.10 asks for short-lived tokens; without iat the time left is the lifetime we see.
+  const std::int64_t max_lifetime =
+      std::clamp<std::int64_t>(policy.max_lifetime_seconds, 0, kMaxNumericDate);
+  if (*exp - (iat ? *iat : now) > max_lifetime) return Err(JwtError::kLifetimeTooLong);
   if (!policy.issuer.empty() && (iss == nullptr || string_of(*iss) != policy.issuer)) {
     return Err(JwtError::kWrongIssuer);
   }
@@ -264,14 +324,75 @@ std::string_view describe(JwtError e) {
       return "user claim missing";
     case JwtError::kCritUnsupported:
       return "unsupported critical header";
+    case JwtError::kTypNotAllowed:
+      return "token type not allowed";
+    case JwtError::kPadded:
+      return "padded base64url";
+    case JwtError::kHighS:
+      return "ECDSA signature not in low-S form";
+    case JwtError::kB64Unsupported:
+      return "unencoded payload (b64) not supported";
+    case JwtError::kLifetimeTooLong:
+      return "token lifetime too long";
+    case JwtError::kWrongSigner:
+      return "wrong ALB signer";
+    case JwtError::kWrongClient:
+      return "wrong ALB client";
   }
   return "token refused";
+}
+
+std::string_view label(JwtError e) {
+  switch (e) {
+    case JwtError::kMalformed:
+      return "malformed_token";
+    case JwtError::kAlgNotAllowed:
+      return "alg_not_allowed";
+    case JwtError::kUnknownKid:
+      return "unknown_kid";
+    case JwtError::kKeyAlgMismatch:
+      return "key_alg_mismatch";
+    case JwtError::kBadSignature:
+      return "bad_signature";
+    case JwtError::kMissingExp:
+      return "missing_exp";
+    case JwtError::kExpired:
+      return "token_expired";
+    case JwtError::kNotYetValid:
+      return "token_not_yet_valid";
+    case JwtError::kWrongIssuer:
+      return "wrong_issuer";
+    case JwtError::kWrongAudience:
+      return "wrong_audience";
+    case JwtError::kMissingUserClaim:
+      return "missing_user_claim";
+    case JwtError::kCritUnsupported:
+      return "crit_unsupported";
+    case JwtError::kTypNotAllowed:
+      return "typ_not_allowed";
+    case JwtError::kPadded:
+      return "padded_base64url";
+    case JwtError::kHighS:
+      return "ecdsa_high_s";
+    case JwtError::kB64Unsupported:
+      return "b64_unsupported";
+    case JwtError::kLifetimeTooLong:
+      return "lifetime_too_long";
+    case JwtError::kWrongSigner:
+      return "alb_wrong_signer";
+    case JwtError::kWrongClient:
+      return "alb_wrong_client";
+  }
+  return "token_refused";
 }
 
 Result<VerifiedToken, JwtError> verify_jwt(std::string_view token, const KeySet& keys,
                                            const VerifyPolicy& policy, std::int64_t now) {
   const auto jws = split_compact(token);
   if (!jws) return Err(JwtError::kMalformed);
+  if (!policy.allow_padding && token.find('=') != std::string_view::npos) {
+    return Err(JwtError::kPadded);
+  }
   const auto payload_json = crypto::base64url_decode(jws->payload);
   const auto signature = crypto::base64url_decode(jws->signature);
   rapidjson::Document header;
@@ -289,6 +410,13 @@ Result<VerifiedToken, JwtError> verify_jwt(std::string_view token, const KeySet&
   }
   // We implement no extension, so any "crit" must be refused (RFC 7515 §4.1.11).
   if (find_member(header, "crit") != nullptr) return Err(JwtError::kCritUnsupported);
+  // RFC 7797 §3: "b64" changes what is signed; whatever its value, we never verify that form.
+  if (find_member(header, "b64") != nullptr) return Err(JwtError::kB64Unsupported);
+  if (const Value* typ = find_member(header, "typ")) {
+    if (!typ->IsString() || !type_allowed(string_of(*typ), policy.types)) {
+      return Err(JwtError::kTypNotAllowed);
+    }
+  }
   const Value* kid_v = find_member(header, "kid");
   if (kid_v != nullptr && !kid_v->IsString()) return Err(JwtError::kMalformed);
   // "jku", "x5u", "jwk" and "x5c" are deliberately never read: keys come only from our config.
@@ -296,12 +424,23 @@ Result<VerifiedToken, JwtError> verify_jwt(std::string_view token, const KeySet&
   auto candidates =
       candidate_keys(keys, kid_v ? std::optional(string_of(*kid_v)) : std::nullopt, *alg);
   if (!candidates) return Err(candidates.error());
+  if (policy.ecdsa_low_s_only && (*alg == Alg::kES256 || *alg == Alg::kES384) &&
+      ecdsa_high_s(*alg, *signature)) {
+    return Err(JwtError::kHighS);
+  }
 
   const bool verified =
       std::any_of(candidates->begin(), candidates->end(), [&](const PublicKey* k) {
         return verify_signature(k->pkey.get(), *alg, jws->signing_input, *signature);
       });
   if (!verified) return Err(JwtError::kBadSignature);
+
+  if (policy.alb) {
+    const auto leeway = std::clamp<std::int64_t>(policy.leeway_seconds, 0, kMaxNumericDate);
+    if (const auto refused = check_alb_header(header, *policy.alb, leeway, now)) {
+      return Err(*refused);
+    }
+  }
 
   // Claims are parsed only once the signature vouches for them.
   rapidjson::Document claims;

@@ -47,6 +47,13 @@ Result<KeySet, std::string> parse_jwks(std::string_view json);
 /** Loads one PEM "PUBLIC KEY" (RSA ≥ 2048 bits, EC P-256/P-384 or Ed25519); kid is empty. */
 Result<KeySet, std::string> parse_pem_public_key(std::string_view pem);
 
+/** AWS ALB (x-amzn-oidc-data): its regional keys sign for every AWS account, so a token is ours
+ *  only if its header's "signer" is our load balancer's ARN (and "client" our app client). */
+struct AlbBinding {
+  std::vector<std::string> signer_arns;  // header "signer" must equal one exactly
+  std::vector<std::string> client_ids;   // header "client" must equal one (when non-empty)
+};
+
 /** What a token must satisfy besides its signature. */
 struct VerifyPolicy {
   std::vector<Alg> algorithms;         // allowlist; the token's "alg" must be in it
@@ -54,6 +61,19 @@ struct VerifyPolicy {
   std::vector<std::string> audiences;  // "aud" (string or array) must contain one (when non-empty)
   std::string user_claim = "sub";      // string claim that names the user
   std::int64_t leeway_seconds = 60;    // for exp, nbf and iat
+  // Header "typ" values accepted besides none at all, compared case-insensitively with an
+  // "application/" prefix ignored (RFC 7515 §4.1.9, RFC 8725 §3.11, RFC 9068 §2.1).
+  std::vector<std::string> types = {"JWT", "at+jwt"};
+  // Longest exp - iat (exp - now without iat) accepted: a stolen token is not good for a year.
+  std::int64_t max_lifetime_seconds = 24 * 3600;
+  // ECDSA signatures must have S <= n/2: the other half is the same signature re-spelled
+  // (malleability), and a verifier that takes both lets one token have two byte forms.
+  bool ecdsa_low_s_only = true;
+  // base64url '=' padding in the segments: refused (RFC 7515 §2 omits it) unless an ALB sends it.
+  bool allow_padding = false;
+  // ALB mode: the header's signer, client and exp are checked (an ALB token carries no "aud", so
+  // leave `audiences` empty); set allow_padding with it.
+  std::optional<AlbBinding> alb;
 };
 
 struct VerifiedToken {
@@ -75,9 +95,19 @@ enum class JwtError {
   kWrongAudience,     // aud does not contain any configured audience
   kMissingUserClaim,  // user claim absent, not a string, or empty
   kCritUnsupported,   // a "crit" header parameter we do not understand (RFC 7515 §4.1.11)
+  kTypNotAllowed,     // header "typ" present and not one of policy.types (RFC 8725 §3.11)
+  kPadded,            // '=' padding in a segment outside the ALB mode (RFC 7515 §2)
+  kHighS,             // ECDSA S above n/2: a malleated twin of a valid signature
+  kB64Unsupported,    // header "b64" (RFC 7797 unencoded payload): never accepted
+  kLifetimeTooLong,   // exp - iat (or exp - now) beyond policy.max_lifetime_seconds
+  kWrongSigner,       // ALB mode: header "signer" is not a configured load balancer ARN
+  kWrongClient,       // ALB mode: header "client" is not a configured client id
 };
 
+/** English for people ("token expired"). */
 std::string_view describe(JwtError e);
+/** The snake_case label logs carry as "reason" ("expired"); one per value, never changing. */
+std::string_view label(JwtError e);
 
 /**
  * Verifies `token` against `keys` and `policy` at time `now` (Unix seconds).

@@ -33,7 +33,12 @@ http::Response dispatch(std::string_view route_name, RouteFn route, const http::
   } else {
     response = route(request, context, note);
   }
+  // Every answer, errors and redirects included: no cache keeps it (RFC 9111 §5.2.2.5), no
+  // browser sniffs a JSON body into HTML (Fetch §X-Content-Type-Options), and none of it may
+  // load, run or frame anything should a browser render it anyway (CSP 3 §6.1.3 default-src).
   response.set_header("Cache-Control", "no-store");
+  response.set_header("X-Content-Type-Options", "nosniff");
+  response.set_header("Content-Security-Policy", "default-src 'none'");
   const double ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   context.log.info("request", {{"method", std::string_view(request.method)},
@@ -53,10 +58,12 @@ std::string_view auth_reason(const identity::AuthError& e) {
       return "no_credentials";
     case identity::AuthErrorKind::kTooLarge:
       return "identity_header_too_large";
+    case identity::AuthErrorKind::kDuplicate:
+      return "duplicate_identity_header";
     case identity::AuthErrorKind::kKeysUnavailable:
       return "identity_keys_unavailable";
     case identity::AuthErrorKind::kInvalid:
-      return identity::describe(e.jwt);
+      return identity::label(e.jwt);
   }
   return "unknown";
 }
@@ -77,8 +84,10 @@ http::Response authentication_failure(const identity::AuthError& error, RequestN
     return http::json_error(503, "Identity verification is unavailable");
   }
   auto r = http::json_error(401, "Authentication required");
-  r.set_header("WWW-Authenticate", error.kind == identity::AuthErrorKind::kMissing
-                                       ? "Bearer"
+  // RFC 6750 §3.1: a repeated credential is a malformed request, not a bad token.
+  r.set_header("WWW-Authenticate", error.kind == identity::AuthErrorKind::kMissing ? "Bearer"
+                                   : error.kind == identity::AuthErrorKind::kDuplicate
+                                       ? "Bearer error=\"invalid_request\""
                                        : "Bearer error=\"invalid_token\"");
   return r;
 }

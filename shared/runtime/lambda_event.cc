@@ -123,12 +123,21 @@ bool read_method(Reader& r, const Value& parent, std::string_view name, http::Re
   return true;
 }
 
-bool read_path(Reader& r, const Value& parent, std::string_view name, http::Request& out) {
+bool read_path(Reader& r, const Value& parent, std::string_view name, PathForm form,
+               http::Request& out) {
   std::string path;
   if (!r.text(parent, name, path, true)) return false;
   if (path.empty() || path.front() != '/') return r.fail();
-  out.path = encode_path(path);
+  out.path = encode_path(path, form);
   return true;
+}
+
+/** A payload 2.0 event from a function URL (encoded rawPath) rather than an HTTP API (decoded):
+ *  function URLs are only reached at "<url-id>.lambda-url.<region>.on.aws". */
+bool from_function_url(Reader& r, const Value& context) {
+  std::string domain;
+  if (!r.text(context, "domainName", domain, false)) return false;
+  return domain.find(".lambda-url.") != std::string::npos && domain.ends_with(".on.aws");
 }
 
 bool add_header(Reader& r, http::Request& out, std::string_view name, const Value& value) {
@@ -251,7 +260,9 @@ bool read_v2(Reader& r, const Value& event, LambdaEvent& out) {
   const Value* context = r.object(event, "requestContext");
   const Value* http = context == nullptr ? nullptr : r.object(*context, "http");
   if (http == nullptr) return r.fail();
-  if (!read_method(r, *http, "method", req) || !read_path(r, event, "rawPath", req) ||
+  out.path_form = from_function_url(r, *context) ? PathForm::kEncoded : PathForm::kDecoded;
+  if (!r.error_free() || !read_method(r, *http, "method", req) ||
+      !read_path(r, event, "rawPath", out.path_form, req) ||
       !r.text(event, "rawQueryString", req.query, false) || !read_headers(r, event, req)) {
     return false;
   }
@@ -269,13 +280,17 @@ bool read_v2(Reader& r, const Value& event, LambdaEvent& out) {
   return r.error_free() && read_body(r, event, req) && read_claims(r, context, req);
 }
 
-bool read_v1(Reader& r, const Value& event, LambdaEvent& out) {
+bool read_v1(Reader& r, const Value& event, bool http_api, LambdaEvent& out) {
   http::Request& req = out.request;
   const Value* context = r.object(event, "requestContext");
   if (!r.error_free()) return false;
   const bool alb = context != nullptr && r.member(*context, "elb") != nullptr;
   out.source = alb ? EventSource::kAlb : EventSource::kRestApiV1;
-  if (!read_method(r, event, "httpMethod", req) || !read_path(r, event, "path", req) ||
+  // Only an HTTP API set to payload 1.0 sends "version": "1.0"; it decodes "path" as it does
+  // rawPath. REST APIs (no "version") and ALBs pass the path as the client sent it.
+  out.path_form = http_api && !alb ? PathForm::kDecoded : PathForm::kEncoded;
+  if (!read_method(r, event, "httpMethod", req) ||
+      !read_path(r, event, "path", out.path_form, req) ||
       !read_multi_value_headers(r, event, req, out.multi_value_headers)) {
     return false;
   }
@@ -320,13 +335,16 @@ void write_string(Writer& w, std::string_view s) {
 
 }  // namespace
 
-std::string encode_path(std::string_view path) {
+std::string encode_path(std::string_view path, PathForm form) {
   static constexpr char kHex[] = "0123456789ABCDEF";
   static constexpr std::string_view kNeverLiteral = " \"#<>?\\^`{|}";
   std::string out;
   out.reserve(path.size());
   for (unsigned char c : path) {
-    if (c < 0x21 || c >= 0x7F || kNeverLiteral.find(static_cast<char>(c)) != std::string::npos) {
+    // RFC 3986 §2.4: in a decoded path a '%' is data, and must be encoded to stay data.
+    const bool data_percent = form == PathForm::kDecoded && c == '%';
+    if (c < 0x21 || c >= 0x7F || data_percent ||
+        kNeverLiteral.find(static_cast<char>(c)) != std::string::npos) {
       out.push_back('%');
       out.push_back(kHex[c >> 4]);
       out.push_back(kHex[c & 0xF]);
@@ -355,7 +373,8 @@ Result<LambdaEvent, EventError> parse_event(std::string_view json) {
   if (version != nullptr && version->IsString() && view(*version) == "2.0") {
     ok = read_v2(r, doc, out);
   } else if (r.member(doc, "httpMethod") != nullptr) {
-    ok = read_v1(r, doc, out);
+    const bool http_api = version != nullptr && version->IsString() && view(*version) == "1.0";
+    ok = read_v1(r, doc, http_api, out);
   } else {
     return Err(EventError::kUnknownFormat);
   }

@@ -12,13 +12,16 @@
 // API Gateway's JWT authorizer claims (requestContext.authorizer.jwt.claims) become
 // Request::gateway_claims.
 //
-// Paths: the routes want the raw, still percent-encoded path. REST APIs, ALB and function URLs
-// pass it so; HTTP APIs are reported to pass rawPath percent-DECODED ("/credentials/Docs Wiki").
-// We cannot tell which we got, so characters that can never stand literally in an encoded path
-// (space, controls, non-ASCII, '"', '#', '<', '>', '?', '\', '^', '`', '{', '|', '}') are
-// percent-encoded and everything else is kept: an encoded path passes unchanged, a decoded one
-// becomes encodable again. What decoding loses cannot come back: "%2F" arrives as '/', and a
-// literal '%' followed by two hex digits is decoded once more by the route.
+// Paths: the routes want the raw, still percent-encoded path, and decode it exactly once. Which
+// form an event carries depends on its front, told by its version and source:
+//  - HTTP API (payload 2.0 "rawPath" without a function URL domain, and payload 1.0 with
+//    "version": "1.0"): percent-DECODED ("/credentials/Docs Wiki", "%41" arrives as "A");
+//  - function URLs (payload 2.0, requestContext.domainName "<id>.lambda-url.<region>.on.aws"),
+//    REST APIs (payload 1.0 without "version") and ALB (requestContext.elb): still encoded.
+// A decoded path is encoded again, '%' included, so a literal "%41" in a name stays "%41" and is
+// not decoded a second time by the route. An encoded path is kept, only characters that can never
+// stand literally in it (space, controls, non-ASCII, '"', '#', '<', '>', '?', '\', '^', '`', '{',
+// '|', '}') being encoded. What the front's decoding lost cannot come back: "%2F" arrives as '/'.
 
 #include <cstddef>
 #include <string>
@@ -34,6 +37,12 @@ enum class EventSource {
   kHttpApiV2,  // payload format 2.0 (HTTP API, function URL)
   kRestApiV1,  // payload format 1.0 from API Gateway (REST API, or an HTTP API set to 1.0)
   kAlb,        // payload format 1.0 from an Application Load Balancer (requestContext.elb)
+};
+
+/** In which form an event carries its path (see the top of this file). */
+enum class PathForm {
+  kEncoded,  // as the client sent it (REST API, ALB, function URL)
+  kDecoded,  // percent-decoded once by the front (HTTP API, either payload format)
 };
 
 /** Why an event was refused. Fixed texts, safe to log and to post to the Runtime API. */
@@ -53,6 +62,7 @@ inline constexpr std::size_t kMaxEventBytes = 6 * 1024 * 1024;
 struct LambdaEvent {
   EventSource source = EventSource::kHttpApiV2;
   bool multi_value_headers = false;  // a 1.0 event that used multiValueHeaders: answer likewise
+  PathForm path_form = PathForm::kDecoded;  // how the front handed the path over
   http::Request request;
 };
 
@@ -69,7 +79,8 @@ std::string format_response(const http::Response& response, const LambdaEvent& e
 /** {"errorMessage": message, "errorType": type} for the Runtime API's error endpoints. */
 std::string format_error(std::string_view type, std::string_view message);
 
-/** `path` with the characters named above percent-encoded (see the top of this file). */
-std::string encode_path(std::string_view path);
+/** `path` in its encoded form: kEncoded keeps it, encoding only the characters named above;
+ *  kDecoded encodes '%' too, so the route's one decoding gives back what the front decoded. */
+std::string encode_path(std::string_view path, PathForm form);
 
 }  // namespace credbroker::runtime

@@ -17,6 +17,7 @@
 
 #include <boost/test/unit_test.hpp>
 #include <map>
+#include <tuple>
 
 #include "shared/crypto/base64.h"
 #include "shared/http/request.h"
@@ -536,18 +537,36 @@ BOOST_AUTO_TEST_CASE(jku_x5u_and_jwk_header_parameters_are_ignored_and_never_fet
   BOOST_TEST(keys.request_count() == 1u);
 }
 
-BOOST_AUTO_TEST_CASE(typ_is_not_checked_because_no_configuration_asks_for_one) {
-  // config::Identity has no "typ" requirement (RFC 8725 §3.11 explicit typing is not configured),
-  // so any typ, or none, verifies. Pinned here so adding the option changes this test on purpose.
+BOOST_AUTO_TEST_CASE(jws_strictness_refusals_are_a_401_logged_with_their_label) {
   const auto& es = S().issuer.key();
   const std::string claims = good_claims().json();
-  for (const std::string header : {R"({"alg":"ES256","kid":"test-key-1","typ":"at+jwt"})",
-                                   R"({"alg":"ES256","kid":"test-key-1","typ":"JWE"})",
-                                   R"({"alg":"ES256","kid":"test-key-1"})"}) {
-    BOOST_TEST_CONTEXT(header) {
-      BOOST_TEST(get(kList, sign(es, header, claims)).status == 200);
+  const std::string input =
+      crypto::base64url_encode(default_header(es)) + "." + crypto::base64url_encode(claims);
+  const std::vector<std::tuple<std::string, std::string, std::string>> cases = {
+      {"typ JWE", sign(es, R"({"alg":"ES256","kid":"test-key-1","typ":"JWE"})", claims),
+       "typ_not_allowed"},
+      {"b64 false", sign(es, R"({"alg":"ES256","kid":"test-key-1","b64":false})", claims),
+       "b64_unsupported"},
+      {"padded Bearer token", mint(es, good_claims().claim_string("p", "x"), true),
+       "padded_base64url"},
+      {"high-S signature", input + "." + crypto::base64url_encode(high_s(raw_signature(es, input))),
+       "ecdsa_high_s"},
+      {"a lifetime of a year", mint(es, good_claims().iat(now()).exp(now() + 365 * 86400)),
+       "lifetime_too_long"}};
+  for (const auto& [what, token, label] : cases) {
+    BOOST_TEST_CONTEXT(what) {
+      expect_refused_token(get(kList, token));
+      BOOST_TEST(
+          last_request_line(*S().stack).find(R"("reason":")" + label + "\"") != std::string::npos,
+          last_request_line(*S().stack));
     }
   }
+  for (const std::string header : {R"({"alg":"ES256","kid":"test-key-1","typ":"at+jwt"})",
+                                   R"({"alg":"ES256","kid":"test-key-1"})"}) {
+    BOOST_TEST(get(kList, sign(es, header, claims)).status == 200, header);
+  }
+  BOOST_TEST(get(kList, input + "." + crypto::base64url_encode(raw_signature(es, input))).status ==
+             200);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

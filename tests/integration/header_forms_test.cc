@@ -5,6 +5,8 @@
 #include <boost/test/unit_test.hpp>
 
 #include "shared/util/clock.h"
+#include "shared/util/strings.h"
+#include "tests/support/http_server.h"
 #include "tests/support/redis_server.h"
 #include "tests/support/stack.h"
 
@@ -43,12 +45,14 @@ void expect_user_served(Front& stack, std::string_view header, const std::string
 
 }  // namespace
 
-BOOST_AUTO_TEST_CASE(aws_alb_x_amzn_oidc_data_with_padded_segments) {
+BOOST_AUTO_TEST_CASE(x_amzn_oidc_data_outside_the_alb_mode_refuses_padded_segments) {
   auto stack = start_front(S().issuer,
                            {.redis_url = S().redis.url(), .identity_header = "x-amzn-oidc-data"});
   const auto token = token_with(S().issuer.key(), "alb-user", /*padded=*/true);
   BOOST_TEST(token.find('=') != std::string::npos);
-  expect_user_served(*stack, "X-Amzn-Oidc-Data", token, "alb-user");
+  BOOST_TEST(stack->request("GET", kList, {{"X-Amzn-Oidc-Data", token}}).status == 401);
+  expect_user_served(*stack, "X-Amzn-Oidc-Data", token_with(S().issuer.key(), "alb-user", false),
+                     "alb-user");
   // The configured header is the only source: a Bearer token is not looked at.
   BOOST_TEST(stack->get(kList, S().issuer.token("alb-user")).status == 401);
   // Nor is a spelling with '_', which CGI would name HTTP_X_AMZN_OIDC_DATA all the same: a front
@@ -75,4 +79,74 @@ BOOST_AUTO_TEST_CASE(plain_authorization_bearer) {
   expect_user_served(*stack, "Authorization",
                      "Bearer " + token_with(S().issuer.rsa_key(), "bearer-user", false),
                      "bearer-user");
+}
+
+BOOST_AUTO_TEST_CASE(an_identity_header_sent_twice_is_a_401_logged_as_a_duplicate_on_every_front) {
+  // However the front delivers the repetition (nginx 1.22: two FastCGI params, or its own 400 for
+  // Authorization; lighttpd and Apache: one value joined with ", "; the Lambda emulator as API
+  // Gateway 2.0: joined with ","), the handler refuses it rather than pick a copy.
+  for (const std::string header : {"Authorization", "X-Amzn-Oidc-Data"}) {
+    BOOST_TEST_CONTEXT(header) {
+      auto stack = start_front(S().issuer,
+                               {.redis_url = S().redis.url(), .identity_header = to_lower(header)});
+      const bool bearer = header == "Authorization";
+      const auto value = [&](std::string_view user) {
+        const auto token = token_with(S().issuer.key(), user, false);
+        return bearer ? "Bearer " + token : token;
+      };
+      for (const auto& [first, second] : std::vector<std::pair<std::string, std::string>>{
+               {value("alice"), value("mallory")}, {value("alice"), value("alice")}}) {
+        const auto a = stack->request("GET", kList, {{header, first}, {header, second}});
+        if (bearer && stack->kind() == "nginx") {
+          // nginx knows Authorization as a single-valued field and refuses a second one itself
+          // ("client sent duplicate header line"): its JSON 400, the handler never asked.
+          BOOST_TEST(a.status == 400);
+          BOOST_TEST(a.body.find("Malformed request") != std::string::npos, a.body);
+          continue;
+        }
+        BOOST_TEST(a.status == 401);
+        BOOST_TEST(a.body.find("Authentication required") != std::string::npos, a.body);
+        BOOST_TEST(stack->log().find(R"("reason":"duplicate_identity_header")") !=
+                   std::string::npos);
+      }
+      // One copy still works.
+      expect_user_served(*stack, header, value("alice"), "alice");
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(
+    alb_mode_accepts_real_shaped_tokens_for_our_signer_and_refuses_another_account) {
+  constexpr std::string_view kKid = "5b1f3e0c-6a2d-4c8e-9f7a-0d1e2f3a4b5c";
+  const std::string ours =
+      "arn:aws:elasticloadbalancing:eu-west-1:111122223333:loadbalancer/app/ours/50dc6c495c0c9188";
+  const SigningKey& key = S().issuer.key();
+  HttpServer keys([&](const RecordedRequest& r) {
+    if (r.target != "/keys/" + std::string(kKid)) return ScriptedResponse{.status = 404};
+    return ScriptedResponse{.status = 200, .body = public_key_pem(key)};
+  });
+  auto stack = start_front(
+      S().issuer, {.redis_url = S().redis.url(),
+                   .identity_header = "x-amzn-oidc-data",
+                   .alb_json = R"({"signer_arns": [")" + ours + R"("], "key_url_pattern": ")" +
+                               keys.url("/keys/{kid}") + R"("})"});
+  const auto token = [&](std::string_view signer) {
+    const auto exp = std::to_string(system_clock().now_seconds() + 120);
+    return sign(key,
+                R"({"typ":"JWT","kid":")" + std::string(kKid) + R"(","alg":"ES256","iss":")" +
+                    std::string(kTestIssuer) + R"(","client":"app-client","signer":")" +
+                    std::string(signer) + R"(","exp":)" + exp + "}",
+                R"({"sub":"alb-user","email":"alb-user@example.com","exp":)" + exp + R"(,"iss":")" +
+                    std::string(kTestIssuer) + R"("})",
+                /*padded=*/true);
+  };
+  const auto good = token(ours);
+  BOOST_TEST(good.find('=') != std::string::npos);
+  expect_user_served(*stack, "X-Amzn-Oidc-Data", good, "alb-user");
+  const auto a = stack->request(
+      "GET", kList,
+      {{"X-Amzn-Oidc-Data",
+        token("arn:aws:elasticloadbalancing:eu-west-1:444455556666:loadbalancer/app/theirs/1")}});
+  BOOST_TEST(a.status == 401);
+  BOOST_TEST(stack->log().find(R"("reason":"alb_wrong_signer")") != std::string::npos);
 }

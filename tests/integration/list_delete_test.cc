@@ -261,6 +261,13 @@ BOOST_AUTO_TEST_CASE(unknown_or_unbrokered_server_is_404_and_empty_name_is_400) 
   // themselves, in the same JSON shape (infra/nginx, infra/apache); lighttpd passes it on.
   const bool front_decodes = S().stack->kind() == "nginx" || S().stack->kind() == "apache-fcgid" ||
                              S().stack->kind() == "apache-proxy-fcgi";
+  if (S().stack->kind() == "lambda") {
+    // An HTTP API hands the path over decoded (the emulator passes an undecodable one as it came):
+    // its '%' is data, encoded again by the adapter, so the route decodes it once into the name.
+    expect_error_body(S().stack->del("/api/v1/user/credentials/%zz", token), 404,
+                      "Unknown server \"%zz\"");
+    return;
+  }
   expect_error_body(
       S().stack->del("/api/v1/user/credentials/%zz", token), 400,
       front_decodes ? "Malformed request" : "Server name is not valid percent-encoding");

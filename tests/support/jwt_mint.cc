@@ -75,11 +75,38 @@ const EVP_MD* digest_for(Alg alg) {
   return nullptr;
 }
 
+BnPtr curve_order(int half) {
+  BIGNUM* n = nullptr;
+  const char* hex =
+      half == 32
+          ? "FFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551"
+          : "FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFC7634D81F4372DDF581A0DB248B0A77AECEC"
+            "196ACCC52973";
+  if (BN_hex2bn(&n, hex) == 0) fail("BN_hex2bn");
+  return BnPtr(n);
+}
+
+/** R ‖ S with S replaced by n - S when `want_high` differs from S > n/2. */
+std::string with_s_half(std::string_view raw, int half, bool want_high) {
+  const auto* bytes = reinterpret_cast<const unsigned char*>(raw.data());
+  BnPtr s(BN_bin2bn(bytes + half, half, nullptr));
+  BnPtr n = curve_order(half);
+  BnPtr n_half(BN_dup(n.get()));
+  if (!s || !n_half || BN_rshift1(n_half.get(), n_half.get()) != 1) fail("BN");
+  const bool high = BN_cmp(s.get(), n_half.get()) > 0;
+  if (high == want_high) return std::string(raw);
+  if (BN_sub(s.get(), n.get(), s.get()) != 1) fail("BN_sub");
+  return std::string(raw.substr(0, static_cast<std::size_t>(half))) + bn_bytes(s.get(), half);
+}
+
+// Low-S, as the verifier requires (an OpenSSL signature is high-S half the time).
 std::string der_to_raw_ecdsa(std::string_view der, int half) {
   const auto* p = reinterpret_cast<const unsigned char*>(der.data());
   EcdsaSigPtr sig(d2i_ECDSA_SIG(nullptr, &p, static_cast<long>(der.size())));
   if (!sig) fail("d2i_ECDSA_SIG");
-  return bn_bytes(ECDSA_SIG_get0_r(sig.get()), half) + bn_bytes(ECDSA_SIG_get0_s(sig.get()), half);
+  return with_s_half(
+      bn_bytes(ECDSA_SIG_get0_r(sig.get()), half) + bn_bytes(ECDSA_SIG_get0_s(sig.get()), half),
+      half, false);
 }
 
 // Which algorithms a private key can sign; RSA keys of any size (tests need small ones).
@@ -205,6 +232,11 @@ std::string jwks_json(const std::vector<SigningKey>& keys) {
     out += jwk_json(keys[i]);
   }
   return out + "]}";
+}
+
+std::string high_s(std::string_view raw_ecdsa) {
+  if (raw_ecdsa.size() != 64 && raw_ecdsa.size() != 96) fail("not a raw ES256/ES384 signature");
+  return with_s_half(raw_ecdsa, static_cast<int>(raw_ecdsa.size() / 2), true);
 }
 
 std::string raw_signature(const SigningKey& key, std::string_view signing_input) {

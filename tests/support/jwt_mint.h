@@ -40,8 +40,11 @@ std::string jwk_json(const SigningKey& key, bool with_alg = true);
 /** {"keys":[jwk_json(k)...]} */
 std::string jwks_json(const std::vector<SigningKey>& keys);
 
-/** The JWS signature bytes over `signing_input` with the key's alg (raw R‖S for ECDSA). */
+/** The JWS signature bytes over `signing_input` with the key's alg (raw R‖S for ECDSA, low-S). */
 std::string raw_signature(const SigningKey& key, std::string_view signing_input);
+
+/** The same ECDSA signature (raw R‖S) in its high-S form R ‖ n - S: still valid to OpenSSL. */
+std::string high_s(std::string_view raw_ecdsa);
 
 /**
  * A compact JWS of exactly these header and payload bytes, signed with `key` whatever the header's

@@ -131,21 +131,24 @@ Front::Front(const TestIssuer& issuer, StackOptions options, std::string_view ta
   if (options_.sealing) keys_ = options_.keys.empty() ? random_keyring_spec() : options_.keys;
   config_path_ = dir_.file("config.json");
   // The issuer's JWKS file, or a JWKS URL a test serves (hostile documents, fetch counts).
-  const std::string key_source = options_.jwks_url.empty()
+  const std::string key_source = !options_.alb_json.empty() ? ", \"alb\": " + options_.alb_json
+                                 : options_.jwks_url.empty()
                                      ? ", \"jwks_file\": " + json_string(issuer.jwks_path())
                                      : ", \"jwks_url\": " + json_string(options_.jwks_url);
+  const std::string audience =
+      options_.alb_json.empty() ? ", \"audience\": " + json_string(kTestAudience) : "";
   const std::string config =
-      std::string("{") +                                 //
-      "\"public_base_url\": \"http://127.0.0.1:" +       //
-      std::to_string(port_) + "\"," +                    //
-      "\"ui_redirect\": \"/ui/\"," +                     //
-      "\"identity\": {\"header\": " +                    //
-      json_string(options_.identity_header) +            //
-      ", \"issuer\": " + json_string(kTestIssuer) +      //
-      ", \"audience\": " + json_string(kTestAudience) +  //
-      ", \"algorithms\": [\"ES256\", \"RS256\"]" +       //
-      key_source +                                       //
-      options_.extra_identity + "}," +                   //
+      std::string("{") +                             //
+      "\"public_base_url\": \"http://127.0.0.1:" +   //
+      std::to_string(port_) + "\"," +                //
+      "\"ui_redirect\": \"/ui/\"," +                 //
+      "\"identity\": {\"header\": " +                //
+      json_string(options_.identity_header) +        //
+      ", \"issuer\": " + json_string(kTestIssuer) +  //
+      audience +                                     //
+      ", \"algorithms\": [\"ES256\", \"RS256\"]" +   //
+      key_source +                                   //
+      options_.extra_identity + "}," +               //
       "\"redis\": {\"url\": " + json_string(options_.redis_url) +
       ", \"connect_timeout_ms\": 300, \"command_timeout_ms\": 300}," +
       "\"flow_ttl_seconds\": " + std::to_string(options_.flow_ttl_seconds) +

@@ -74,6 +74,7 @@ struct StackOptions {
   std::string extra_config;    // more top-level members, each starting with ','
   std::string extra_identity;  // more "identity" members, each starting with ','
   std::string jwks_url;        // non-empty: identity.jwks_url instead of the issuer's jwks_file
+  std::string alb_json;        // non-empty: identity.alb (this object) and no other key source
   std::vector<std::pair<std::string, std::string>> env;  // more handler environment
   // The header names a front sets on proxied upstream requests (authorize route); the identity
   // header is always cleared besides.

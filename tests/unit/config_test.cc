@@ -308,6 +308,45 @@ BOOST_AUTO_TEST_CASE(public_base_url_is_required_and_absolute_http) {
              "public_base_url: must not contain a query or fragment");
 }
 
+BOOST_AUTO_TEST_CASE(public_base_url_must_be_https_except_on_loopback) {
+  for (const char* bad : {R"("http://broker.example.com")", R"("http://10.0.0.5:8080/b")",
+                          R"("http://127.0.0.2")", R"("http://localhost.evil.test")"}) {
+    BOOST_TEST_CONTEXT(bad) {
+      BOOST_TEST(parse_error(ConfigJson().set("/public_base_url", bad)) ==
+                 "public_base_url: must be an https URL (http only for 127.0.0.1, localhost or "
+                 "[::1])");
+    }
+  }
+  for (const char* good : {R"("http://127.0.0.1:8080")", R"("http://localhost")",
+                           R"("http://[::1]:9/b")", R"("https://broker.example.com")"}) {
+    BOOST_TEST_CONTEXT(good) {
+      BOOST_TEST(parse_ok(ConfigJson().set("/public_base_url", good).str()).public_base_url != "");
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(identity_types_lifetime_and_high_s_default_and_can_be_set) {
+  const auto defaults = parse_ok(ConfigJson().str()).identity;
+  BOOST_TEST((defaults.allowed_types == std::vector<std::string>{"JWT", "at+jwt"}));
+  BOOST_TEST(defaults.max_token_lifetime_seconds == 86400);
+  BOOST_TEST(!defaults.require_low_s_signatures);
+  const auto set = parse_ok(ConfigJson()
+                                .set("/identity/allowed_types", R"(["application/at+jwt"])")
+                                .set("/identity/max_token_lifetime_seconds", "3600")
+                                .set("/identity/require_low_s_signatures", "true")
+                                .str())
+                       .identity;
+  BOOST_TEST((set.allowed_types == std::vector<std::string>{"application/at+jwt"}));
+  BOOST_TEST(set.max_token_lifetime_seconds == 3600);
+  BOOST_TEST(set.require_low_s_signatures);
+  BOOST_TEST(parse_error(ConfigJson().set("/identity/allowed_types", "[]")) ==
+             "identity.allowed_types: must be a non-empty array of strings");
+  BOOST_TEST(parse_error(ConfigJson().set("/identity/allowed_types", R"(["a b"])")) ==
+             "identity.allowed_types[0]: must be a media type such as \"JWT\" or \"at+jwt\"");
+  BOOST_TEST(parse_error(ConfigJson().set("/identity/max_token_lifetime_seconds", "0")) ==
+             "identity.max_token_lifetime_seconds: must be an integer between 60 and 31536000");
+}
+
 BOOST_AUTO_TEST_CASE(public_base_url_accepts_ports_and_ipv6) {
   BOOST_TEST(parse_ok(ConfigJson().set("/public_base_url", R"("HTTPS://[::1]:8443/")").str())
                  .public_base_url == "HTTPS://[::1]:8443");

@@ -117,6 +117,8 @@ std::string outcome(const Result<VerifiedToken, AuthError>& r) {
       return "missing";
     case AuthErrorKind::kTooLarge:
       return "too large";
+    case AuthErrorKind::kDuplicate:
+      return "duplicate";
     case AuthErrorKind::kKeysUnavailable:
       return "keys unavailable";
     case AuthErrorKind::kInvalid:
@@ -190,13 +192,51 @@ BOOST_AUTO_TEST_CASE(a_custom_header_carries_the_raw_jwt_and_is_matched_case_ins
   }
 }
 
-BOOST_AUTO_TEST_CASE(alb_style_padded_token_in_its_header_authenticates) {
+BOOST_AUTO_TEST_CASE(a_padded_token_is_refused_outside_the_alb_mode_whatever_its_header) {
+  for (const char* header : {"authorization", "x-amzn-oidc-data"}) {
+    config::Identity id = identity_config();
+    id.header = header;
+    Fixture f(id);
+    const auto padded = testing::mint(es256_key(), claims().claim_string("p", "x"), true);
+    BOOST_TEST(padded.find('=') != std::string::npos);
+    const std::string value = std::string(header) == "authorization" ? "Bearer " + padded : padded;
+    BOOST_TEST(f.run(request_with(header, value)) == "invalid: padded base64url", header);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(an_identity_header_present_twice_is_a_duplicate_whichever_copy_is_valid) {
   config::Identity id = identity_config();
   id.header = "x-amzn-oidc-data";
   Fixture f(id);
-  const auto padded = testing::mint(es256_key(), claims().claim_string("p", "x"), true);
-  BOOST_TEST(padded.find('=') != std::string::npos);
-  BOOST_TEST(f.run(request_with("x-amzn-oidc-data", padded)) == "ok:alice");
+  const auto alice = testing::mint(es256_key(), claims());
+  const auto bob = testing::mint(es256_key(), claims().sub("bob"));
+  for (const auto& [first, second] : std::vector<std::pair<std::string, std::string>>{
+           {alice, bob}, {alice, alice}, {"junk", alice}, {alice, ""}}) {
+    http::Request r;
+    r.add_header("X-Amzn-Oidc-Data", first);
+    r.add_header("x-amzn-oidc-data", second);
+    BOOST_TEST(f.run(r) == "duplicate");
+  }
+  // Other headers may repeat.
+  http::Request r = request_with("x-amzn-oidc-data", alice);
+  r.add_header("accept", "a");
+  r.add_header("accept", "b");
+  BOOST_TEST(f.run(r) == "ok:alice");
+}
+
+BOOST_AUTO_TEST_CASE(a_comma_joined_identity_header_is_a_duplicate) {
+  Fixture f;
+  const auto alice = testing::mint(es256_key(), claims());
+  const auto bob = testing::mint(es256_key(), claims().sub("bob"));
+  for (const std::string& joined :
+       {"Bearer " + alice + ", Bearer " + bob, "Bearer " + alice + ",Bearer " + bob,
+        "Bearer " + alice + ","}) {
+    BOOST_TEST(f.run(request_with("authorization", joined)) == "duplicate", joined.substr(0, 20));
+  }
+  config::Identity raw = identity_config();
+  raw.header = "x-amzn-oidc-data";
+  Fixture g(raw);
+  BOOST_TEST(g.run(request_with("x-amzn-oidc-data", alice + "," + bob)) == "duplicate");
 }
 
 BOOST_AUTO_TEST_CASE(header_over_16_kib_is_refused_before_parsing) {
@@ -565,6 +605,65 @@ BOOST_AUTO_TEST_CASE(exactly_one_key_source_is_required) {
       "identity: exactly one of jwks_file, jwks_url, public_key_pem_file is required";
   BOOST_TEST(error_of(make_key_source(with_source("", "", ""), http)) == expected);
   BOOST_TEST(error_of(make_key_source(with_source("/a", kJwksUrl, ""), http)) == expected);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(alb_mode)
+
+constexpr char kOurAlb[] =
+    "arn:aws:elasticloadbalancing:eu-west-1:111122223333:loadbalancer/app/ours/50dc6c495c0c9188";
+
+std::string alb_token(const SigningKey& key, std::string_view kid, std::string_view signer) {
+  const std::string header = R"({"typ":"JWT","kid":")" + std::string(kid) +
+                             R"(","alg":"ES256","iss":"https://issuer.test","client":"c",)"
+                             R"("signer":")" +
+                             std::string(signer) + R"(","exp":)" + std::to_string(kT0 + 120) + "}";
+  return testing::sign(
+      key, header,
+      R"({"sub":"alice","exp":)" + std::to_string(kT0 + 120) + R"(,"iss":"https://issuer.test"})",
+      true);
+}
+
+BOOST_AUTO_TEST_CASE(alb_keys_are_fetched_per_kid_from_the_pattern_once_and_bound_to_the_signer) {
+  config::Identity id = identity_config();
+  id.header = "x-amzn-oidc-data";
+  id.audiences.clear();
+  id.jwks_url.clear();
+  id.alb = config::AlbIdentity{
+      {kOurAlb}, {}, "https://public-keys.auth.elb.eu-west-1.amazonaws.com/{kid}", ""};
+  FakeHttpClient http;
+  http.serve(testing::public_key_pem(es256_key()));
+  auto source = make_key_source(id, http);
+  BOOST_REQUIRE(source.ok());
+  FixedClock clock{kT0};
+  Authenticator auth(id, **source, clock);
+  const std::string kid = "3b1e4c2a-9f0d-4d3e-8a7b-1c2d3e4f5a6b";
+  const auto ok =
+      auth.authenticate(request_with("x-amzn-oidc-data", alb_token(es256_key(), kid, kOurAlb)));
+  BOOST_TEST(outcome(ok) == "ok:alice");
+  BOOST_TEST_REQUIRE(http.requests.size() == 1u);
+  BOOST_TEST(http.requests[0].url == "https://public-keys.auth.elb.eu-west-1.amazonaws.com/" + kid);
+  // Same key, another account's load balancer: refused, and the cached key is not fetched again.
+  const auto other =
+      alb_token(es256_key(), kid,
+                "arn:aws:elasticloadbalancing:eu-west-1:444455556666:loadbalancer/app/theirs/1");
+  BOOST_TEST(outcome(auth.authenticate(request_with("x-amzn-oidc-data", other))) ==
+             invalid(JwtError::kWrongSigner));
+  BOOST_TEST(http.requests.size() == 1u);
+  // A kid that is not a safe token never reaches a URL.
+  for (const std::string bad : {"../../etc/passwd", "a/b", "a?b=c", "a%2Fb", ""}) {
+    BOOST_TEST(outcome(auth.authenticate(
+                   request_with("x-amzn-oidc-data", alb_token(es256_key(), bad, kOurAlb)))) ==
+                   invalid(JwtError::kUnknownKid),
+               bad);
+  }
+  BOOST_TEST(http.requests.size() == 1u);
+  // A fetch that fails is keys unavailable (503), not a refusal.
+  http.fail = http::FetchError::kConnect;
+  BOOST_TEST(outcome(auth.authenticate(
+                 request_with("x-amzn-oidc-data", alb_token(es256_key(), "other-kid", kOurAlb)))) ==
+             "keys unavailable");
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -152,11 +152,14 @@ BOOST_AUTO_TEST_CASE(every_alg_verifies_with_a_kid_less_token_by_trying_fitting_
   }
 }
 
-BOOST_AUTO_TEST_CASE(padded_segments_as_aws_alb_sends_them_verify) {
+BOOST_AUTO_TEST_CASE(padded_segments_are_refused_unless_the_policy_allows_them_as_alb_sends_them) {
+  VerifyPolicy alb = policy();
+  alb.allow_padding = true;
   for (Alg alg : {Alg::kES256, Alg::kRS256}) {
     const auto token = testing::mint(key_for(alg), good_claims().claim_string("pad", "x"), true);
     BOOST_TEST(token.find('=') != std::string::npos);
-    BOOST_TEST(verify(token) == "ok:alice");
+    BOOST_TEST(verify(token) == refused(JwtError::kPadded));
+    BOOST_TEST(verify(token, alb) == "ok:alice");
   }
 }
 
@@ -267,11 +270,51 @@ BOOST_AUTO_TEST_CASE(a_jwk_without_alg_verifies_every_alg_of_its_type) {
                                 kNow)) == refused(JwtError::kKeyAlgMismatch));
 }
 
-BOOST_AUTO_TEST_CASE(typ_is_not_checked) {
+BOOST_AUTO_TEST_CASE(typ_may_be_absent_jwt_or_at_jwt_in_any_case_and_nothing_else_by_default) {
   const auto claims = good_claims().json();
-  BOOST_TEST(verify(es256_token(R"({"alg":"ES256","kid":"key-ES256"})", claims)) == "ok:alice");
-  BOOST_TEST(verify(es256_token(R"({"alg":"ES256","kid":"key-ES256","typ":"at+jwt"})", claims)) ==
-             "ok:alice");
+  const auto with_typ = [&](std::string_view typ_json) {
+    return es256_token(R"({"alg":"ES256","kid":"key-ES256")" + std::string(typ_json) + "}", claims);
+  };
+  for (const char* ok : {"", R"(,"typ":"JWT")", R"(,"typ":"jwt")", R"(,"typ":"at+jwt")",
+                         R"(,"typ":"application/at+JWT")"}) {
+    BOOST_TEST(verify(with_typ(ok)) == "ok:alice", ok);
+  }
+  for (const char* bad : {R"(,"typ":"JWE")", R"(,"typ":"secevent+jwt")", R"(,"typ":"")",
+                          R"(,"typ":"JWT ")", R"(,"typ":1)", R"(,"typ":null)"}) {
+    BOOST_TEST(verify(with_typ(bad)) == refused(JwtError::kTypNotAllowed), bad);
+  }
+  VerifyPolicy only_access = policy();
+  only_access.types = {"at+jwt"};
+  BOOST_TEST(verify(with_typ(R"(,"typ":"JWT")"), only_access) == refused(JwtError::kTypNotAllowed));
+  BOOST_TEST(verify(with_typ(R"(,"typ":"at+jwt")"), only_access) == "ok:alice");
+}
+
+BOOST_AUTO_TEST_CASE(a_b64_header_is_refused_whatever_its_value) {
+  const auto claims = good_claims().json();
+  for (const char* b64_value : {"true", "false", "\"x\""}) {
+    BOOST_TEST(verify(es256_token(
+                   R"({"alg":"ES256","kid":"key-ES256","b64":)" + std::string(b64_value) + "}",
+                   claims)) == refused(JwtError::kB64Unsupported),
+               b64_value);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(a_high_s_ecdsa_signature_is_refused_though_it_is_mathematically_valid) {
+  for (Alg alg : {Alg::kES256, Alg::kES384}) {
+    BOOST_TEST_CONTEXT(alg_name(alg)) {
+      const SigningKey& k = key_for(alg);
+      const std::string input = b64(testing::default_header(k)) + "." + b64(good_claims().json());
+      const std::string low = testing::raw_signature(k, input);
+      const std::string high = testing::high_s(low);
+      BOOST_TEST(high != low);
+      BOOST_TEST(verify(input + "." + b64(low)) == "ok:alice");
+      BOOST_TEST(verify(input + "." + b64(high)) == refused(JwtError::kHighS));
+      // It is the S rule that refuses it: with the rule off, OpenSSL accepts the twin.
+      VerifyPolicy lenient = policy();
+      lenient.ecdsa_low_s_only = false;
+      BOOST_TEST(verify(input + "." + b64(high), lenient) == "ok:alice");
+    }
+  }
 }
 
 BOOST_AUTO_TEST_SUITE_END()
@@ -293,6 +336,10 @@ BOOST_AUTO_TEST_CASE(rfc7515_es256_example_verifies_and_a_flipped_bit_does_not) 
   p.algorithms = {Alg::kES256};
   p.issuer = "joe";
   p.user_claim = "iss";
+  // The specification's own signature has S > n/2: signers in the wild do not normalise S, which
+  // is why the low-S rule is opt-in (identity.require_low_s_signatures).
+  BOOST_TEST(outcome(verify_jwt(token, *set, p, 1300819000)) == refused(JwtError::kHighS));
+  p.ecdsa_low_s_only = false;
   BOOST_TEST(outcome(verify_jwt(token, *set, p, 1300819000)) == "ok:joe");
   BOOST_TEST(outcome(verify_jwt(token, *set, p, 1300819380 + 60)) == refused(JwtError::kExpired));
   std::string tampered = token;
@@ -404,7 +451,11 @@ BOOST_AUTO_TEST_CASE(flipping_any_bit_of_the_signature_fails_every_time) {
       std::string flipped = sig;
       flipped[bit / 8] = static_cast<char>(flipped[bit / 8] ^ (1 << (bit % 8)));
       const auto token = seg.header + "." + seg.payload + "." + b64(flipped);
-      if (verify(token) != refused(JwtError::kBadSignature)) ++accepted;
+      // Refused as a bad signature, or (the top bit of S set) as a high-S one.
+      const auto outcome = verify(token);
+      if (outcome != refused(JwtError::kBadSignature) && outcome != refused(JwtError::kHighS)) {
+        ++accepted;
+      }
     }
     BOOST_TEST(accepted == 0, alg_name(alg) << ": " << accepted << " flipped signatures passed");
   }
@@ -588,8 +639,12 @@ BOOST_AUTO_TEST_CASE(non_canonical_or_foreign_base64_is_malformed) {
   const auto rest = "." + seg.payload + "." + seg.signature;
   BOOST_TEST(verify(seg.header + rest) == "ok:alice");
   BOOST_TEST(verify(sloppy + rest) == refused(JwtError::kMalformed));
-  BOOST_TEST(verify(seg.header + "=" + rest) == refused(JwtError::kMalformed));    // wrong padding
-  BOOST_TEST(verify(seg.header + "===" + rest) == refused(JwtError::kMalformed));  // too much
+  // Padding is refused as such; where it is allowed (ALB), it must still be right.
+  BOOST_TEST(verify(seg.header + "=" + rest) == refused(JwtError::kPadded));
+  VerifyPolicy alb = policy();
+  alb.allow_padding = true;
+  BOOST_TEST(verify(seg.header + "=" + rest, alb) == refused(JwtError::kMalformed));    // wrong
+  BOOST_TEST(verify(seg.header + "===" + rest, alb) == refused(JwtError::kMalformed));  // too much
   BOOST_TEST(verify(seg.header + " " + rest) == refused(JwtError::kMalformed));
   BOOST_TEST(verify(seg.header + "\n" + rest) == refused(JwtError::kMalformed));
   BOOST_TEST(verify(seg.header.substr(0, seg.header.size() - 1) + rest) ==
@@ -621,8 +676,8 @@ BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(claims)
 
-std::string with_exp_json(std::string_view exp_json) {
-  return verify(testing::mint(key_for(Alg::kES256), good_claims().claim_raw("exp", exp_json)));
+std::string with_exp_json(std::string_view exp_json, const VerifyPolicy& p = policy()) {
+  return verify(testing::mint(key_for(Alg::kES256), good_claims().claim_raw("exp", exp_json)), p);
 }
 
 BOOST_AUTO_TEST_CASE(missing_exp_is_refused) {
@@ -645,7 +700,29 @@ BOOST_AUTO_TEST_CASE(exp_of_the_wrong_type_or_out_of_range_is_malformed_not_unde
 BOOST_AUTO_TEST_CASE(exp_as_a_fraction_or_in_exponent_form_is_accepted) {
   BOOST_TEST(with_exp_json("1800000600.75") == "ok:alice");
   BOOST_TEST(with_exp_json("1.8000006e9") == "ok:alice");
-  BOOST_TEST(with_exp_json("253402300799") == "ok:alice");  // 9999-12-31T23:59:59Z
+  VerifyPolicy forever = policy();
+  forever.max_lifetime_seconds = 253402300799;
+  BOOST_TEST(with_exp_json("253402300799", forever) == "ok:alice");  // 9999-12-31T23:59:59Z
+}
+
+BOOST_AUTO_TEST_CASE(a_lifetime_beyond_the_cap_is_refused_counted_from_iat_or_else_from_now) {
+  const SigningKey& k = key_for(Alg::kES256);
+  constexpr std::int64_t kDay = 24 * 3600;
+  BOOST_TEST(policy().max_lifetime_seconds == kDay);
+  BOOST_TEST(verify(testing::mint(k, good_claims().iat(kNow - 10).exp(kNow - 10 + kDay))) ==
+             "ok:alice");
+  BOOST_TEST(verify(testing::mint(k, good_claims().iat(kNow - 10).exp(kNow - 10 + kDay + 1))) ==
+             refused(JwtError::kLifetimeTooLong));
+  // A backdated iat does not hide a long lifetime; without iat the time left is what counts.
+  BOOST_TEST(verify(testing::mint(k, good_claims().iat(kNow - kDay).exp(kNow + 600))) ==
+             refused(JwtError::kLifetimeTooLong));
+  BOOST_TEST(verify(testing::mint(k, good_claims().remove("iat").exp(kNow + kDay))) == "ok:alice");
+  BOOST_TEST(verify(testing::mint(k, good_claims().remove("iat").exp(kNow + kDay + 1))) ==
+             refused(JwtError::kLifetimeTooLong));
+  VerifyPolicy hour = policy();
+  hour.max_lifetime_seconds = 3600;
+  BOOST_TEST(verify(testing::mint(k, good_claims().iat(kNow).exp(kNow + 3601)), hour) ==
+             refused(JwtError::kLifetimeTooLong));
 }
 
 BOOST_AUTO_TEST_CASE(exp_is_honoured_up_to_the_leeway_and_not_a_second_more) {
@@ -785,20 +862,30 @@ BOOST_AUTO_TEST_CASE(parse_alg_knows_exactly_the_supported_names) {
   }
 }
 
-BOOST_AUTO_TEST_CASE(every_refusal_has_its_own_short_text) {
+BOOST_AUTO_TEST_CASE(every_refusal_has_its_own_short_text_and_its_own_snake_case_label) {
   const JwtError all[] = {
       JwtError::kMalformed,      JwtError::kAlgNotAllowed,    JwtError::kUnknownKid,
       JwtError::kKeyAlgMismatch, JwtError::kBadSignature,     JwtError::kMissingExp,
       JwtError::kExpired,        JwtError::kNotYetValid,      JwtError::kWrongIssuer,
-      JwtError::kWrongAudience,  JwtError::kMissingUserClaim, JwtError::kCritUnsupported};
-  std::vector<std::string_view> seen;
+      JwtError::kWrongAudience,  JwtError::kMissingUserClaim, JwtError::kCritUnsupported,
+      JwtError::kTypNotAllowed,  JwtError::kPadded,           JwtError::kHighS,
+      JwtError::kB64Unsupported, JwtError::kLifetimeTooLong};
+  std::vector<std::string_view> seen, labels;
   for (JwtError e : all) {
     const auto text = describe(e);
     BOOST_TEST(!text.empty());
     BOOST_TEST(text.size() < 60u);
     BOOST_TEST((std::find(seen.begin(), seen.end(), text) == seen.end()), text);
     seen.push_back(text);
+    const auto l = label(e);
+    BOOST_TEST((!l.empty() && l.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_") ==
+                                  std::string_view::npos),
+               l);
+    BOOST_TEST((std::find(labels.begin(), labels.end(), l) == labels.end()), l);
+    labels.push_back(l);
   }
+  BOOST_TEST(label(JwtError::kExpired) == "token_expired");
+  BOOST_TEST(label(JwtError::kWrongAudience) == "wrong_audience");
 }
 
 BOOST_AUTO_TEST_CASE(peek_kid_reads_the_header_without_verifying) {
@@ -810,6 +897,63 @@ BOOST_AUTO_TEST_CASE(peek_kid_reads_the_header_without_verifying) {
   BOOST_TEST(!peek_kid(es256_token(R"({"alg":"ES256","kid":7})", "{}")).has_value());
   BOOST_TEST(!peek_kid("not a token").has_value());
   BOOST_TEST(!peek_kid(es256_token(R"({"kid":"a","kid":"b"})", "{}")).has_value());
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(alb_mode)
+
+constexpr char kOurAlb[] =
+    "arn:aws:elasticloadbalancing:eu-west-1:111122223333:loadbalancer/app/ours/50dc6c495c0c9188";
+constexpr char kOtherAlb[] =
+    "arn:aws:elasticloadbalancing:eu-west-1:444455556666:loadbalancer/app/theirs/0123456789abcdef";
+
+// As an ALB signs it: no "aud"; typ, kid, alg, iss, client, signer and exp in the header; every
+// segment base64url with '=' padding.
+std::string alb_token(std::string_view signer, std::string_view client = "app-client-1",
+                      std::int64_t header_exp = kNow + 120) {
+  const SigningKey& k = key_for(Alg::kES256);
+  const std::string header =
+      R"({"typ":"JWT","kid":"key-ES256","alg":"ES256","iss":"https://issuer.test","client":")" +
+      std::string(client) + R"(","signer":")" + std::string(signer) + R"(","exp":)" +
+      std::to_string(header_exp) + "}";
+  const std::string payload = R"({"sub":"alice","email":"alice@example.com","exp":)" +
+                              std::to_string(kNow + 120) + R"(,"iss":"https://issuer.test"})";
+  return testing::sign(k, header, payload, /*padded=*/true);
+}
+
+VerifyPolicy alb_policy() {
+  VerifyPolicy p = policy();
+  p.audiences.clear();
+  p.allow_padding = true;
+  p.alb = AlbBinding{{kOurAlb}, {}};
+  return p;
+}
+
+BOOST_AUTO_TEST_CASE(a_real_shaped_alb_token_verifies_for_our_signer_without_aud) {
+  const auto token = alb_token(kOurAlb);
+  BOOST_TEST(token.find('=') != std::string::npos);
+  BOOST_TEST(verify(token, alb_policy()) == "ok:alice");
+  // Outside the ALB mode the same token is refused: padded, and no audience.
+  BOOST_TEST(verify(token) == refused(JwtError::kPadded));
+  VerifyPolicy padded_only = policy();
+  padded_only.allow_padding = true;
+  BOOST_TEST(verify(token, padded_only) == refused(JwtError::kWrongAudience));
+}
+
+BOOST_AUTO_TEST_CASE(another_accounts_alb_signing_with_the_same_regional_key_is_refused) {
+  BOOST_TEST(verify(alb_token(kOtherAlb), alb_policy()) == refused(JwtError::kWrongSigner));
+  BOOST_TEST(verify(alb_token(std::string(kOurAlb) + "x"), alb_policy()) ==
+             refused(JwtError::kWrongSigner));
+}
+
+BOOST_AUTO_TEST_CASE(the_client_is_checked_when_configured_and_the_header_exp_always) {
+  VerifyPolicy p = alb_policy();
+  p.alb->client_ids = {"app-client-1"};
+  BOOST_TEST(verify(alb_token(kOurAlb, "app-client-1"), p) == "ok:alice");
+  BOOST_TEST(verify(alb_token(kOurAlb, "app-client-2"), p) == refused(JwtError::kWrongClient));
+  BOOST_TEST(verify(alb_token(kOurAlb, "app-client-1", kNow - kLeeway), p) ==
+             refused(JwtError::kExpired));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

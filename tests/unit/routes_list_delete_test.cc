@@ -7,6 +7,8 @@
 #include <vector>
 
 #include "shared/routes/routes.h"
+#include "shared/runtime/lambda_event.h"
+#include "shared/runtime/runtime.h"
 #include "tests/support/route_harness.h"
 
 namespace credbroker::routes {
@@ -439,8 +441,65 @@ BOOST_AUTO_TEST_CASE(an_expired_token_is_401) {
   h.clock.advance(3600 + 61);  // past exp and the 60 s leeway
   BOOST_TEST(h.list(request).status == 401);
   BOOST_TEST(
-      h.sink.events("request").at(0).find(R"("reason":"token expired")") != std::string::npos,
+      h.sink.events("request").at(0).find(R"("reason":"token_expired")") != std::string::npos,
       h.sink.events("request").at(0));
+}
+
+BOOST_AUTO_TEST_CASE(every_answer_forbids_sniffing_caching_and_any_active_content) {
+  RouteHarness h;
+  const std::vector<std::pair<std::string, http::Response>> answers = {
+      {"200 list", h.list(h.request("GET", kList))},
+      {"401 no token", h.list(h.request("GET", kList, ""))},
+      {"404 unknown server", h.disconnect(h.request("DELETE", std::string(kList) + "/nope"))},
+      {"405 wrong method", h.list(h.request("POST", kList))},
+      {"302 connect", h.connect(h.request("GET", std::string(kList) + "/github/connect"))},
+      {"200 health", h.health(h.request("GET", "/api/v1/healthz", ""))}};
+  for (const auto& [what, r] : answers) {
+    BOOST_TEST_CONTEXT(what) {
+      BOOST_TEST(r.header("X-Content-Type-Options").value_or("") == "nosniff");
+      BOOST_TEST(r.header("Content-Security-Policy").value_or("") == "default-src 'none'");
+      BOOST_TEST(r.header("Cache-Control").value_or("") == "no-store");
+    }
+  }
+  BOOST_TEST(answers[4].second.status == 302);
+}
+
+BOOST_AUTO_TEST_CASE(a_repeated_identity_header_in_any_delivered_form_is_a_labelled_401) {
+  RouteHarness h;
+  const std::string alice = "Bearer " + h.token("alice");
+  const std::string bob = "Bearer " + h.token("bob");
+  std::vector<std::pair<std::string, http::Request>> forms;
+  // FastCGI/CGI: nginx 1.22 passes each copy as its own param; lighttpd and Apache join them.
+  forms.emplace_back("two params", runtime::request_from_params({{"REQUEST_METHOD", "GET"},
+                                                                 {"REQUEST_URI", kList},
+                                                                 {"HTTP_AUTHORIZATION", alice},
+                                                                 {"HTTP_AUTHORIZATION", bob}}));
+  forms.emplace_back("one joined param",
+                     runtime::request_from_params({{"REQUEST_METHOD", "GET"},
+                                                   {"REQUEST_URI", kList},
+                                                   {"HTTP_AUTHORIZATION", alice + ", " + bob}}));
+  // Lambda payload 1.0 with multiValueHeaders, and payload 2.0's comma-joined "headers".
+  const auto v1 = runtime::parse_event(
+      R"({"httpMethod":"GET","path":"/api/v1/user/credentials","multiValueHeaders":)"
+      R"({"Authorization":[")" +
+      alice + R"(",")" + bob + R"("]}})");
+  BOOST_TEST_REQUIRE(v1.ok());
+  forms.emplace_back("multiValueHeaders", v1->request);
+  const auto v2 = runtime::parse_event(
+      R"({"version":"2.0","rawPath":"/api/v1/user/credentials","headers":{"authorization":")" +
+      alice + "," + bob + R"("},"requestContext":{"http":{"method":"GET"}}})");
+  BOOST_TEST_REQUIRE(v2.ok());
+  forms.emplace_back("payload 2.0 joined", v2->request);
+  for (const auto& [what, request] : forms) {
+    BOOST_TEST_CONTEXT(what) {
+      h.sink.lines.clear();
+      const auto r = h.list(request);
+      check_json(r, 401, error_body("Unauthorized", "Authentication required", 401));
+      BOOST_TEST(r.header("WWW-Authenticate").value_or("") == "Bearer error=\"invalid_request\"");
+      BOOST_TEST(h.sink.events("request").at(0).find(R"("reason":"duplicate_identity_header")") !=
+                 std::string::npos);
+    }
+  }
 }
 
 BOOST_AUTO_TEST_CASE(every_request_leaves_one_log_line_without_its_query) {

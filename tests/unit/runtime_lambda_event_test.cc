@@ -56,19 +56,41 @@ BOOST_AUTO_TEST_CASE(method_path_query_headers_and_body) {
   BOOST_TEST(!e.request.gateway_claims.has_value());
 }
 
-BOOST_AUTO_TEST_CASE(a_decoded_raw_path_is_encoded_again_and_an_encoded_one_kept) {
-  BOOST_TEST(parse_ok(v2("/api/v1/user/credentials/Docs Wiki/connect")).request.path ==
-             "/api/v1/user/credentials/Docs%20Wiki/connect");
-  BOOST_TEST(parse_ok(v2("/api/v1/user/credentials/Docs%20Wiki/connect")).request.path ==
-             "/api/v1/user/credentials/Docs%20Wiki/connect");
-  BOOST_TEST(parse_ok(v2("/api/v1/user/credentials/%zz")).request.path ==
-             "/api/v1/user/credentials/%zz");
+BOOST_AUTO_TEST_CASE(an_http_api_raw_path_is_decoded_so_it_is_encoded_again_percent_included) {
+  const auto e = parse_ok(v2("/api/v1/user/credentials/Docs Wiki/connect"));
+  BOOST_TEST((e.path_form == PathForm::kDecoded));
+  BOOST_TEST(e.request.path == "/api/v1/user/credentials/Docs%20Wiki/connect");
+  // The client sent "100%2541": the HTTP API decoded it once to "100%41", and the route decodes
+  // once more, so the name must reach it as "100%2541" (not "100A", a second decoding).
+  BOOST_TEST(parse_ok(v2("/api/v1/user/credentials/100%41")).request.path ==
+             "/api/v1/user/credentials/100%2541");
+  BOOST_TEST(parse_ok(v2("/api/v1/user/credentials/100%")).request.path ==
+             "/api/v1/user/credentials/100%25");
   BOOST_TEST(parse_ok(v2("/api/v1/user/credentials/a?b#c")).request.path ==
              "/api/v1/user/credentials/a%3Fb%23c");
   BOOST_TEST(parse_ok(v2("/api/v1/user/credentials/caf\u00e9")).request.path ==
              "/api/v1/user/credentials/caf%C3%A9");
   BOOST_TEST(parse_ok(v2(R"(/x/\"<>\\^`{|}\t)")).request.path ==
              "/x/%22%3C%3E%5C%5E%60%7B%7C%7D%09");
+}
+
+BOOST_AUTO_TEST_CASE(a_function_url_raw_path_is_still_encoded_and_kept) {
+  const auto url = [](const std::string& raw_path,
+                      std::string_view domain = "abcdefghij.lambda-url.eu-west-1.on.aws") {
+    return R"({"version":"2.0","rawPath":")" + raw_path +
+           R"(","rawQueryString":"","headers":{},"requestContext":{"accountId":"anonymous",)"
+           R"("domainName":")" +
+           std::string(domain) + R"(","http":{"method":"GET"}}})";
+  };
+  const auto e = parse_ok(url("/api/v1/user/credentials/Docs%20Wiki/connect"));
+  BOOST_TEST((e.path_form == PathForm::kEncoded));
+  BOOST_TEST(e.request.path == "/api/v1/user/credentials/Docs%20Wiki/connect");
+  BOOST_TEST(parse_ok(url("/api/v1/user/credentials/100%2541")).request.path ==
+             "/api/v1/user/credentials/100%2541");
+  BOOST_TEST(parse_ok(url("/api/v1/user/credentials/%zz")).request.path ==
+             "/api/v1/user/credentials/%zz");
+  // A custom domain that only mentions lambda-url is an HTTP API's.
+  BOOST_TEST(parse_ok(url("/x/100%41", "a.lambda-url.example.com")).request.path == "/x/100%2541");
 }
 
 BOOST_AUTO_TEST_CASE(cookies_become_one_cookie_header) {
@@ -103,7 +125,7 @@ BOOST_AUTO_TEST_SUITE(payload_1_0)
 
 BOOST_AUTO_TEST_CASE(rest_api_event_with_single_value_fields) {
   const auto e = parse_ok(
-      R"({"version":"1.0","resource":"/{proxy+}","path":"/api/v1/user/credentials/Docs%20Wiki",)"
+      R"({"resource":"/{proxy+}","path":"/api/v1/user/credentials/Docs%20Wiki",)"
       R"("httpMethod":"DELETE","headers":{"Authorization":"Bearer t","Host":"x"},)"
       R"("multiValueHeaders":null,"queryStringParameters":{"scope":"openid profile","s":"a/b"},)"
       R"("multiValueQueryStringParameters":null,"requestContext":{"stage":"prod"},)"
@@ -115,6 +137,27 @@ BOOST_AUTO_TEST_CASE(rest_api_event_with_single_value_fields) {
   BOOST_TEST(e.request.query == "scope=openid%20profile&s=a%2Fb");
   BOOST_TEST(header(e.request, "authorization") == "Bearer t");
   BOOST_TEST(e.request.body.empty());
+}
+
+BOOST_AUTO_TEST_CASE(a_rest_api_path_is_encoded_and_an_http_api_1_0_path_decoded) {
+  const auto event = [](std::string_view version, const std::string& path) {
+    return "{" + std::string(version) + R"("path":")" + path +
+           R"(","httpMethod":"GET","headers":{},"requestContext":{"stage":"prod"}})";
+  };
+  const auto rest = parse_ok(event("", "/api/v1/user/credentials/100%2541"));
+  BOOST_TEST((rest.path_form == PathForm::kEncoded));
+  BOOST_TEST(rest.request.path == "/api/v1/user/credentials/100%2541");
+  const auto http_api = parse_ok(event(R"("version":"1.0",)", "/api/v1/user/credentials/100%41"));
+  BOOST_TEST((http_api.path_form == PathForm::kDecoded));
+  BOOST_TEST(http_api.request.path == "/api/v1/user/credentials/100%2541");
+}
+
+BOOST_AUTO_TEST_CASE(an_alb_path_is_encoded_and_kept) {
+  const auto e =
+      parse_ok(R"({"requestContext":{"elb":{"targetGroupArn":"arn:aws:elasticloadbalancing:x"}},)"
+               R"("httpMethod":"GET","path":"/api/v1/user/credentials/100%2541","headers":{}})");
+  BOOST_TEST((e.path_form == PathForm::kEncoded));
+  BOOST_TEST(e.request.path == "/api/v1/user/credentials/100%2541");
 }
 
 BOOST_AUTO_TEST_CASE(multi_value_fields_win_and_keep_every_value) {
