@@ -32,6 +32,8 @@ struct AuthBroker {
   std::string issuer;    // RFC 9207: expected "iss" on the callback, when set
   std::vector<std::pair<std::string, std::string>> authorization_params;  // static extras
   std::string audience;  // RFC 8693 §2.1 "audience" of a token exchange, when set
+  // RFC 7009: where a disconnect revokes the stored tokens; empty means nothing is revoked.
+  std::string revocation_endpoint;
   // The header a resolved credential is presented in (the reference gateway's auth_broker.header
   // and header_format); "{token}" in the format stands for the access token.
   std::string header = "Authorization";

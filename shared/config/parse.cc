@@ -484,12 +484,12 @@ bool read_presentation(const Fields& f, AuthBroker& b, Check& c) {
 bool read_broker(const Value& v, const std::string& loc, const EnvLookup& env, AuthBroker& b,
                  Check& c) {
   const Fields f(v, loc);
-  if (!check_keys(
-          f,
-          {"mode", "authorization_endpoint", "token_endpoint", "client_id", "client_secret",
-           "client_secret_env", "token_endpoint_auth_method", "scopes", "resource", "issuer",
-           "authorization_params", "audience", "header", "header_format", "refresh_window_seconds"},
-          c)) {
+  if (!check_keys(f,
+                  {"mode", "authorization_endpoint", "token_endpoint", "client_id", "client_secret",
+                   "client_secret_env", "token_endpoint_auth_method", "scopes", "resource",
+                   "issuer", "authorization_params", "audience", "header", "header_format",
+                   "refresh_window_seconds", "revocation_endpoint"},
+                  c)) {
     return false;
   }
   return read_mode(f, b, c) &&
@@ -498,6 +498,9 @@ bool read_broker(const Value& v, const std::string& loc, const EnvLookup& env, A
           check_endpoint(f, "authorization_endpoint", b.authorization_endpoint, c)) &&
          read_string(f, "token_endpoint", b.token_endpoint, c) &&
          (b.token_endpoint.empty() || check_endpoint(f, "token_endpoint", b.token_endpoint, c)) &&
+         read_string(f, "revocation_endpoint", b.revocation_endpoint, c) &&
+         (b.revocation_endpoint.empty() ||
+          check_endpoint(f, "revocation_endpoint", b.revocation_endpoint, c)) &&
          require_string(f, "client_id", b.client_id, c) && read_client_secret(f, env, b, c) &&
          read_auth_method(f, b, c) && read_scopes(f, b.scopes, c) &&
          read_string(f, "resource", b.resource, c) &&

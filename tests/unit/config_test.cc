@@ -567,6 +567,29 @@ BOOST_AUTO_TEST_CASE(endpoints_must_be_https_except_on_loopback) {
   }
 }
 
+BOOST_AUTO_TEST_CASE(a_revocation_endpoint_is_optional_and_held_to_the_endpoint_rules) {
+  BOOST_TEST(parse_ok(ConfigJson().server(kGithub).str())
+                 .servers.at(0)
+                 .auth_broker->revocation_endpoint.empty());
+  BOOST_TEST(parse_ok(ConfigJson()
+                          .server(kGithub)
+                          .set("/servers/0/auth_broker/revocation_endpoint",
+                               R"("https://github.example/oauth/revoke")")
+                          .str())
+                 .servers.at(0)
+                 .auth_broker->revocation_endpoint == "https://github.example/oauth/revoke");
+  BOOST_TEST(parse_error(ConfigJson().server(kGithub).set(
+                 "/servers/0/auth_broker/revocation_endpoint", R"("http://github.example/r")")) ==
+             "servers[0].auth_broker.revocation_endpoint: must be an absolute https URL (http only "
+             "for 127.0.0.1, localhost or [::1])");
+  BOOST_TEST(parse_error(ConfigJson().server(kGithub).set(
+                 "/servers/0/auth_broker/revocation_endpoint", R"("https://a/r#frag")")) ==
+             "servers[0].auth_broker.revocation_endpoint: must not contain a fragment");
+  BOOST_TEST(parse_error(ConfigJson().server(kGithub).set(
+                 "/servers/0/auth_broker/revocation_endpoint", R"("")")) ==
+             "servers[0].auth_broker.revocation_endpoint: must be a non-empty string");
+}
+
 BOOST_AUTO_TEST_CASE(client_secret_rules) {
   BOOST_TEST(parse_error(ConfigJson().server(kGithub).set(
                  "/servers/0/auth_broker/client_secret_env", R"("GH_SECRET")")) ==
