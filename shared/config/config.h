@@ -92,6 +92,12 @@ struct Outbound {
   std::string ca_file;
 };
 
+/** Audit events (audit/events.h): always logged; also appended to a Redis stream when named. */
+struct Audit {
+  std::string redis_stream;       // the stream's key, as it is (no key_prefix); empty: log only
+  std::int64_t max_len = 100000;  // XADD … MAXLEN ~ max_len
+};
+
 struct Config {
   std::string public_base_url;  // absolute http(s) URL, no trailing slash after parse
   std::string ui_redirect = "/ui/";
@@ -101,6 +107,7 @@ struct Config {
   std::int64_t flow_ttl_seconds = 600;
   std::int64_t max_pending_flows_per_user = 16;
   std::optional<ResolveCallers> resolve;  // absent: the resolve route answers 404
+  Audit audit;
   std::vector<Server> servers;  // in file order; brokered() gives the sorted brokered subset
 
   /** Brokered servers sorted by name. */

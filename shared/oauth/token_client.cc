@@ -176,6 +176,10 @@ std::string describe(const TokenError& e) {
   return "unknown";
 }
 
+std::string failure_label(const TokenError& e) {
+  return e.oauth_error.empty() ? describe(e) : e.oauth_error;
+}
+
 namespace {
 
 using Form = std::vector<std::pair<std::string, std::string>>;

@@ -64,6 +64,10 @@ struct TokenError {
  *  "http_status", "bad_body", "no_access_token". */
 std::string describe(const TokenError& e);
 
+/** What a failure is recorded as (audit events): the RFC 6749 §5.2 / RFC 7009 §2.2.1 code the
+ *  endpoint named, else describe(). */
+std::string failure_label(const TokenError& e);
+
 /** The request the exchange sends: method, URL, headers, form body (exposed for tests). */
 http::OutboundRequest build_code_exchange(const config::AuthBroker& broker,
                                           const CodeExchange& exchange);

@@ -9,6 +9,7 @@ namespace credbroker::routes {
 http::Response dispatch(std::string_view route_name, RouteFn route, const http::Request& request,
                         Context& context) {
   const auto start = std::chrono::steady_clock::now();
+  context.audit.start_request(request.header("x-request-id"));
   RequestNote note;
   http::Response response = route(request, context, note);
   response.set_header("Cache-Control", "no-store");
@@ -21,6 +22,7 @@ http::Response dispatch(std::string_view route_name, RouteFn route, const http::
                                {"user", std::string_view(note.user)},
                                {"caller", std::string_view(note.caller)},
                                {"reason", std::string_view(note.reason)},
+                               {"request_id", std::string_view(context.audit.request_id())},
                                {"duration_ms", ms}});
   return response;
 }

@@ -22,17 +22,35 @@ std::vector<oauth::TokenKind> revoke_tokens(Context& context, const std::string&
       {oauth::TokenKind::kAccessToken, &credential.access_token}};
   bool unreachable = false;
   for (const auto& [kind, token] : tokens) {
-    if (token->empty() || unreachable) continue;
+    if (token->empty()) continue;
     const std::string_view hint = oauth::token_kind_name(kind);
+    if (unreachable) {
+      context.audit.record({.kind = audit::EventKind::kRevoked,
+                            .user = user,
+                            .server = server.name,
+                            .outcome = "skipped",
+                            .token_type_hint = hint});
+      continue;
+    }
     auto revoked = oauth::revoke(context.http, broker, *token, kind);
     if (revoked) {
       accepted.push_back(kind);
+      context.audit.record({.kind = audit::EventKind::kRevoked,
+                            .user = user,
+                            .server = server.name,
+                            .outcome = "accepted",
+                            .token_type_hint = hint});
       context.log.info("credential_revoked", {{"user", std::string_view(user)},
                                               {"server", std::string_view(server.name)},
                                               {"token_type_hint", hint}});
       continue;
     }
     unreachable = revoked.error().kind == oauth::TokenErrorKind::kTransport;
+    context.audit.record({.kind = audit::EventKind::kRevoked,
+                          .user = user,
+                          .server = server.name,
+                          .outcome = oauth::failure_label(revoked.error()),
+                          .token_type_hint = hint});
     const std::string cause = oauth::describe(revoked.error());
     context.log.warn("credential_revocation_failed",
                      {{"user", std::string_view(user)},
@@ -60,6 +78,10 @@ http::Response disconnect(const http::Request& request, Context& context, Reques
   }
   context.log.info("credential_disconnected",
                    {{"user", std::string_view(user)}, {"server", std::string_view(server.name)}});
+  context.audit.record({.kind = audit::EventKind::kDisconnected,
+                        .user = user,
+                        .server = server.name,
+                        .outcome = "ok"});
   // The record is gone whatever the upstream says next: a revocation endpoint that is down must
   // not keep a user from disconnecting.
   std::vector<oauth::TokenKind> revoked;
