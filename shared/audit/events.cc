@@ -6,7 +6,6 @@
 #include <vector>
 
 #include "shared/crypto/base64.h"
-#include "shared/util/strings.h"
 
 namespace credbroker::audit {
 
