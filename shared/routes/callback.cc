@@ -97,8 +97,9 @@ http::Response callback(const http::Request& request, Context& context, RequestN
   if (!taken) return back_to_ui(context, user, server, "unavailable", note);
   if (!taken->has_value()) return back_to_ui(context, user, server, "invalid_state", note);
   const store::PendingFlow& flow = **taken;
-  if (flow.server_key != server.key)
+  if (flow.server_key != server.key) {
     return back_to_ui(context, user, server, "invalid_state", note);
+  }
   // The caller must be who started the flow; otherwise a victim lured into consenting on an
   // attacker's authorize link would hand over their upstream account (DESIGN.md).
   if (!constant_time_equals(flow.user, user)) {

@@ -24,41 +24,30 @@ std::vector<oauth::TokenKind> revoke_tokens(Context& context, const std::string&
   for (const auto& [kind, token] : tokens) {
     if (token->empty()) continue;
     const std::string_view hint = oauth::token_kind_name(kind);
-    if (unreachable) {
-      context.audit.record({.kind = audit::EventKind::kRevoked,
-                            .user = user,
-                            .server = server.name,
-                            .outcome = "skipped",
-                            .token_type_hint = hint});
-      continue;
+    std::string outcome = "skipped";
+    if (!unreachable) {
+      auto revoked = oauth::revoke(context.http, broker, *token, kind);
+      if (revoked) {
+        accepted.push_back(kind);
+        outcome = "accepted";
+      } else {
+        unreachable = revoked.error().kind == oauth::TokenErrorKind::kTransport;
+        outcome = oauth::failure_label(revoked.error());
+        const std::string cause = oauth::describe(revoked.error());
+        context.log.warn("credential_revocation_failed",
+                         {{"user", std::string_view(user)},
+                          {"server", std::string_view(server.name)},
+                          {"token_type_hint", hint},
+                          {"cause", std::string_view(cause)},
+                          {"http_status", static_cast<std::int64_t>(revoked.error().http_status)},
+                          {"oauth_error", std::string_view(revoked.error().oauth_error)}});
+      }
     }
-    auto revoked = oauth::revoke(context.http, broker, *token, kind);
-    if (revoked) {
-      accepted.push_back(kind);
-      context.audit.record({.kind = audit::EventKind::kRevoked,
-                            .user = user,
-                            .server = server.name,
-                            .outcome = "accepted",
-                            .token_type_hint = hint});
-      context.log.info("credential_revoked", {{"user", std::string_view(user)},
-                                              {"server", std::string_view(server.name)},
-                                              {"token_type_hint", hint}});
-      continue;
-    }
-    unreachable = revoked.error().kind == oauth::TokenErrorKind::kTransport;
     context.audit.record({.kind = audit::EventKind::kRevoked,
                           .user = user,
                           .server = server.name,
-                          .outcome = oauth::failure_label(revoked.error()),
+                          .outcome = outcome,
                           .token_type_hint = hint});
-    const std::string cause = oauth::describe(revoked.error());
-    context.log.warn("credential_revocation_failed",
-                     {{"user", std::string_view(user)},
-                      {"server", std::string_view(server.name)},
-                      {"token_type_hint", hint},
-                      {"cause", std::string_view(cause)},
-                      {"http_status", static_cast<std::int64_t>(revoked.error().http_status)},
-                      {"oauth_error", std::string_view(revoked.error().oauth_error)}});
   }
   return accepted;
 }

@@ -393,7 +393,12 @@ BOOST_AUTO_TEST_CASE(delete_revokes_the_refresh_token_then_the_access_token_afte
   }
   BOOST_TEST(h.http.requests[0].body == github_revocation("RT-SENTINEL-list", "refresh_token"));
   BOOST_TEST(h.http.requests[1].body == github_revocation("AT-SENTINEL-list", "access_token"));
-  BOOST_TEST(h.sink.events("credential_revoked").size() == 2u);
+  const auto audit = h.sink.events("audit");
+  BOOST_TEST_REQUIRE(audit.size() == 3u);
+  BOOST_TEST(audit[1].find(R"("outcome":"accepted","token_type_hint":"refresh_token")") !=
+             std::string::npos);
+  BOOST_TEST(audit[2].find(R"("outcome":"accepted","token_type_hint":"access_token")") !=
+             std::string::npos);
 }
 
 BOOST_AUTO_TEST_CASE(revocation_uses_the_servers_client_authentication) {
