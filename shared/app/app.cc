@@ -60,7 +60,9 @@ int run(int argc, char** argv, std::string_view route_name, routes::RouteFn rout
   store::FlowStore flows(*redis, *keyring, config->redis.key_prefix, crypto::system_random(),
                          system_clock(), log);
   store::RefreshLock refresh_lock(*redis, crypto::system_random(), config->redis.key_prefix, log);
-  broker::Resolver resolver(credentials, refresh_lock, *http_client, system_clock(), log,
+  audit::Events events(log, system_clock(), crypto::system_random(), audit::instance_name(),
+                       config->audit, *redis);
+  broker::Resolver resolver(credentials, refresh_lock, *http_client, system_clock(), log, events,
                             broker::resolver_options(*config), broker::real_sleep());
 
   // The services that may call the resolve route, verified like users but by their own block.
@@ -83,6 +85,7 @@ int run(int argc, char** argv, std::string_view route_name, routes::RouteFn rout
                           .http = *http_client,
                           .log = log,
                           .resolver = resolver,
+                          .audit = events,
                           .callers = callers ? &*callers : nullptr};
   log.info("started", {{"route", route_name}});
   return runtime::serve(transport.transport, [&](const http::Request& request) {

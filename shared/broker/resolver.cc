@@ -74,12 +74,13 @@ struct Resolver::Call {
 
 Resolver::Resolver(store::CredentialStore& credentials, store::RefreshLock& lock,
                    http::HttpClient& http, const Clock& clock, audit::Log& log,
-                   ResolverOptions options, Sleep sleep)
+                   audit::Events& events, ResolverOptions options, Sleep sleep)
     : credentials_(credentials),
       lock_(lock),
       http_(http),
       clock_(clock),
       log_(log),
+      events_(events),
       options_(options),
       sleep_(std::move(sleep)) {}
 
@@ -124,6 +125,11 @@ Outcome Resolver::renew_as_owner(Call& call) {
                {"cause", std::string_view(cause)},
                {"http_status", static_cast<std::int64_t>(token.error().http_status)},
                {"oauth_error", std::string_view(token.error().oauth_error)}});
+    events_.record({.kind = call.exchanges() ? audit::EventKind::kExchangeFailed
+                                             : audit::EventKind::kRefreshFailed,
+                    .user = user,
+                    .server = server.name,
+                    .outcome = oauth::failure_label(token.error())});
     // RFC 6749 §5.2: the refresh token is invalid, expired or revoked; only a connect helps.
     if (!call.exchanges() && token.error().oauth_error == "invalid_grant") {
       auto marked = credentials_.put_if(user, server.key, refused(*current->credential, now),
@@ -134,6 +140,10 @@ Outcome Resolver::renew_as_owner(Call& call) {
       if (!marked->has_value()) return settle_newer(call, what);
       log_.warn("credential_reconnect_required",
                 {{"user", std::string_view(user)}, {"server", std::string_view(server.name)}});
+      events_.record({.kind = audit::EventKind::kReconnectRequired,
+                      .user = user,
+                      .server = server.name,
+                      .outcome = "invalid_grant"});
       return failed(ResolveError::kReconnectRequired);
     }
     return failed(ResolveError::kUpstreamFailed, token.error().oauth_error);
@@ -148,6 +158,11 @@ Outcome Resolver::renew_as_owner(Call& call) {
   if (!written->has_value()) return settle_newer(call, what);
   log_.info(call.exchanges() ? "credential_exchanged" : "credential_refreshed",
             {{"user", std::string_view(user)}, {"server", std::string_view(server.name)}});
+  events_.record(
+      {.kind = call.exchanges() ? audit::EventKind::kExchangeDone : audit::EventKind::kRefreshDone,
+       .user = user,
+       .server = server.name,
+       .outcome = "ok"});
   return resolved_from(renewed);
 }
 

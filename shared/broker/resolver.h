@@ -11,6 +11,7 @@
 #include <functional>
 #include <string>
 
+#include "shared/audit/events.h"
 #include "shared/audit/log.h"
 #include "shared/config/config.h"
 #include "shared/http/client.h"
@@ -69,7 +70,8 @@ ResolverOptions resolver_options(const config::Config& config);
 class Resolver {
  public:
   Resolver(store::CredentialStore& credentials, store::RefreshLock& lock, http::HttpClient& http,
-           const Clock& clock, audit::Log& log, ResolverOptions options, Sleep sleep);
+           const Clock& clock, audit::Log& log, audit::Events& events, ResolverOptions options,
+           Sleep sleep);
 
   /** `server` must be brokered. */
   Result<Resolved, ResolveFailure> resolve(const Subject& subject, const config::Server& server);
@@ -86,6 +88,7 @@ class Resolver {
   http::HttpClient& http_;
   const Clock& clock_;
   audit::Log& log_;
+  audit::Events& events_;
   ResolverOptions options_;
   Sleep sleep_;
 };

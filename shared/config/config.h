@@ -32,6 +32,8 @@ struct AuthBroker {
   std::string issuer;    // RFC 9207: expected "iss" on the callback, when set
   std::vector<std::pair<std::string, std::string>> authorization_params;  // static extras
   std::string audience;  // RFC 8693 §2.1 "audience" of a token exchange, when set
+  // RFC 7009: where a disconnect revokes the stored tokens; empty means nothing is revoked.
+  std::string revocation_endpoint;
   // The header a resolved credential is presented in (the reference gateway's auth_broker.header
   // and header_format); "{token}" in the format stands for the access token.
   std::string header = "Authorization";
@@ -119,6 +121,12 @@ struct Outbound {
   std::string ca_file;
 };
 
+/** Audit events (audit/events.h): always logged; also appended to a Redis stream when named. */
+struct Audit {
+  std::string redis_stream;       // the stream's key, as it is (no key_prefix); empty: log only
+  std::int64_t max_len = 100000;  // XADD … MAXLEN ~ max_len
+};
+
 struct Config {
   std::string public_base_url;  // absolute http(s) URL, no trailing slash after parse
   std::string ui_redirect = "/ui/";
@@ -129,6 +137,7 @@ struct Config {
   std::int64_t max_pending_flows_per_user = 16;
   std::optional<ResolveCallers> resolve;  // absent: the resolve route answers 404
   std::optional<Authorize> authorize;     // absent: the authorize route answers 404
+  Audit audit;
   std::vector<Server> servers;  // in file order; brokered() gives the sorted brokered subset
 
   /** Brokered servers sorted by name. */

@@ -475,6 +475,23 @@ bool read_outbound(const Fields& root, Outbound& http, Check& c) {
          read_string(f, "ca_file", http.ca_file, c);
 }
 
+bool read_audit(const Fields& root, Audit& audit, Check& c) {
+  const Value* v = nullptr;
+  if (!section(root, "audit", v, c)) return false;
+  if (v == nullptr) return true;
+  const Fields f(*v, root.at("audit"));
+  if (!check_keys(f, {"redis_stream", "max_len"}, c) ||
+      !read_string(f, "redis_stream", audit.redis_stream, c) ||
+      !read_int(f, "max_len", 1, 1'000'000'000, audit.max_len, c)) {
+    return false;
+  }
+  // A length without a stream would silently do nothing.
+  if (audit.redis_stream.empty() && f.get("max_len") != nullptr) {
+    return c.fail(f.at("max_len"), "requires audit.redis_stream");
+  }
+  return true;
+}
+
 // Parameters the connect route sets itself (RFC 6749 §4.1.1, RFC 7636 §4.3, RFC 8707 §2).
 constexpr std::array<std::string_view, 8> kReservedParams = {
     "response_type",         "client_id", "redirect_uri", "state", "code_challenge",
@@ -587,12 +604,12 @@ bool read_presentation(const Fields& f, AuthBroker& b, Check& c) {
 bool read_broker(const Value& v, const std::string& loc, const EnvLookup& env, AuthBroker& b,
                  Check& c) {
   const Fields f(v, loc);
-  if (!check_keys(
-          f,
-          {"mode", "authorization_endpoint", "token_endpoint", "client_id", "client_secret",
-           "client_secret_env", "token_endpoint_auth_method", "scopes", "resource", "issuer",
-           "authorization_params", "audience", "header", "header_format", "refresh_window_seconds"},
-          c)) {
+  if (!check_keys(f,
+                  {"mode", "authorization_endpoint", "token_endpoint", "client_id", "client_secret",
+                   "client_secret_env", "token_endpoint_auth_method", "scopes", "resource",
+                   "issuer", "authorization_params", "audience", "header", "header_format",
+                   "refresh_window_seconds", "revocation_endpoint"},
+                  c)) {
     return false;
   }
   return read_mode(f, b, c) &&
@@ -601,6 +618,9 @@ bool read_broker(const Value& v, const std::string& loc, const EnvLookup& env, A
           check_endpoint(f, "authorization_endpoint", b.authorization_endpoint, c)) &&
          read_string(f, "token_endpoint", b.token_endpoint, c) &&
          (b.token_endpoint.empty() || check_endpoint(f, "token_endpoint", b.token_endpoint, c)) &&
+         read_string(f, "revocation_endpoint", b.revocation_endpoint, c) &&
+         (b.revocation_endpoint.empty() ||
+          check_endpoint(f, "revocation_endpoint", b.revocation_endpoint, c)) &&
          require_string(f, "client_id", b.client_id, c) && read_client_secret(f, env, b, c) &&
          read_auth_method(f, b, c) && read_scopes(f, b.scopes, c) &&
          read_string(f, "resource", b.resource, c) &&
@@ -681,12 +701,12 @@ bool read_config(const Value& doc, const EnvLookup& env, Config& cfg,
   return check_keys(
              root,
              {"public_base_url", "ui_redirect", "identity", "resolve", "authorize", "redis", "http",
-              "flow_ttl_seconds", "max_pending_flows_per_user", "servers", "mcpServers"},
+              "flow_ttl_seconds", "max_pending_flows_per_user", "servers", "mcpServers", "audit"},
              c) &&
          read_public_base_url(root, cfg, c) && read_ui_redirect(root, cfg, c) &&
          read_identity(root, cfg.identity, c) && read_resolve(root, cfg.resolve, c) &&
          read_authorize(root, cfg.authorize, c) && read_redis(root, env, cfg.redis, c) &&
-         read_outbound(root, cfg.http, c) &&
+         read_outbound(root, cfg.http, c) && read_audit(root, cfg.audit, c) &&
          read_int(root, "flow_ttl_seconds", 30, 86400, cfg.flow_ttl_seconds, c) &&
          read_int(root, "max_pending_flows_per_user", 1, 1000, cfg.max_pending_flows_per_user, c) &&
          read_servers(root, env, cfg.servers, server_locs, c);

@@ -14,10 +14,11 @@ namespace credbroker::oauth {
 
 namespace {
 
-// RFC 6749 §5.2; anything else an endpoint says is not repeated.
-constexpr std::string_view kKnownErrors[] = {"invalid_request",        "invalid_client",
-                                             "invalid_grant",          "unauthorized_client",
-                                             "unsupported_grant_type", "invalid_scope"};
+// RFC 6749 §5.2, and RFC 7009 §2.2.1's one addition for revocation; anything else an endpoint
+// says is not repeated.
+constexpr std::string_view kKnownErrors[] = {
+    "invalid_request",        "invalid_client", "invalid_grant",         "unauthorized_client",
+    "unsupported_grant_type", "invalid_scope",  "unsupported_token_type"};
 
 std::string known_error(std::string_view error) {
   for (auto known : kKnownErrors) {
@@ -175,16 +176,22 @@ std::string describe(const TokenError& e) {
   return "unknown";
 }
 
+std::string failure_label(const TokenError& e) {
+  return e.oauth_error.empty() ? describe(e) : e.oauth_error;
+}
+
 namespace {
 
 using Form = std::vector<std::pair<std::string, std::string>>;
 
-/** A POST of `form` to the token endpoint with the server's client authentication (RFC 6749
- *  §2.3.1), the one place every grant gets it from. */
-http::OutboundRequest token_request(const config::AuthBroker& broker, Form form) {
+/** A POST of `form` to `url` (the token endpoint, or the revocation endpoint, RFC 7009 §2.1)
+ *  with the server's client authentication (RFC 6749 §2.3.1), the one place every request gets
+ *  it from. */
+http::OutboundRequest token_request(const config::AuthBroker& broker, std::string_view url,
+                                    Form form) {
   http::OutboundRequest r;
   r.method = "POST";
-  r.url = broker.token_endpoint;
+  r.url = std::string(url);
   r.headers = {{"Content-Type", "application/x-www-form-urlencoded"},
                {"Accept", "application/json"}};
   switch (broker.token_endpoint_auth_method) {
@@ -250,10 +257,11 @@ Result<TokenResponse, TokenError> post(http::HttpClient& client,
 
 http::OutboundRequest build_code_exchange(const config::AuthBroker& broker,
                                           const CodeExchange& exchange) {
-  return token_request(broker, {{"grant_type", "authorization_code"},
-                                {"code", exchange.code},
-                                {"redirect_uri", exchange.redirect_uri},
-                                {"code_verifier", exchange.code_verifier}});
+  return token_request(broker, broker.token_endpoint,
+                       {{"grant_type", "authorization_code"},
+                        {"code", exchange.code},
+                        {"redirect_uri", exchange.redirect_uri},
+                        {"code_verifier", exchange.code_verifier}});
 }
 
 http::OutboundRequest build_grant(const config::AuthBroker& broker, const Grant& grant) {
@@ -281,7 +289,24 @@ http::OutboundRequest build_grant(const config::AuthBroker& broker, const Grant&
               {"scope", joined_scopes(broker)}};
       break;
   }
-  return token_request(broker, std::move(form));
+  return token_request(broker, broker.token_endpoint, std::move(form));
+}
+
+std::string_view token_kind_name(TokenKind kind) {
+  switch (kind) {
+    case TokenKind::kRefreshToken:
+      return "refresh_token";
+    case TokenKind::kAccessToken:
+      return "access_token";
+  }
+  return "access_token";
+}
+
+http::OutboundRequest build_revocation(const config::AuthBroker& broker, std::string_view token,
+                                       TokenKind kind) {
+  return token_request(
+      broker, broker.revocation_endpoint,
+      {{"token", std::string(token)}, {"token_type_hint", std::string(token_kind_name(kind))}});
 }
 
 Result<TokenResponse, TokenError> parse_token_response(std::string_view content_type,
@@ -301,6 +326,27 @@ Result<TokenResponse, TokenError> exchange_code(http::HttpClient& client,
                                                 const config::AuthBroker& broker,
                                                 const CodeExchange& exchange) {
   return post(client, build_code_exchange(broker, exchange));
+}
+
+Result<Unit, TokenError> revoke(http::HttpClient& client, const config::AuthBroker& broker,
+                                std::string_view token, TokenKind kind) {
+  auto answer = client.send(build_revocation(broker, token, kind));
+  if (!answer) {
+    TokenError e = failure(TokenErrorKind::kTransport);
+    e.fetch = answer.error();
+    return Err{std::move(e)};
+  }
+  if (answer->status == 200) return Unit{};
+  TokenError e = failure(TokenErrorKind::kHttpStatus, answer->status);
+  // An error body is the token endpoint's JSON error (RFC 7009 §2.2.1); only its code is kept.
+  rapidjson::Document doc;
+  if (identity::parse_strict_json(answer->body, kMaxJsonDepth, doc) && doc.IsObject()) {
+    const auto error = doc.FindMember("error");
+    if (error != doc.MemberEnd() && error->value.IsString()) {
+      e.oauth_error = known_error(identity::string_of(error->value));
+    }
+  }
+  return Err{std::move(e)};
 }
 
 Result<TokenResponse, TokenError> request_grant(http::HttpClient& client,

@@ -2,9 +2,10 @@
 // Every grant credbroker sends to an upstream's token endpoint: the authorization-code exchange
 // (RFC 6749 §4.1.3, with the PKCE verifier of RFC 7636 §4.5), the refresh (RFC 6749 §6), the token
 // exchange (RFC 8693 §2.1) and Microsoft Entra's on-behalf-of grant (a JWT bearer assertion,
-// RFC 7523 §2.1, with requested_token_use=on_behalf_of). All use the server's one client
-// authentication. Whatever the endpoint answers, only its HTTP status and, when it is one of
-// RFC 6749 §5.2's codes, its "error" code ever reach a log line.
+// RFC 7523 §2.1, with requested_token_use=on_behalf_of), and the revocation of a stored token
+// (RFC 7009 §2.1) at the revocation endpoint. All use the server's one client authentication.
+// Whatever the endpoint answers, only its HTTP status and, when it is one of RFC 6749 §5.2's codes,
+// its "error" code ever reach a log line.
 
 #include <cstdint>
 #include <optional>
@@ -63,6 +64,10 @@ struct TokenError {
  *  "http_status", "bad_body", "no_access_token". */
 std::string describe(const TokenError& e);
 
+/** What a failure is recorded as (audit events): the RFC 6749 §5.2 / RFC 7009 §2.2.1 code the
+ *  endpoint named, else describe(). */
+std::string failure_label(const TokenError& e);
+
 /** The request the exchange sends: method, URL, headers, form body (exposed for tests). */
 http::OutboundRequest build_code_exchange(const config::AuthBroker& broker,
                                           const CodeExchange& exchange);
@@ -76,6 +81,23 @@ Result<TokenResponse, TokenError> parse_token_response(std::string_view content_
 
 /** The refresh, token-exchange or on-behalf-of request (exposed for tests). */
 http::OutboundRequest build_grant(const config::AuthBroker& broker, const Grant& grant);
+
+/** Which token a revocation names (RFC 7009 §2.1 "token_type_hint"). */
+enum class TokenKind { kRefreshToken, kAccessToken };
+/** "refresh_token", "access_token": the hint on the wire, also the label in answers and logs. */
+std::string_view token_kind_name(TokenKind kind);
+
+/** The revocation request for `token` (exposed for tests); `broker.revocation_endpoint` is set. */
+http::OutboundRequest build_revocation(const config::AuthBroker& broker, std::string_view token,
+                                       TokenKind kind);
+
+/**
+ * POSTs a revocation. RFC 7009 §2.2: 200 means accepted (also for a token the server no longer
+ * knows); any other status is kHttpStatus (with the §2.2.1 or §5.2 code when the body names a known
+ * one), no answer kTransport.
+ */
+Result<Unit, TokenError> revoke(http::HttpClient& client, const config::AuthBroker& broker,
+                                std::string_view token, TokenKind kind);
 
 /** POSTs the exchange and parses the answer. */
 Result<TokenResponse, TokenError> exchange_code(http::HttpClient& client,

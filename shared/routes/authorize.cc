@@ -208,6 +208,16 @@ http::Response authorize(const http::Request& request, Context& context, Request
                                  {"server", std::string_view(server ? server->name : "")},
                                  {"outcome", std::string_view(note.reason)},
                                  {"status", static_cast<std::int64_t>(response.status)}});
+  // One audit event per use once the user and the server are known (the refusals before that
+  // are in the request log line).
+  if (server != nullptr && !note.user.empty()) {
+    context.audit.record(
+        {.kind = audit::EventKind::kAuthorizeServed,
+         .user = note.user,
+         .server = server->name,
+         .outcome = response.status == 200 ? std::string_view("ok") : std::string_view(note.reason),
+         .caller = {}});
+  }
   if (response.status != 200) return refusal(std::move(response));
   return response;
 }

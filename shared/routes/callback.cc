@@ -25,9 +25,24 @@ std::string_view authorization_error_label(std::string_view error) {
   return "authorization_denied";
 }
 
-/** Every outcome goes back to the configured UI; never to anything the request names. */
-http::Response back_to_ui(const Context& context, const config::Server& server,
-                          std::string_view label, RequestNote& note) {
+/** The audit event of a callback's outcome: completed, refused (a mismatch: someone else's flow,
+ *  or another issuer's answer), or failed with its label. */
+audit::EventKind callback_event(std::string_view label) {
+  if (label.empty()) return audit::EventKind::kConnectCompleted;
+  if (label == "user_mismatch" || label == "issuer_mismatch") {
+    return audit::EventKind::kCallbackRefused;
+  }
+  return audit::EventKind::kConnectFailed;
+}
+
+/** Every outcome goes back to the configured UI; never to anything the request names. Each is
+ *  recorded as one audit event. */
+http::Response back_to_ui(const Context& context, std::string_view user,
+                          const config::Server& server, std::string_view label, RequestNote& note) {
+  context.audit.record({.kind = callback_event(label),
+                        .user = user,
+                        .server = server.name,
+                        .outcome = label.empty() ? std::string_view("ok") : label});
   std::string location = context.config.ui_redirect;
   location.push_back(location.find('?') == std::string::npos ? '?' : '&');
   location += "credential_server=" + http::percent_encode(server.name);
@@ -86,40 +101,42 @@ http::Response callback(const http::Request& request, Context& context, RequestN
   const config::Server& server = *call->server;
   const config::AuthBroker& broker = *server.auth_broker;
   if (broker.mode != config::BrokerMode::kOAuthConnect) {
-    return back_to_ui(context, server, "invalid_state", note);
+    return back_to_ui(context, user, server, "invalid_state", note);
   }
 
   const auto query = http::parse_query(request.query);
-  if (!query) return back_to_ui(context, server, "invalid_state", note);
+  if (!query) return back_to_ui(context, user, server, "invalid_state", note);
   const auto state = single(*query, "state");
-  if (!state) return back_to_ui(context, server, "invalid_state", note);
-  if (!context.flows.enabled()) return back_to_ui(context, server, "unavailable", note);
+  if (!state) return back_to_ui(context, user, server, "invalid_state", note);
+  if (!context.flows.enabled()) return back_to_ui(context, user, server, "unavailable", note);
 
   // One atomic GETDEL: of racing callbacks with one state exactly one gets past this line.
   auto taken = context.flows.take(*state);
-  if (!taken) return back_to_ui(context, server, "unavailable", note);
-  if (!taken->has_value()) return back_to_ui(context, server, "invalid_state", note);
+  if (!taken) return back_to_ui(context, user, server, "unavailable", note);
+  if (!taken->has_value()) return back_to_ui(context, user, server, "invalid_state", note);
   const store::PendingFlow& flow = **taken;
-  if (flow.server_key != server.key) return back_to_ui(context, server, "invalid_state", note);
+  if (flow.server_key != server.key) {
+    return back_to_ui(context, user, server, "invalid_state", note);
+  }
   // The caller must be who started the flow; otherwise a victim lured into consenting on an
   // attacker's authorize link would hand over their upstream account (DESIGN.md).
   if (!constant_time_equals(flow.user, user)) {
     context.log.warn("callback_user_mismatch", {{"user", std::string_view(user)},
                                                 {"flow_user", std::string_view(flow.user)},
                                                 {"server", std::string_view(server.name)}});
-    return back_to_ui(context, server, "user_mismatch", note);
+    return back_to_ui(context, user, server, "user_mismatch", note);
   }
   if (const auto errors = values(*query, "error"); !errors.empty()) {
-    return back_to_ui(context, server, authorization_error_label(errors.front()), note);
+    return back_to_ui(context, user, server, authorization_error_label(errors.front()), note);
   }
   // RFC 9207: an "iss" that is present must be the issuer we expect.
   if (const auto iss = values(*query, "iss"); !iss.empty() && !flow.issuer.empty()) {
     if (iss.size() != 1 || iss.front() != flow.issuer) {
-      return back_to_ui(context, server, "issuer_mismatch", note);
+      return back_to_ui(context, user, server, "issuer_mismatch", note);
     }
   }
   const auto code = single(*query, "code");
-  if (!code) return back_to_ui(context, server, "connect_failed", note);
+  if (!code) return back_to_ui(context, user, server, "connect_failed", note);
 
   auto token = oauth::exchange_code(context.http, broker,
                                     {.code = std::string(*code),
@@ -133,15 +150,15 @@ http::Response callback(const http::Request& request, Context& context, RequestN
                       {"cause", std::string_view(cause)},
                       {"http_status", static_cast<std::int64_t>(token.error().http_status)},
                       {"oauth_error", std::string_view(token.error().oauth_error)}});
-    return back_to_ui(context, server, "connect_failed", note);
+    return back_to_ui(context, user, server, "connect_failed", note);
   }
   const std::int64_t now = context.clock.now_seconds();
   if (!context.credentials.put(user, server.key, broker::from_code_exchange(*token, broker, now))) {
-    return back_to_ui(context, server, "unavailable", note);
+    return back_to_ui(context, user, server, "unavailable", note);
   }
   context.log.info("credential_connected",
                    {{"user", std::string_view(user)}, {"server", std::string_view(server.name)}});
-  return back_to_ui(context, server, "", note);
+  return back_to_ui(context, user, server, "", note);
 }
 
 }  // namespace credbroker::routes

@@ -23,6 +23,7 @@ bool carries_unwanted_body(const http::Request& request) {
 http::Response dispatch(std::string_view route_name, RouteFn route, const http::Request& request,
                         Context& context) {
   const auto start = std::chrono::steady_clock::now();
+  context.audit.start_request(request.header("x-request-id"));
   RequestNote note;
   // Refused unread, before anything else: no route reads such a body, and a client trickling one
   // must not hold a process (issue: slow bodies behind Apache mod_proxy_fcgi).
@@ -48,6 +49,7 @@ http::Response dispatch(std::string_view route_name, RouteFn route, const http::
                                {"user", std::string_view(note.user)},
                                {"caller", std::string_view(note.caller)},
                                {"reason", std::string_view(note.reason)},
+                               {"request_id", std::string_view(context.audit.request_id())},
                                {"duration_ms", ms}});
   return response;
 }

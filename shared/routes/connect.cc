@@ -78,6 +78,10 @@ http::Response connect(const http::Request& request, Context& context, RequestNo
 
   context.log.info("connect_started",
                    {{"user", std::string_view(user)}, {"server", std::string_view(server.name)}});
+  context.audit.record({.kind = audit::EventKind::kConnectStarted,
+                        .user = user,
+                        .server = server.name,
+                        .outcome = "ok"});
   return http::redirect(append_query(broker.authorization_endpoint, http::build_query(params)));
 }
 

@@ -4,6 +4,7 @@
 
 #include <string>
 
+#include "shared/audit/events.h"
 #include "shared/audit/log.h"
 #include "shared/broker/resolver.h"
 #include "shared/config/config.h"
@@ -30,6 +31,9 @@ struct Context {
   http::HttpClient& http;
   audit::Log& log;
   broker::Resolver& resolver;
+  // Audit events; also holds the current request's id (set by dispatch). A route records its
+  // outcome with context.audit.record({...}).
+  audit::Events& audit;
   // The services allowed to call the resolve route (config "resolve"); nullptr without that block.
   identity::Authenticator* callers = nullptr;
 };
@@ -46,8 +50,9 @@ using RouteFn = http::Response (*)(const http::Request&, Context&, RequestNote&)
 
 /**
  * Runs `route` for one request and writes the request's log line (method, route, path without
- * query, status, user, reason, duration). The path is logged; the query never is (it carries codes
- * and state on the callback).
+ * query, status, user, reason, duration, request id). The request id (audit::request_id: the
+ * front's X-Request-Id when it is safe, else a random one) is set on context.audit first. The path
+ * is logged; the query never is (it carries codes and state on the callback).
  */
 http::Response dispatch(std::string_view route_name, RouteFn route, const http::Request& request,
                         Context& context);

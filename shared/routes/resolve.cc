@@ -199,19 +199,23 @@ http::Response resolve(const http::Request& request, Context& context, RequestNo
   }
   note.user = subject->user;
 
-  const std::string name(trim(body->server));
-  const config::Server* server = context.config.find_brokered(name);
-  if (server == nullptr) {
-    note.reason = "unknown_server";
-    const std::string shown = quotable_name(name);
-    return http::json_error(
-        404, shown.empty() ? std::string("Unknown server") : with_quoted("Unknown server ", shown));
-  }
+  auto found = find_server(trim(body->server), context.config, note);
+  if (!found) return found.error();
+  const config::Server* server = *found;
   auto resolved = context.resolver.resolve(
       {.user = subject->user, .token = body->subject_token, .expires_at = subject->expires_at},
       *server);
-  if (!resolved) return resolve_failure(resolved.error(), *server, note);
-  return http::json_response(200, answer(*server, *resolved));
+  http::Response response = resolved ? http::json_response(200, answer(*server, *resolved))
+                                     : resolve_failure(resolved.error(), *server, note);
+  // One event per use: who asked for whose credential, and what they got (resolve_failure's
+  // reason when refused).
+  context.audit.record(
+      {.kind = audit::EventKind::kResolveServed,
+       .user = subject->user,
+       .server = server->name,
+       .outcome = resolved ? std::string_view("ok") : std::string_view(note.reason),
+       .caller = note.caller});
+  return response;
 }
 
 }  // namespace credbroker::routes

@@ -287,7 +287,7 @@ void check_outcome(const Outcome& o, bool redis_was_out_throughout) {
     }
     if (o.route == "delete") {
       BOOST_TEST(o.status == 200);
-      BOOST_TEST(o.body == R"({"message":"Disconnected credential for \"github\""})");
+      BOOST_TEST(o.body == R"({"message":"Disconnected credential for \"github\"","revoked":[]})");
     } else if (o.route == "connect") {
       BOOST_TEST(o.status == 302);
       BOOST_TEST(o.location.starts_with(S().as.url("/authorize?")));

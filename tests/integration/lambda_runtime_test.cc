@@ -143,7 +143,8 @@ BOOST_AUTO_TEST_CASE(rest_api_path_keeps_its_encoding_and_reaches_the_route) {
                     S().issuer.token("alice") + R"("}})");
   const auto payload = json(a.body);
   BOOST_TEST(payload["statusCode"].GetInt() == 200);
-  BOOST_TEST(str(payload, "body") == R"({"message":"Disconnected credential for \"github\""})");
+  BOOST_TEST(str(payload, "body") ==
+             R"({"message":"Disconnected credential for \"github\"","revoked":[]})");
   BOOST_TEST(S().redis.cli({"HLEN", "credbroker:cred:{alice}"}).integer == 0);
 }
 

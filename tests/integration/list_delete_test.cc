@@ -221,7 +221,7 @@ BOOST_AUTO_TEST_CASE(delete_removes_the_callers_credential_and_is_idempotent) {
   const auto token = S().issuer.token("alice");
   const auto a = S().stack->del("/api/v1/user/credentials/github", token);
   BOOST_TEST(a.status == 200);
-  BOOST_TEST(a.body == R"({"message":"Disconnected credential for \"github\""})");
+  BOOST_TEST(a.body == R"({"message":"Disconnected credential for \"github\"","revoked":[]})");
   BOOST_TEST(a.header("cache-control").value_or("") == "no-store");
   BOOST_TEST(str(entry(json(S().stack->get(kList, token)), "github"), "status") == "not_connected");
   BOOST_TEST(S().stack->del("/api/v1/user/credentials/github", token).status == 200);
@@ -232,9 +232,10 @@ BOOST_AUTO_TEST_CASE(name_is_percent_decoded_trimmed_and_matched_case_insensitiv
   seed("alice", "github", now() + 3600);
   const auto token = S().issuer.token("alice");
   const auto wiki = S().stack->del("/api/v1/user/credentials/%20docs%20WIKI%20", token);
-  BOOST_TEST(wiki.body == R"({"message":"Disconnected credential for \"Docs Wiki\""})");
+  BOOST_TEST(wiki.body ==
+             R"({"message":"Disconnected credential for \"Docs Wiki\"","revoked":[]})");
   const auto gh = S().stack->del("/api/v1/user/credentials/GitHub", token);
-  BOOST_TEST(gh.body == R"({"message":"Disconnected credential for \"github\""})");
+  BOOST_TEST(gh.body == R"({"message":"Disconnected credential for \"github\"","revoked":[]})");
   const auto d = json(S().stack->get(kList, token));
   BOOST_TEST(str(entry(d, "Docs Wiki"), "status") == "not_connected");
   BOOST_TEST(str(entry(d, "github"), "status") == "not_connected");

@@ -1,13 +1,12 @@
 #include "tests/support/fakes.h"
 
-#include "shared/store/scripts.h"
-
 #include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <limits>
 #include <stdexcept>
 
+#include "shared/store/scripts.h"
 #include "shared/util/strings.h"
 
 namespace credbroker::testing {
@@ -102,13 +101,15 @@ std::string format_score(double d) {
 }  // namespace
 
 bool FakeRedis::exists(const std::string& key) const {
-  return strings.contains(key) || hashes.contains(key) || zsets.contains(key);
+  return strings.contains(key) || hashes.contains(key) || zsets.contains(key) ||
+         streams.contains(key);
 }
 
 void FakeRedis::erase(const std::string& key) {
   strings.erase(key);
   hashes.erase(key);
   zsets.erase(key);
+  streams.erase(key);
   ttls.erase(key);
 }
 
@@ -123,6 +124,7 @@ std::vector<std::string> FakeRedis::keys() const {
   for (const auto& [k, v] : strings) out.push_back(k);
   for (const auto& [k, v] : hashes) out.push_back(k);
   for (const auto& [k, v] : zsets) out.push_back(k);
+  for (const auto& [k, v] : streams) out.push_back(k);
   return out;
 }
 
@@ -145,8 +147,7 @@ Result<Reply, RedisFailure> FakeRedis::eval(const std::vector<std::string>& argv
     if (exists(key) && !hashes.contains(key)) return rejected("WRONGTYPE (in script)");
     const auto hash = hashes.find(key);
     const bool absent = hash == hashes.end() || !hash->second.contains(args[0]);
-    const bool match =
-        absent ? args[1].empty() : hash->second.at(args[0]) == args[1];
+    const bool match = absent ? args[1].empty() : hash->second.at(args[0]) == args[1];
     if (!match) return integer(0);
     hashes[key][args[0]] = args[2];
     return integer(1);
@@ -160,6 +161,72 @@ Result<Reply, RedisFailure> FakeRedis::eval(const std::vector<std::string>& argv
     return integer(1);
   }
   return rejected("ERR the fake runs only the scripts of shared/store/scripts.h");
+}
+
+namespace {
+
+/** A stream id "<ms>-<seq>" (or "<ms>", seq 0), as two numbers. */
+std::optional<std::pair<std::uint64_t, std::uint64_t>> parse_stream_id(std::string_view s) {
+  const auto dash = s.find('-');
+  const auto number = [](std::string_view part) -> std::optional<std::uint64_t> {
+    std::uint64_t n = 0;
+    const auto [ptr, ec] = std::from_chars(part.data(), part.data() + part.size(), n);
+    if (part.empty() || ec != std::errc() || ptr != part.data() + part.size()) return std::nullopt;
+    return n;
+  };
+  const auto ms = number(s.substr(0, dash));
+  const auto seq =
+      dash == std::string_view::npos ? std::optional<std::uint64_t>(0) : number(s.substr(dash + 1));
+  if (!ms || !seq) return std::nullopt;
+  return std::make_pair(*ms, *seq);
+}
+
+}  // namespace
+
+Result<Reply, RedisFailure> FakeRedis::xadd(const std::vector<std::string>& argv) {
+  const std::string& key = argv[1];
+  if (!(!exists(key) || streams.contains(key))) return wrong_type();
+  std::size_t i = 2;
+  std::optional<std::int64_t> max_len;
+  bool approximate = false;
+  if (i < argv.size() && upper(argv[i]) == "MAXLEN") {
+    ++i;
+    if (i < argv.size() && (argv[i] == "~" || argv[i] == "=")) approximate = argv[i++] == "~";
+    if (i >= argv.size()) return rejected("ERR syntax error");
+    max_len = parse_int(argv[i++]);
+    if (!max_len || *max_len < 0) return rejected("ERR The MAXLEN argument must be >= 0.");
+  }
+  if (i >= argv.size()) return arity("XADD");
+  const std::string& id_arg = argv[i++];
+  if (i >= argv.size() || (argv.size() - i) % 2 != 0) return arity("XADD");
+
+  const auto& existing = streams[key];
+  const std::pair<std::uint64_t, std::uint64_t> last =
+      existing.empty() ? std::make_pair(std::uint64_t{0}, std::uint64_t{0})
+                       : *parse_stream_id(existing.back().id);
+  std::pair<std::uint64_t, std::uint64_t> id{last.first, last.second + 1};
+  if (id_arg != "*") {
+    const auto given = parse_stream_id(id_arg);
+    if (!given) {
+      if (existing.empty()) streams.erase(key);
+      return rejected("ERR Invalid stream ID specified as stream command argument");
+    }
+    if (*given <= last) {
+      if (existing.empty()) streams.erase(key);
+      return rejected(
+          "ERR The ID specified in XADD is equal or smaller than the target stream top item");
+    }
+    id = *given;
+  }
+  auto& stream = streams[key];
+  StreamEntry entry{std::to_string(id.first) + "-" + std::to_string(id.second), {}};
+  for (; i + 1 < argv.size(); i += 2) entry.fields.emplace_back(argv[i], argv[i + 1]);
+  const std::string added = entry.id;
+  stream.push_back(std::move(entry));
+  if (max_len && !approximate && static_cast<std::int64_t>(stream.size()) > *max_len) {
+    stream.erase(stream.begin(), stream.end() - *max_len);
+  }
+  return bulk(added);
 }
 
 Result<Reply, RedisFailure> FakeRedis::command(const std::vector<std::string>& argv) {
@@ -360,6 +427,16 @@ Result<Reply, RedisFailure> FakeRedis::command(const std::vector<std::string>& a
       removed += static_cast<std::int64_t>(it->second.erase(argv[i]));
     if (it->second.empty()) erase(argv[1]);
     return integer(removed);
+  }
+  if (name == "XADD") {
+    if (argc < 5) return arity(name);
+    return xadd(argv);
+  }
+  if (name == "XLEN") {
+    if (argc != 2) return arity(name);
+    if (!type_ok(argv[1], streams.contains(argv[1]))) return wrong_type();
+    const auto it = streams.find(argv[1]);
+    return integer(it == streams.end() ? 0 : static_cast<std::int64_t>(it->second.size()));
   }
   return rejected("ERR unknown command '" + argv.front() + "'");
 }

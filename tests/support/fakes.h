@@ -25,11 +25,14 @@ namespace credbroker::testing {
 
 /**
  * An in-memory Redis for the stores: HGETALL, HGET, HSET, HDEL, SET (with NX and EX or PX), GETDEL,
- * ZADD, ZREMRANGEBYSCORE, ZCARD, ZPOPMIN, ZREM, DEL, EXISTS, EXPIRE, PING, and EVAL of the
- * scripts in shared/store/scripts.h. Any other command, a wrong
+ * ZADD, ZREMRANGEBYSCORE, ZCARD, ZPOPMIN, ZREM, DEL, EXISTS, EXPIRE, PING, EVAL of the
+ * scripts in shared/store/scripts.h, and XADD (ids "*" or "<ms>-<seq>", MAXLEN [=|~] n) and XLEN
+ * for the audit stream. Any other command, a wrong
  * argument count or a key of the wrong type is rejected as real Redis would (kRejected), so a
  * store that starts using a new command fails its unit tests instead of passing against a fake
- * that silently agrees. Time never passes: TTLs are recorded (ttl()), keys never expire.
+ * that silently agrees. Time never passes: TTLs are recorded (ttl()), keys never expire, and
+ * generated stream ids are "0-1", "0-2", … "MAXLEN ~" trims nothing here: real Redis trims only
+ * whole nodes (100 entries by default), so a short stream is not trimmed there either.
  */
 class FakeRedis final : public store::Redis {
  public:
@@ -50,6 +53,12 @@ class FakeRedis final : public store::Redis {
   std::map<std::string, std::map<std::string, std::string>> hashes;
   std::map<std::string, std::map<std::string, double>> zsets;  // member → score
   std::map<std::string, std::int64_t> ttls;                    // seconds, from EX or EXPIRE
+  /** A stream entry: its id and its field/value pairs in order. */
+  struct StreamEntry {
+    std::string id;
+    std::vector<std::pair<std::string, std::string>> fields;
+  };
+  std::map<std::string, std::vector<StreamEntry>> streams;
 
   /** The TTL last set on `key`, or nullopt when none (or the key is gone). */
   std::optional<std::int64_t> ttl(const std::string& key) const;
@@ -59,6 +68,7 @@ class FakeRedis final : public store::Redis {
  private:
   /** EVAL of the scripts in shared/store/scripts.h, by their text; any other is rejected. */
   Result<store::Reply, store::RedisFailure> eval(const std::vector<std::string>& argv);
+  Result<store::Reply, store::RedisFailure> xadd(const std::vector<std::string>& argv);
   bool exists(const std::string& key) const;
   void erase(const std::string& key);
 };

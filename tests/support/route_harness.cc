@@ -91,7 +91,7 @@ RouteHarness::RouteHarness(RouteOptions options)
       credentials(redis, keyring, random, config.redis.key_prefix, log),
       flows(redis, keyring, config.redis.key_prefix, random, clock, log),
       refresh_lock(redis, random, config.redis.key_prefix, log),
-      resolver(credentials, refresh_lock, http, clock, log, broker::resolver_options(config),
+      resolver(credentials, refresh_lock, http, clock, log, events, broker::resolver_options(config),
                [this](std::chrono::milliseconds) {
                  ++sleeps;
                  if (on_sleep) on_sleep();
@@ -105,7 +105,8 @@ RouteHarness::RouteHarness(RouteOptions options)
               .random = random,
               .http = http,
               .log = log,
-              .resolver = resolver} {
+              .resolver = resolver,
+              .audit = events} {
   if (config.resolve) {
     caller_key_source = identity::make_static_key_source(key_set(service_key()));
     callers.emplace(config.resolve->verifier, *caller_key_source, clock);

@@ -12,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include "shared/audit/events.h"
 #include "shared/audit/log.h"
 #include "shared/config/config.h"
 #include "shared/crypto/keyring.h"
@@ -91,6 +92,11 @@ class RouteHarness {
   FakeHttpClient http;
   CapturingSink sink;
   audit::Log log{sink, "test"};
+  /** Draws the request ids of requests without X-Request-Id (apart from `random`, so that ids
+   *  never shift what the routes draw). */
+  FakeRandom request_ids;
+  /** Audit events as "test-host:1"; streamed when the config has "audit" (extra_config). */
+  audit::Events events{log, clock, request_ids, "test-host:1", config.audit, redis};
   crypto::Keyring keyring;
   std::unique_ptr<identity::KeySource> key_source;
   identity::Authenticator authenticator;

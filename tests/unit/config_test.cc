@@ -606,6 +606,57 @@ BOOST_AUTO_TEST_CASE(endpoints_must_be_https_except_on_loopback) {
   }
 }
 
+BOOST_AUTO_TEST_CASE(a_revocation_endpoint_is_optional_and_held_to_the_endpoint_rules) {
+  BOOST_TEST(parse_ok(ConfigJson().server(kGithub).str())
+                 .servers.at(0)
+                 .auth_broker->revocation_endpoint.empty());
+  BOOST_TEST(parse_ok(ConfigJson()
+                          .server(kGithub)
+                          .set("/servers/0/auth_broker/revocation_endpoint",
+                               R"("https://github.example/oauth/revoke")")
+                          .str())
+                 .servers.at(0)
+                 .auth_broker->revocation_endpoint == "https://github.example/oauth/revoke");
+  BOOST_TEST(parse_error(ConfigJson().server(kGithub).set(
+                 "/servers/0/auth_broker/revocation_endpoint", R"("http://github.example/r")")) ==
+             "servers[0].auth_broker.revocation_endpoint: must be an absolute https URL (http only "
+             "for 127.0.0.1, localhost or [::1])");
+  BOOST_TEST(parse_error(ConfigJson().server(kGithub).set(
+                 "/servers/0/auth_broker/revocation_endpoint", R"("https://a/r#frag")")) ==
+             "servers[0].auth_broker.revocation_endpoint: must not contain a fragment");
+  BOOST_TEST(parse_error(ConfigJson().server(kGithub).set(
+                 "/servers/0/auth_broker/revocation_endpoint", R"("")")) ==
+             "servers[0].auth_broker.revocation_endpoint: must be a non-empty string");
+}
+
+BOOST_AUTO_TEST_CASE(audit_goes_to_the_log_only_unless_a_stream_is_named) {
+  const Config plain = parse_ok(kMinimal);
+  BOOST_TEST(plain.audit.redis_stream.empty());
+  BOOST_TEST(plain.audit.max_len == 100000);
+  const Config streamed =
+      parse_ok(ConfigJson().set("/audit", R"({"redis_stream": "credbroker:audit"})").str());
+  BOOST_TEST(streamed.audit.redis_stream == "credbroker:audit");
+  BOOST_TEST(streamed.audit.max_len == 100000);
+  const Config capped =
+      parse_ok(ConfigJson().set("/audit", R"({"redis_stream": "a", "max_len": 500})").str());
+  BOOST_TEST(capped.audit.max_len == 500);
+}
+
+BOOST_AUTO_TEST_CASE(audit_errors_name_the_field) {
+  BOOST_TEST(parse_error(ConfigJson().set("/audit", R"("credbroker:audit")")) ==
+             "audit: must be an object");
+  BOOST_TEST(parse_error(ConfigJson().set("/audit", R"({"redis_stream": ""})")) ==
+             "audit.redis_stream: must be a non-empty string");
+  BOOST_TEST(parse_error(ConfigJson().set("/audit", R"({"redis_stream": 7})")) ==
+             "audit.redis_stream: must be a non-empty string");
+  BOOST_TEST(parse_error(ConfigJson().set("/audit", R"({"redis_stream": "a", "max_len": 0})")) ==
+             "audit.max_len: must be an integer between 1 and 1000000000");
+  BOOST_TEST(parse_error(ConfigJson().set("/audit", R"({"max_len": 10})")) ==
+             "audit.max_len: requires audit.redis_stream");
+  BOOST_TEST(parse_error(ConfigJson().set("/audit", R"({"redis_stream": "a", "stream": "b"})")) ==
+             "audit.stream: unknown field");
+}
+
 BOOST_AUTO_TEST_CASE(client_secret_rules) {
   BOOST_TEST(parse_error(ConfigJson().server(kGithub).set(
                  "/servers/0/auth_broker/client_secret_env", R"("GH_SECRET")")) ==

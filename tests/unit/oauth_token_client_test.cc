@@ -1,6 +1,7 @@
 // The token endpoint client: the exact request per client authentication method (RFC 6749
-// §2.3.1, §4.1.3), parsing of JSON and form bodies (RFC 6749 §5.1, §5.2) including hostile ones,
-// and the mapping of what a (fake) HttpClient answers onto TokenError.
+// §2.3.1, §4.1.3), the revocation request and its outcomes (RFC 7009 §2.1, §2.2), parsing of JSON
+// and form bodies (RFC 6749 §5.1, §5.2) including hostile ones, and the mapping of what a (fake)
+// HttpClient answers onto TokenError.
 #define BOOST_TEST_MODULE oauth_token_client
 #include <boost/test/data/test_case.hpp>
 #include <boost/test/unit_test.hpp>
@@ -470,6 +471,76 @@ BOOST_AUTO_TEST_CASE(a_200_with_an_error_and_no_token_is_no_access_token) {
   BOOST_TEST(t.error().http_status == 200);
   BOOST_TEST(t.error().oauth_error == "invalid_grant");
   BOOST_TEST(describe(t.error()) == "no_access_token");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(revocation)
+
+config::AuthBroker revoking(config::ClientAuthMethod method) {
+  auto b = broker(method);
+  b.revocation_endpoint = "https://as.test/oauth/revoke?tenant=acme";
+  return b;
+}
+
+BOOST_AUTO_TEST_CASE(the_request_names_the_token_and_its_hint_with_the_client_authentication) {
+  const auto post = build_revocation(revoking(config::ClientAuthMethod::kClientSecretPost),
+                                     "rt/+= 1", TokenKind::kRefreshToken);
+  BOOST_TEST(post.method == "POST");
+  BOOST_TEST(post.url == "https://as.test/oauth/revoke?tenant=acme");
+  const Headers form_headers = {{"Content-Type", kFormType}, {"Accept", "application/json"}};
+  BOOST_TEST((post.headers == form_headers));
+  BOOST_TEST(post.body ==
+             "token=rt%2F%2B%3D%201&token_type_hint=refresh_token&client_id=gh-client"
+             "&client_secret=s3cr3t");
+
+  const auto basic = build_revocation(revoking(config::ClientAuthMethod::kClientSecretBasic), "at",
+                                      TokenKind::kAccessToken);
+  const Headers basic_headers = {{"Content-Type", kFormType},
+                                 {"Accept", "application/json"},
+                                 {"Authorization", "Basic Z2gtY2xpZW50OnMzY3IzdA=="}};
+  BOOST_TEST((basic.headers == basic_headers));
+  BOOST_TEST(basic.body == "token=at&token_type_hint=access_token");
+}
+
+BOOST_AUTO_TEST_CASE(a_200_is_accepted_whatever_its_body) {
+  testing::FakeHttpClient http;
+  http.answer(200, "", "");
+  const auto b = revoking(config::ClientAuthMethod::kClientSecretPost);
+  BOOST_TEST(revoke(http, b, "rt", TokenKind::kRefreshToken).ok());
+  BOOST_TEST_REQUIRE(http.requests.size() == 1u);
+  BOOST_TEST(http.requests[0].body == build_revocation(b, "rt", TokenKind::kRefreshToken).body);
+}
+
+BOOST_AUTO_TEST_CASE(any_other_status_is_refused_naming_only_a_known_error_code) {
+  testing::FakeHttpClient http;
+  const auto b = revoking(config::ClientAuthMethod::kClientSecretPost);
+  http.answer(400, "application/json", R"({"error":"unsupported_token_type"})");
+  auto r = revoke(http, b, "at", TokenKind::kAccessToken);
+  BOOST_TEST_REQUIRE(!r.ok());
+  BOOST_TEST((r.error().kind == TokenErrorKind::kHttpStatus));
+  BOOST_TEST(r.error().http_status == 400);
+  BOOST_TEST(r.error().oauth_error == "unsupported_token_type");
+
+  http.answer(401, "application/json", R"({"error":"AT-SENTINEL says no"})");
+  r = revoke(http, b, "at", TokenKind::kAccessToken);
+  BOOST_TEST_REQUIRE(!r.ok());
+  BOOST_TEST(r.error().http_status == 401);
+  BOOST_TEST(r.error().oauth_error.empty());
+
+  http.answer(503, "text/html", "<html>down</html>");
+  r = revoke(http, b, "at", TokenKind::kAccessToken);
+  BOOST_TEST_REQUIRE(!r.ok());
+  BOOST_TEST(describe(r.error()) == "http_status");
+}
+
+BOOST_AUTO_TEST_CASE(no_answer_is_a_transport_failure) {
+  testing::FakeHttpClient http;
+  http.fail(http::FetchError::kTimeout);
+  const auto r =
+      revoke(http, revoking(config::ClientAuthMethod::kNone), "at", TokenKind::kAccessToken);
+  BOOST_TEST_REQUIRE(!r.ok());
+  BOOST_TEST(describe(r.error()) == "transport:timeout");
 }
 
 BOOST_AUTO_TEST_SUITE_END()

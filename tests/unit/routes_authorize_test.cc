@@ -240,6 +240,22 @@ BOOST_AUTO_TEST_CASE(one_line_per_decision_names_user_server_and_outcome_never_a
   BOOST_TEST(!log_has(h, identity.substr(0, 40)));
 }
 
+BOOST_AUTO_TEST_CASE(each_use_is_an_audit_event_with_its_outcome) {
+  RouteHarness h(with_authorize());
+  store_credential(h, "alice", "github", connected("AT-SENTINEL-alice"));
+  BOOST_TEST(h.authorize(h.request("GET", "/upstream/github/x")).status == 200);
+  BOOST_TEST(h.authorize(h.request("GET", "/upstream/github/x", "bob")).status == 403);
+  BOOST_TEST(h.authorize(h.request("GET", "/upstream/github/x", "")).status == 401);
+  const auto events = h.sink.events("audit");
+  BOOST_TEST_REQUIRE(events.size() == 2u, "no event before the user is known");
+  BOOST_TEST(events[0].find(R"("audit_event":"authorize_served")") != std::string::npos, events[0]);
+  BOOST_TEST(events[0].find(R"("user":"alice")") != std::string::npos);
+  BOOST_TEST(events[0].find(R"("outcome":"ok")") != std::string::npos);
+  BOOST_TEST(events[1].find(R"("user":"bob")") != std::string::npos);
+  BOOST_TEST(events[1].find(R"("outcome":"connect_required")") != std::string::npos, events[1]);
+  BOOST_TEST(!log_has(h, "AT-SENTINEL"));
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 }  // namespace credbroker::routes

@@ -262,9 +262,11 @@ BOOST_AUTO_TEST_CASE(delete_removes_only_the_callers_record_and_says_so) {
   store_credential(h, "alice", "github", full_credential());
   store_credential(h, "bob", "github", full_credential());
   const auto r = h.disconnect(h.request("DELETE", "/api/v1/user/credentials/github"));
-  check_json(r, 200, R"({"message":"Disconnected credential for \"github\""})");
-  BOOST_TEST_REQUIRE(h.redis.log.size() == 1u);
-  BOOST_TEST(h.redis.log[0] == (Argv{"HDEL", "credbroker:cred:{alice}", h.server("github").key}),
+  check_json(r, 200, R"({"message":"Disconnected credential for \"github\"","revoked":[]})");
+  BOOST_TEST_REQUIRE(h.redis.log.size() == 2u);
+  BOOST_TEST(h.redis.log[0] == (Argv{"HGET", "credbroker:cred:{alice}", h.server("github").key}),
+             boost::test_tools::per_element());
+  BOOST_TEST(h.redis.log[1] == (Argv{"HDEL", "credbroker:cred:{alice}", h.server("github").key}),
              boost::test_tools::per_element());
   BOOST_TEST(!h.redis.hashes.contains("credbroker:cred:{alice}"));
   BOOST_TEST(h.redis.hashes.at("credbroker:cred:{bob}").size() == 1u);
@@ -274,16 +276,17 @@ BOOST_AUTO_TEST_CASE(delete_removes_only_the_callers_record_and_says_so) {
 BOOST_AUTO_TEST_CASE(deleting_nothing_is_still_200) {
   RouteHarness h;
   check_json(h.disconnect(h.request("DELETE", "/api/v1/user/credentials/jira")), 200,
-             R"({"message":"Disconnected credential for \"jira\""})");
+             R"({"message":"Disconnected credential for \"jira\"","revoked":[]})");
 }
 
 BOOST_AUTO_TEST_CASE(the_name_is_decoded_trimmed_and_matched_ignoring_case) {
   RouteHarness h;
   check_json(h.disconnect(h.request("DELETE", "/api/v1/user/credentials/%20GitHub%09")), 200,
-             R"({"message":"Disconnected credential for \"github\""})");
+             R"({"message":"Disconnected credential for \"github\"","revoked":[]})");
   check_json(h.disconnect(h.request("DELETE", "/api/v1/user/credentials/basic%20wiki")), 200,
-             R"({"message":"Disconnected credential for \"Basic Wiki\""})");
-  BOOST_TEST(h.redis.log.at(1).at(2) == h.server("Basic Wiki").key);
+             R"({"message":"Disconnected credential for \"Basic Wiki\"","revoked":[]})");
+  BOOST_TEST(h.redis.log.at(3).at(0) == "HDEL");
+  BOOST_TEST(h.redis.log.at(3).at(2) == h.server("Basic Wiki").key);
 }
 
 BOOST_AUTO_TEST_CASE(an_empty_name_is_400) {
@@ -334,6 +337,161 @@ BOOST_AUTO_TEST_CASE(redis_unreachable_delete_is_503_unavailable) {
   check_json(h.disconnect(h.request("DELETE", "/api/v1/user/credentials/github")), 503,
              error_body("Service Unavailable", "Credential store is unavailable", 503));
   BOOST_TEST(h.sink.events("credential_disconnected").empty());
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+namespace {
+
+// github revokes at its revocation endpoint (client_secret_post), "Basic Wiki" too
+// (client_secret_basic); jira has none.
+constexpr char kRevokingServers[] = R"([
+  {"name": "jira", "url": "https://jira.test",
+   "auth_broker": {"mode": "token_exchange", "token_endpoint": "https://jira.test/token",
+                   "client_id": "jira-client", "client_secret": "CS-SENTINEL-jira"}},
+  {"name": "github", "url": "https://github.test/api",
+   "auth_broker": {"mode": "oauth_connect", "authorization_endpoint": "https://as.test/authorize",
+                   "token_endpoint": "https://as.test/token",
+                   "revocation_endpoint": "https://as.test/revoke", "client_id": "gh-client",
+                   "client_secret": "CS-SENTINEL-github"}},
+  {"name": "Basic Wiki", "url": "https://wiki.test",
+   "auth_broker": {"mode": "oauth_connect", "authorization_endpoint": "https://wiki.test/authorize",
+                   "token_endpoint": "https://wiki.test/token",
+                   "revocation_endpoint": "https://wiki.test/revoke", "client_id": "wiki",
+                   "client_secret": "CS-SENTINEL-wiki",
+                   "token_endpoint_auth_method": "client_secret_basic"}}
+])";
+
+RouteOptions revoking() {
+  return RouteOptions{.servers = kRevokingServers};
+}
+
+/** The form a revocation of `token` with `hint` sends for github (client_secret_post). */
+std::string github_revocation(std::string_view token, std::string_view hint) {
+  return "token=" + std::string(token) + "&token_type_hint=" + std::string(hint) +
+         "&client_id=gh-client&client_secret=CS-SENTINEL-github";
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(delete_revokes)
+
+BOOST_AUTO_TEST_CASE(delete_revokes_the_refresh_token_then_the_access_token_after_deleting) {
+  RouteHarness h(revoking());
+  store_credential(h, "alice", "github", full_credential());
+  h.http.answer(200, "", "");
+  // The record is already gone when the upstream is asked.
+  h.http.on_send = [&h] { BOOST_TEST(!h.redis.hashes.contains("credbroker:cred:{alice}")); };
+  check_json(h.disconnect(h.request("DELETE", "/api/v1/user/credentials/github")), 200,
+             R"({"message":"Disconnected credential for \"github\"",)"
+             R"("revoked":["refresh_token","access_token"]})");
+  BOOST_TEST_REQUIRE(h.http.requests.size() == 2u);
+  for (const auto& r : h.http.requests) {
+    BOOST_TEST(r.method == "POST");
+    BOOST_TEST(r.url == "https://as.test/revoke");
+    BOOST_TEST((r.headers == std::vector<std::pair<std::string, std::string>>{
+                                 {"Content-Type", "application/x-www-form-urlencoded"},
+                                 {"Accept", "application/json"}}));
+  }
+  BOOST_TEST(h.http.requests[0].body == github_revocation("RT-SENTINEL-list", "refresh_token"));
+  BOOST_TEST(h.http.requests[1].body == github_revocation("AT-SENTINEL-list", "access_token"));
+  const auto audit = h.sink.events("audit");
+  BOOST_TEST_REQUIRE(audit.size() == 3u);
+  BOOST_TEST(audit[1].find(R"("outcome":"accepted","token_type_hint":"refresh_token")") !=
+             std::string::npos);
+  BOOST_TEST(audit[2].find(R"("outcome":"accepted","token_type_hint":"access_token")") !=
+             std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(revocation_uses_the_servers_client_authentication) {
+  RouteHarness h(revoking());
+  store_credential(h, "alice", "Basic Wiki", full_credential());
+  h.http.answer(200, "", "");
+  check_json(h.disconnect(h.request("DELETE", "/api/v1/user/credentials/basic%20wiki")), 200,
+             R"({"message":"Disconnected credential for \"Basic Wiki\"",)"
+             R"("revoked":["refresh_token","access_token"]})");
+  BOOST_TEST_REQUIRE(h.http.requests.size() == 2u);
+  BOOST_TEST(h.http.requests[0].url == "https://wiki.test/revoke");
+  BOOST_TEST(h.http.requests[0].body == "token=RT-SENTINEL-list&token_type_hint=refresh_token");
+  BOOST_TEST(h.http.requests[0].headers.back().first == "Authorization");
+  // base64("wiki:CS-SENTINEL-wiki")
+  BOOST_TEST(h.http.requests[0].headers.back().second == "Basic d2lraTpDUy1TRU5USU5FTC13aWtp");
+}
+
+BOOST_AUTO_TEST_CASE(only_what_the_upstream_accepted_is_listed_and_the_record_is_gone_anyway) {
+  RouteHarness h(revoking());
+  store_credential(h, "alice", "github", full_credential());
+  h.http.answer(400, "application/json", R"({"error":"unsupported_token_type"})");
+  h.http.on_send = [&h] {
+    if (h.http.requests.size() == 2) h.http.answer(200, "", "");
+  };
+  check_json(h.disconnect(h.request("DELETE", "/api/v1/user/credentials/github")), 200,
+             R"({"message":"Disconnected credential for \"github\"","revoked":["access_token"]})");
+  BOOST_TEST(h.http.requests.size() == 2u);
+  BOOST_TEST(!h.redis.hashes.contains("credbroker:cred:{alice}"));
+  const auto failed = h.sink.events("credential_revocation_failed");
+  BOOST_TEST_REQUIRE(failed.size() == 1u);
+  BOOST_TEST(failed[0].find(R"("oauth_error":"unsupported_token_type")") != std::string::npos);
+  BOOST_TEST(failed[0].find("SENTINEL") == std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(an_endpoint_that_does_not_answer_is_asked_once_and_nothing_is_listed) {
+  RouteHarness h(revoking());
+  store_credential(h, "alice", "github", full_credential());
+  h.http.fail(http::FetchError::kTimeout);
+  check_json(h.disconnect(h.request("DELETE", "/api/v1/user/credentials/github")), 200,
+             R"({"message":"Disconnected credential for \"github\"","revoked":[]})");
+  BOOST_TEST(h.http.requests.size() == 1u);
+  BOOST_TEST(!h.redis.hashes.contains("credbroker:cred:{alice}"));
+}
+
+BOOST_AUTO_TEST_CASE(only_the_tokens_the_record_holds_are_revoked) {
+  RouteHarness h(revoking());
+  auto access_only = full_credential();
+  access_only.refresh_token.clear();
+  store_credential(h, "alice", "github", access_only);
+  h.http.answer(200, "", "");
+  check_json(h.disconnect(h.request("DELETE", "/api/v1/user/credentials/github")), 200,
+             R"({"message":"Disconnected credential for \"github\"","revoked":["access_token"]})");
+  BOOST_TEST_REQUIRE(h.http.requests.size() == 1u);
+  BOOST_TEST(h.http.requests[0].body == github_revocation("AT-SENTINEL-list", "access_token"));
+
+  // A record the upstream already refused holds no tokens: nothing to revoke.
+  auto refused = full_credential();
+  refused.access_token.clear();
+  refused.refresh_token.clear();
+  refused.reconnect_required = true;
+  store_credential(h, "alice", "github", refused);
+  check_json(h.disconnect(h.request("DELETE", "/api/v1/user/credentials/github")), 200,
+             R"({"message":"Disconnected credential for \"github\"","revoked":[]})");
+  BOOST_TEST(h.http.requests.size() == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(nothing_stored_or_no_revocation_endpoint_sends_nothing) {
+  RouteHarness h(revoking());
+  check_json(h.disconnect(h.request("DELETE", "/api/v1/user/credentials/github")), 200,
+             R"({"message":"Disconnected credential for \"github\"","revoked":[]})");
+  auto exchanged = full_credential();
+  exchanged.obtained_via = "token_exchange";
+  store_credential(h, "alice", "jira", exchanged);
+  check_json(h.disconnect(h.request("DELETE", "/api/v1/user/credentials/jira")), 200,
+             R"({"message":"Disconnected credential for \"jira\"","revoked":[]})");
+  BOOST_TEST(h.http.requests.empty());
+  BOOST_TEST(!h.redis.hashes.contains("credbroker:cred:{alice}"));
+}
+
+BOOST_AUTO_TEST_CASE(a_record_that_could_not_be_deleted_is_503_and_never_revoked) {
+  RouteHarness h(revoking());
+  store_credential(h, "alice", "github", full_credential());
+  h.http.answer(200, "", "");
+  h.redis.failing = {"HDEL"};
+  check_json(h.disconnect(h.request("DELETE", "/api/v1/user/credentials/github")), 503,
+             error_body("Service Unavailable", "Credential store is unavailable", 503));
+  h.redis.failing = {"HGET"};
+  check_json(h.disconnect(h.request("DELETE", "/api/v1/user/credentials/github")), 503,
+             error_body("Service Unavailable", "Credential store is unavailable", 503));
+  BOOST_TEST(h.http.requests.empty());
+  BOOST_TEST(h.redis.hashes.contains("credbroker:cred:{alice}"));
 }
 
 BOOST_AUTO_TEST_SUITE_END()
