@@ -86,15 +86,18 @@ Resolver::Resolver(store::CredentialStore& credentials, store::RefreshLock& lock
 
 Outcome Resolver::resolve(const Subject& subject, const config::Server& server) {
   Call call{subject, server, *server.auth_broker, clock_.now_seconds()};
+  // model: refresh.first_read
   auto first = credentials_.load_versioned(subject.user, server.key);
   if (!first) return store_failed(first.error());
   if (auto done = call.settle(*first)) return std::move(*done);
 
+  // model: refresh.lock
   auto owner = lock_.try_acquire(subject.user, server.key, options_.lock_ttl_ms);
   if (!owner) return store_failed(owner.error());
   if (!owner->has_value()) return wait_for_owner(call, std::move(first->version));
   auto outcome = renew_as_owner(call);
   // Best effort: a lock we fail to release expires by itself.
+  // model: refresh.release
   (void)lock_.release(subject.user, server.key, **owner);
   return outcome;
 }
@@ -103,6 +106,7 @@ Outcome Resolver::renew_as_owner(Call& call) {
   const std::string& user = call.subject.user;
   const config::Server& server = call.server;
   // Another process may have renewed between our read and our lock: look again.
+  // model: refresh.reread
   auto current = credentials_.load_versioned(user, server.key);
   if (!current) return store_failed(current.error());
   if (auto done = call.settle(*current)) return std::move(*done);
@@ -115,6 +119,7 @@ Outcome Resolver::renew_as_owner(Call& call) {
                          call.subject.token}
           : oauth::Grant{oauth::Grant::Kind::kRefresh, current->credential->refresh_token};
   const std::string_view what = call.exchanges() ? "exchange" : "refresh";
+  // model: refresh.request
   auto token = oauth::request_grant(http_, call.broker, grant);
   const std::int64_t now = clock_.now_seconds();
   if (!token) {
@@ -132,6 +137,7 @@ Outcome Resolver::renew_as_owner(Call& call) {
                     .outcome = oauth::failure_label(token.error())});
     // RFC 6749 §5.2: the refresh token is invalid, expired or revoked; only a connect helps.
     if (!call.exchanges() && token.error().oauth_error == "invalid_grant") {
+      // model: refresh.invalid_grant
       auto marked = credentials_.put_if(user, server.key, refused(*current->credential, now),
                                         current->version);
       if (!marked) return store_failed(marked.error());
@@ -152,6 +158,7 @@ Outcome Resolver::renew_as_owner(Call& call) {
   const store::Credential renewed =
       call.exchanges() ? from_exchange(*token, call.broker, now, call.subject.expires_at)
                        : after_refresh(*current->credential, *token, now);
+  // model: refresh.granted_write
   auto written = credentials_.put_if(user, server.key, renewed, current->version);
   if (!written) return store_failed(written.error());
   // Our lock expired and another renewal wrote first: theirs is newer, ours is dropped.
@@ -166,6 +173,7 @@ Outcome Resolver::renew_as_owner(Call& call) {
   return resolved_from(renewed);
 }
 
+// model: refresh.settle_newer
 Outcome Resolver::settle_newer(Call& call, std::string_view grant) {
   log_.warn("credential_renewal_superseded", {{"user", std::string_view(call.subject.user)},
                                               {"server", std::string_view(call.server.name)},
@@ -177,6 +185,7 @@ Outcome Resolver::settle_newer(Call& call, std::string_view grant) {
   return failed(ResolveError::kBusy);
 }
 
+// model: refresh.waiter
 Outcome Resolver::wait_for_owner(Call& call, std::string seen_version) {
   const std::string& user = call.subject.user;
   const std::string& key = call.server.key;

@@ -120,6 +120,7 @@ http::Response callback(const http::Request& request, Context& context, RequestN
   }
   // The caller must be who started the flow; otherwise a victim lured into consenting on an
   // attacker's authorize link would hand over their upstream account (DESIGN.md).
+  // model: callback.user_check
   if (!constant_time_equals(flow.user, user)) {
     context.log.warn("callback_user_mismatch", {{"user", std::string_view(user)},
                                                 {"flow_user", std::string_view(flow.user)},
@@ -138,6 +139,7 @@ http::Response callback(const http::Request& request, Context& context, RequestN
   const auto code = single(*query, "code");
   if (!code) return back_to_ui(context, user, server, "connect_failed", note);
 
+  // model: callback.exchange
   auto token = oauth::exchange_code(context.http, broker,
                                     {.code = std::string(*code),
                                      .redirect_uri = flow.redirect_uri,
@@ -153,6 +155,7 @@ http::Response callback(const http::Request& request, Context& context, RequestN
     return back_to_ui(context, user, server, "connect_failed", note);
   }
   const std::int64_t now = context.clock.now_seconds();
+  // model: callback.write
   if (!context.credentials.put(user, server.key, broker::from_code_exchange(*token, broker, now))) {
     return back_to_ui(context, user, server, "unavailable", note);
   }

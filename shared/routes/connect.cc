@@ -82,6 +82,7 @@ http::Response connect(const http::Request& request, Context& context, RequestNo
                         .user = user,
                         .server = server.name,
                         .outcome = "ok"});
+  // model: connect.redirect
   return http::redirect(append_query(broker.authorization_endpoint, http::build_query(params)));
 }
 

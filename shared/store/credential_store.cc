@@ -188,6 +188,7 @@ Result<VersionedCredential, StoreError> CredentialStore::load_versioned(
   return out;
 }
 
+// model: refresh.put_if
 Result<std::optional<std::string>, StoreError> CredentialStore::put_if(std::string_view user,
                                                                        std::string_view server_key,
                                                                        const Credential& credential,

@@ -94,6 +94,7 @@ Result<Unit, StoreError> FlowStore::put(std::string_view state, const PendingFlo
     return Err{StoreError::kUnavailable};
   };
 
+  // model: connect.set_nx
   auto set = redis_.command({"SET", key, sealed, "NX", "EX", std::to_string(limits.ttl_seconds)});
   if (!set) return failed(set.error());
   // A nil reply means the key exists: 256 random bits collided, or the state was reused.
@@ -104,6 +105,7 @@ Result<Unit, StoreError> FlowStore::put(std::string_view state, const PendingFlo
   // From here on the record exists. On a later failure the caller answers 503 and nobody ever
   // holds this state, so the record goes again (best effort) rather than sit outside the cap
   // until its TTL.
+  // model: connect.abandon
   const auto abandon = [&](const RedisFailure& f) {
     (void)redis_.command({"ZREM", index, id});
     (void)redis_.command({"DEL", key});
@@ -113,6 +115,7 @@ Result<Unit, StoreError> FlowStore::put(std::string_view state, const PendingFlo
       std::chrono::duration_cast<std::chrono::microseconds>(clock_.now().time_since_epoch())
           .count();
   const std::int64_t horizon_us = now_us - limits.ttl_seconds * 1'000'000;
+  // model: connect.index_and_cap
   if (auto r = redis_.command({"ZADD", index, std::to_string(now_us), id}); !r) {
     return abandon(r.error());
   }
@@ -154,6 +157,7 @@ Result<Unit, StoreError> FlowStore::put(std::string_view state, const PendingFlo
 Result<std::optional<PendingFlow>, StoreError> FlowStore::take(std::string_view state) {
   if (!enabled()) return Err{StoreError::kDisabled};
   const std::string id = crypto::sha256_hex(state);
+  // model: callback.getdel
   auto got = redis_.command({"GETDEL", prefix_ + "flow:" + id});
   if (!got) {
     log_.warn("redis_unavailable", {{"op", std::string_view("flow_take")},
@@ -172,6 +176,7 @@ Result<std::optional<PendingFlow>, StoreError> FlowStore::take(std::string_view 
     return std::optional<PendingFlow>();
   }
   // Best effort: the index entry would expire with the index anyway.
+  // model: callback.index_zrem
   (void)redis_.command({"ZREM", index_key(flow->user), id});
   return flow;
 }

@@ -37,10 +37,11 @@ Result<std::optional<std::string>, StoreError> RefreshLock::try_acquire(std::str
   return std::optional<std::string>(std::move(owner));
 }
 
+// model: refresh.compare_and_delete
 Result<bool, StoreError> RefreshLock::release(std::string_view user, std::string_view server_key,
                                               std::string_view owner) {
-  auto reply = redis_.command(
-      {"EVAL", std::string(scripts::kRelease), "1", lock_key(user, server_key), std::string(owner)});
+  auto reply = redis_.command({"EVAL", std::string(scripts::kRelease), "1",
+                               lock_key(user, server_key), std::string(owner)});
   if (!reply) return unavailable("unlock", reply.error());
   if (reply->type != Reply::Type::kInteger) {
     return unavailable("unlock", {RedisError::kRejected, "unexpected reply to EVAL"});

@@ -64,6 +64,7 @@ proctype connect(byte u; byte s) {
   byte n, i, k, lo, popped[NS], npop, keep;
   starter[s] = u;
 
+  /* code: connect.set_nx */
   /* SET <flow key> <sealed> NX EX ttl */
   if
   :: atomic { flow[s] == 0 -> flow[s] = u }
@@ -71,6 +72,7 @@ proctype connect(byte u; byte s) {
   :: goto unavailable
   fi;
 
+  /* code: connect.index_and_cap */
   /* ZADD index now id */
   redis_may_fail(abandon);
   atomic { tick++; zs[s] = tick };
@@ -145,9 +147,11 @@ proctype connect(byte u; byte s) {
 
   /* EXPIRE index ttl */
   redis_may_fail(abandon);
+  /* code: connect.redirect */
   issued[s] = true;     /* the redirect carries the state */
   goto end_connect;
 
+/* code: connect.abandon */
 abandon:
   if :: zs[s] = 0 :: skip fi;       /* ZREM, may fail */
   if :: flow[s] = 0 :: skip fi;     /* DEL, may fail */
@@ -178,6 +182,7 @@ end_idle:
   redis_may_fail(end_callback);
   flow[s] = 0;
 #else
+  /* code: callback.getdel */
   /* GETDEL: of racing callbacks with one state exactly one gets the flow. */
   redis_may_fail(end_callback);
   atomic { f = flow[s]; flow[s] = 0 };
@@ -186,11 +191,13 @@ end_idle:
   :: f == 0 -> goto end_callback          /* invalid_state */
   :: else
   fi;
+  /* code: callback.index_zrem */
   /* ZREM index id, best effort */
   if :: zs[s] = 0 :: skip fi;
 
 #ifndef NO_USER_CHECK
   if
+  /* code: callback.user_check */
   :: f != c -> goto end_callback          /* user_mismatch: nothing stored */
   :: else
   fi;
@@ -199,6 +206,7 @@ end_idle:
   /* The code exchange with the flow's verifier. */
   ASSERT_P2(exchanged[s] == 0);
   exchanged[s]++;
+  /* code: callback.exchange */
   token_ep ! reply;
   reply ? outcome;
   if
@@ -206,6 +214,7 @@ end_idle:
   :: else
   fi;
 
+  /* code: callback.write */
   /* HSET cred:{caller} server_key sealed (CredentialStore::put) */
   if
   :: skip

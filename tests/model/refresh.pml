@@ -104,6 +104,7 @@ bool write_lost[3];       /* Redis failed a write that carried a rotated refresh
 #define CHECK_P5 skip
 #endif
 
+/* code: refresh.put_if */
 /* The write of CredentialStore::put_if: one EVAL (HGET, compare with `base`, HSET). */
 #define WRITE(u, base, rt, fresh, reconnect) \
   ASSERT_P4(rec[u] == base); \
@@ -132,6 +133,7 @@ proctype resolver(byte me; byte u) {
   mtype out;
   bool got, held;
 
+  /* code: refresh.first_read */
   /* load_versioned: HGET */
   redis_may_fail(done);                                 /* 503 */
   v0 = rec[u];
@@ -141,6 +143,7 @@ proctype resolver(byte me; byte u) {
   :: else
   fi;
 
+  /* code: refresh.lock */
   /* RefreshLock::try_acquire: SET lock token NX PX lock_ttl_ms */
   if
   :: atomic { lock[u] == 0 -> lock[u] = me + 1; lease[me] = true; working[me] = true; got = true }
@@ -154,6 +157,7 @@ proctype resolver(byte me; byte u) {
   fi;
 
 owner:
+  /* code: refresh.reread */
   /* renew_as_owner: look again, another owner may have renewed since our first read */
 #ifdef NO_DOUBLE_CHECK
   v1 = v0;
@@ -173,6 +177,7 @@ owner:
     ASSERT_P3(working[me] && !(lease[me] && OTHER_LIVE_CALL(me, u)) &&
               (expired_in_use[u] || rec[u] == v1));
     calling[me] = true;
+/* code: refresh.request */
     token_ep ! me, u, rt
   };
   atomic { reply[me] ? out, newrt; calling[me] = false };
@@ -180,9 +185,11 @@ owner:
   :: out == UPSTREAM_FAILED -> skip                     /* 502 */
   :: out == INVALID_GRANT ->
      /* refused(): tokens cleared, reconnect_required; 409, 503 when Redis failed */
+/* code: refresh.invalid_grant */
      put_if(u, v1, 0, false, true, wr);
      if
      :: wr == 0 ->
+/* code: refresh.settle_newer */
         /* superseded (settle_newer): the newer record decides, not our refusal */
         redis_may_fail(release);
         v = rec[u]
@@ -194,6 +201,7 @@ owner:
      :: newrt == 0 -> newrt = v_rt[v1]
      :: else
      fi;
+/* code: refresh.granted_write */
      put_if(u, v1, newrt, true, false, wr);             /* 1: 200, 2: 503 */
      if
      :: wr == 0 ->
@@ -203,12 +211,14 @@ owner:
      :: else
      fi
   fi;
+/* code: refresh.release */
 release:
   /* RefreshLock::release, best effort, also after a store failure */
   if
 #ifdef RELEASE_WITHOUT_OWNER_CHECK
   :: atomic { lock[u] = 0; lease[me] = false; working[me] = false }
 #else
+  /* code: refresh.compare_and_delete */
   :: atomic { lock[u] == me + 1 -> lock[u] = 0; lease[me] = false; working[me] = false }
   :: atomic { lock[u] != me + 1 -> working[me] = false }
 #endif
@@ -216,6 +226,7 @@ release:
   fi;
   goto done;
 
+/* code: refresh.waiter */
 waiter:
   /* wait_for_owner */
   seen = v0;
