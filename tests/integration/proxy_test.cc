@@ -397,3 +397,59 @@ BOOST_AUTO_TEST_CASE(the_identity_header_is_removed_before_the_upstream) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_FIXTURE_TEST_SUITE(why_lighttpd_needs_mod_magnet, Fresh)
+
+// lighttpd's FastCGI authorizer mode turns the authorizer's "Variable-<NAME>" answer headers into
+// request environment variables, which FastCGI, CGI and SCGI backends see; mod_proxy sends
+// headers only. So with mod_fastcgi (authorizer) and mod_proxy alone, the credential never
+// reaches the upstream: this runs exactly that minimal lighttpd and shows it. (The shipped
+// config adds mod_magnet's proxy.lua to set the header from those variables.)
+BOOST_AUTO_TEST_CASE(authorizer_variables_alone_never_reach_mod_proxy) {
+  if (S().front->kind() != "lighttpd") {
+    BOOST_TEST_MESSAGE("lighttpd only: the other fronts read the variables themselves");
+    return;
+  }
+  S().connect("erin", "github");
+  TempDir dir("credbroker-lighttpd-bare");
+  const int port = free_port();
+  write_file(dir.file("bare.conf"),
+             "server.modules = (\"mod_fastcgi\", \"mod_proxy\")\n"
+             "server.bind = \"127.0.0.1\"\nserver.port = " +
+                 std::to_string(port) + "\nserver.document-root = \"" + dir.path() +
+                 "\"\n"
+                 "$HTTP[\"url\"] =~ \"^/upstream/\" {\n"
+                 "  fastcgi.server = (\"/\" => ((\"bin-path\" => \"" +
+                 std::string(CREDBROKER_BIN_DIR) + "/credbroker-authorize\", \"socket\" => \"" +
+                 dir.file("authorize.sock") +
+                 "\", \"check-local\" => \"disable\", \"mode\" => \"authorizer\")))\n"
+                 "  proxy.server = (\"\" => ((\"host\" => \"127.0.0.1\", \"port\" => " +
+                 std::to_string(S().upstream.port()) + ")))\n}\n");
+  ProcessOptions p;
+  p.argv = {"lighttpd", "-D", "-f", dir.file("bare.conf")};
+  p.env = {{"CREDBROKER_CONFIG", S().front->config_path()}, {"CREDBROKER_KEYS", S().front->keys()}};
+  p.stdout_path = dir.file("out");
+  p.stderr_path = dir.file("err");
+  ChildProcess lighttpd(std::move(p));
+  BOOST_TEST_REQUIRE(wait_for_port(port, std::chrono::seconds(15)), read_file(dir.file("err")));
+  auto client = http::make_curl_client({.total_timeout_ms = 20000});
+  const std::string identity = S().issuer.token("erin");
+  http::OutboundRequest r;
+  r.url = "http://127.0.0.1:" + std::to_string(port) + "/upstream/github/x";
+  r.headers = bearer(identity);
+  const auto answer = client->send(r);
+  BOOST_TEST_REQUIRE(answer.ok());
+  // The authorizer allowed it (a refusal would have been answered by lighttpd itself)...
+  BOOST_TEST(answer->status == 200);
+  const auto seen = S().upstream.requests();
+  BOOST_TEST_REQUIRE(seen.size() == 1u);
+  // ...and yet nothing of its answer came along: no credential in any header.
+  for (const auto& [name, value] : seen[0].headers) {
+    BOOST_TEST(value.find("AT-github-erin-SENTINEL") == std::string::npos, name);
+    BOOST_TEST(name.find("credbroker") == std::string::npos, name);
+  }
+  BOOST_TEST(seen[0].header("authorization").value_or("") == "Bearer " + identity,
+             "mod_proxy passed the client's own header on, not a credential");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
