@@ -77,12 +77,21 @@ long read_within(FCGX_Request* r, char* buf, std::size_t n, std::chrono::millise
 /** SIGALRM only interrupts a blocked read(2) (no SA_RESTART); it does nothing else. */
 void on_alarm(int) {}
 
-void install_watchdog_signal() {
+/** Set by SIGTERM, SIGINT or SIGUSR1 (FastCGI's "finish and exit"): the loop ends after the
+ *  request in hand, and a blocked accept(2) or read(2) returns at once (no SA_RESTART). */
+volatile sig_atomic_t stop_requested = 0;
+void on_stop(int) {
+  stop_requested = 1;
+}
+
+void install_signal_handlers() {
   struct sigaction sa {};
-  sa.sa_handler = on_alarm;
   sigemptyset(&sa.sa_mask);
   sa.sa_flags = 0;
+  sa.sa_handler = on_alarm;
   ::sigaction(SIGALRM, &sa, nullptr);
+  sa.sa_handler = on_stop;
+  for (int signo : {SIGTERM, SIGINT, SIGUSR1}) ::sigaction(signo, &sa, nullptr);
 }
 
 /** Arms a one-shot ITIMER_REAL; disarmed by disarm() or when it goes out of scope. */
@@ -137,6 +146,7 @@ int accept_peer(int listen_socket, const std::vector<in_addr>& allowed) {
     socklen_t len = sizeof peer;
     const int fd = ::accept4(listen_socket, reinterpret_cast<sockaddr*>(&peer), &len, SOCK_CLOEXEC);
     if (fd < 0) {
+      if (errno == EINTR && stop_requested) return -1;
       if (errno == EINTR || errno == ECONNABORTED || errno == EAGAIN || errno == EPROTO ||
           errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
         continue;
@@ -158,16 +168,16 @@ int accept_peer(int listen_socket, const std::vector<in_addr>& allowed) {
 }  // namespace
 
 int serve_fastcgi(int listen_socket, const Handler& handler, const FastCgiLimits& limits) {
-  install_watchdog_signal();
+  install_signal_handlers();
   const std::vector<in_addr> allowed = web_server_addresses();
   // libfcgi never accepts by itself: this loop does (so a new connection gets the watchdog and
   // the address check), and libfcgi, handed no listening socket, cannot fall back to its own.
   FcgiRequest request(-1);
   FCGX_Request* r = request.get();
-  while (true) {
+  while (!stop_requested) {
     if (r->ipcFd < 0) {
       const int peer = accept_peer(listen_socket, allowed);
-      if (peer < 0) return 1;
+      if (peer < 0) return stop_requested ? 0 : 1;
       r->ipcFd = peer;
       // FCGX_Accept_r opens by finishing the "previous" request: it must not close this one.
       r->keepConnection = 1;
@@ -178,12 +188,13 @@ int serve_fastcgi(int listen_socket, const Handler& handler, const FastCgiLimits
     const int accepted = FCGX_Accept_r(r);
     watchdog.disarm();
     if (accepted < 0) {
+      r->ipcFd = -1;
+      if (stop_requested) break;
       // libfcgi closed the connection (ipcFd is -1 again); the next peer is accepted above.
       std::fputs(
           "{\"level\":\"warn\",\"event\":\"fastcgi_peer_dropped\","
           "\"reason\":\"incomplete_request\"}\n",
           stderr);
-      r->ipcFd = -1;
       continue;
     }
     http::Request req = request_from_params(params_of(r->envp));
@@ -202,6 +213,7 @@ int serve_fastcgi(int listen_socket, const Handler& handler, const FastCgiLimits
     if (body_unread) r->keepConnection = 0;
     FCGX_Finish_r(r);
   }
+  return 0;
 }
 
 }  // namespace credbroker::runtime

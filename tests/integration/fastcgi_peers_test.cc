@@ -3,6 +3,7 @@
 // the process; a Unix socket the handler creates is 0660; over TCP only FCGI_WEB_SERVER_ADDRS may
 // connect. The handler runs on its own (--listen), with a short deadline.
 #define BOOST_TEST_MODULE integration_fastcgi_peers
+#include <signal.h>
 #include <sys/stat.h>
 
 #include <boost/test/unit_test.hpp>
@@ -43,6 +44,7 @@ class Handler {
     child_.emplace(std::move(p));
   }
   std::string log() const { return read_file(dir_.file("err")); }
+  ChildProcess& process() { return *child_; }
 
  private:
   TempDir dir_{"credbroker-fcgi-peers"};
@@ -126,4 +128,22 @@ BOOST_AUTO_TEST_CASE(over_tcp_only_fcgi_web_server_addrs_may_connect) {
   Handler handler(address2, {{"FCGI_WEB_SERVER_ADDRS", "127.0.0.2, 127.0.0.1"}});
   auto allowed = connect(address2);
   BOOST_TEST(answers_404(*allowed));
+}
+
+BOOST_AUTO_TEST_CASE(sigterm_or_sigusr1_ends_a_waiting_handler_at_once) {
+  for (const int signo : {SIGTERM, SIGUSR1}) {
+    TempDir dir("credbroker-sock");
+    const std::string path = dir.file("list.sock");
+    Handler handler(path);
+    auto c = connect(path);
+    BOOST_TEST(answers_404(*c));
+    // Waiting in accept(2): FastCGI's "finish and exit" must end it, not be retried forever.
+    handler.process().signal(signo);
+    bool exited = false;
+    for (int i = 0; i < 400 && !exited; ++i) {  // bounded: 10 s
+      exited = !handler.process().running();
+      if (!exited) std::this_thread::sleep_for(25ms);
+    }
+    BOOST_TEST(exited, "signal " << signo);
+  }
 }
