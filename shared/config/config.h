@@ -127,6 +127,14 @@ struct Audit {
   std::int64_t max_len = 100000;  // XADD … MAXLEN ~ max_len
 };
 
+/** Per-user rate limits (store/rate_limiter.h), each per one-minute window. They protect the
+ *  organisation's OAuth clients: every connect and code exchange can reach a token endpoint with
+ *  the client's own authentication, which an upstream may throttle for everyone. */
+struct Limits {
+  std::int64_t connects_per_minute = 20;
+  std::int64_t code_exchanges_per_minute = 20;
+};
+
 struct Config {
   std::string public_base_url;  // absolute http(s) URL, no trailing slash after parse
   std::string ui_redirect = "/ui/";
@@ -138,6 +146,7 @@ struct Config {
   std::optional<ResolveCallers> resolve;  // absent: the resolve route answers 404
   std::optional<Authorize> authorize;     // absent: the authorize route answers 404
   Audit audit;
+  Limits limits;
   std::vector<Server> servers;  // in file order; brokered() gives the sorted brokered subset
 
   /** Brokered servers sorted by name. */

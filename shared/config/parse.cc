@@ -492,6 +492,16 @@ bool read_audit(const Fields& root, Audit& audit, Check& c) {
   return true;
 }
 
+bool read_limits(const Fields& root, Limits& limits, Check& c) {
+  const Value* v = nullptr;
+  if (!section(root, "limits", v, c)) return false;
+  if (v == nullptr) return true;
+  const Fields f(*v, root.at("limits"));
+  return check_keys(f, {"connects_per_minute", "code_exchanges_per_minute"}, c) &&
+         read_int(f, "connects_per_minute", 1, 10000, limits.connects_per_minute, c) &&
+         read_int(f, "code_exchanges_per_minute", 1, 10000, limits.code_exchanges_per_minute, c);
+}
+
 // Parameters the connect route sets itself (RFC 6749 §4.1.1, RFC 7636 §4.3, RFC 8707 §2).
 constexpr std::array<std::string_view, 8> kReservedParams = {
     "response_type",         "client_id", "redirect_uri", "state", "code_challenge",
@@ -698,15 +708,16 @@ bool read_servers(const Fields& root, const EnvLookup& env, std::vector<Server>&
 bool read_config(const Value& doc, const EnvLookup& env, Config& cfg,
                  std::vector<std::string>& server_locs, Check& c) {
   const Fields root(doc, "");
-  return check_keys(
-             root,
-             {"public_base_url", "ui_redirect", "identity", "resolve", "authorize", "redis", "http",
-              "flow_ttl_seconds", "max_pending_flows_per_user", "servers", "mcpServers", "audit"},
-             c) &&
+  return check_keys(root,
+                    {"public_base_url", "ui_redirect", "identity", "resolve", "authorize", "redis",
+                     "http", "flow_ttl_seconds", "max_pending_flows_per_user", "servers",
+                     "mcpServers", "audit", "limits"},
+                    c) &&
          read_public_base_url(root, cfg, c) && read_ui_redirect(root, cfg, c) &&
          read_identity(root, cfg.identity, c) && read_resolve(root, cfg.resolve, c) &&
          read_authorize(root, cfg.authorize, c) && read_redis(root, env, cfg.redis, c) &&
          read_outbound(root, cfg.http, c) && read_audit(root, cfg.audit, c) &&
+         read_limits(root, cfg.limits, c) &&
          read_int(root, "flow_ttl_seconds", 30, 86400, cfg.flow_ttl_seconds, c) &&
          read_int(root, "max_pending_flows_per_user", 1, 1000, cfg.max_pending_flows_per_user, c) &&
          read_servers(root, env, cfg.servers, server_locs, c);

@@ -139,6 +139,15 @@ http::Response callback(const http::Request& request, Context& context, RequestN
   const auto code = single(*query, "code");
   if (!code) return back_to_ui(context, user, server, "connect_failed", note);
 
+  // Counted only here, where the code would go to the token endpoint, and before it does. The
+  // flow is already spent and stays so: no code is ever exchanged over the limit, and the UI page
+  // loads now (a Retry-After on this redirect would ask the browser to wait before following it,
+  // RFC 9110 §10.2.3).
+  const auto counted = count_attempt(context, user, "code_exchange",
+                                     context.config.limits.code_exchanges_per_minute);
+  if (!counted) return back_to_ui(context, user, server, "unavailable", note);
+  if (!counted->allowed) return back_to_ui(context, user, server, "rate_limited", note);
+
   // model: callback.exchange
   auto token = oauth::exchange_code(context.http, broker,
                                     {.code = std::string(*code),

@@ -106,6 +106,14 @@ http::Response store_failure(store::StoreError error, RequestNote& note) {
   return http::json_error(503, "Credential store is unavailable");
 }
 
+Result<store::RateDecision, store::StoreError> count_attempt(Context& context,
+                                                             std::string_view user,
+                                                             std::string_view action,
+                                                             std::int64_t per_minute) {
+  store::RateLimiter limiter(context.redis, context.config.redis.key_prefix, context.log);
+  return limiter.hit(user, action, per_minute, context.clock.now_seconds());
+}
+
 http::Response method_not_allowed(std::string_view allow) {
   auto r = http::json_error(405, "Method not allowed");
   r.set_header("Allow", allow);

@@ -42,6 +42,18 @@ http::Response connect(const http::Request& request, Context& context, RequestNo
     return http::json_error(503, "Credential broker is not enabled");
   }
 
+  // Counted before anything is stored: each connect can end in a request to the token endpoint
+  // under the organisation's client credentials, which an upstream may throttle for everyone.
+  const auto counted =
+      count_attempt(context, user, "connect", context.config.limits.connects_per_minute);
+  if (!counted) return store_failure(counted.error(), note);
+  if (!counted->allowed) {
+    note.reason = "rate_limited";
+    auto r = http::json_error(429, "Too many connect attempts");
+    r.set_header("Retry-After", std::to_string(counted->retry_after_seconds));
+    return r;
+  }
+
   const std::string state = crypto::make_state(context.random);
   store::PendingFlow flow{.user = user,
                           .server_key = server.key,

@@ -14,6 +14,7 @@
 #include "shared/identity/authenticator.h"
 #include "shared/store/credential_store.h"
 #include "shared/store/flow_store.h"
+#include "shared/store/rate_limiter.h"
 #include "shared/store/redis.h"
 #include "shared/util/clock.h"
 #include "shared/util/result.h"
@@ -70,6 +71,14 @@ http::Response authentication_failure(const identity::AuthError& error, RequestN
 
 /** The one mapping of a store failure to HTTP: 503 either way, with the reason noted. */
 http::Response store_failure(store::StoreError error, RequestNote& note);
+
+/** Counts one `action` by `user` against `per_minute` (store::RateLimiter, keys under
+ *  redis.key_prefix, the context's clock). A Redis failure is the store's failure: the caller
+ *  refuses (docs/architecture.md "Rate limits": fail closed). */
+Result<store::RateDecision, store::StoreError> count_attempt(Context& context,
+                                                             std::string_view user,
+                                                             std::string_view action,
+                                                             std::int64_t per_minute);
 
 /** 405 with Allow. */
 http::Response method_not_allowed(std::string_view allow);

@@ -22,4 +22,12 @@ inline constexpr std::string_view kRelease =
     "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end "
     "return 0";
 
+// One counted attempt of a fixed-window rate limit: KEYS[1] the window's counter, ARGV[1] its TTL
+// in seconds. Returns the count including this attempt. The TTL is set with the first increment
+// in the same step, so no counter is ever left without one.
+inline constexpr std::string_view kCountHit =
+    "local n = redis.call('INCR', KEYS[1]) "
+    "if n == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end "
+    "return n";
+
 }  // namespace credbroker::store::scripts

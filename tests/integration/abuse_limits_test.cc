@@ -1,16 +1,19 @@
 // Abuse limits, through the front with real processes: one user hammering connect cannot grow
-// Redis past the pending-flow cap, and a stream of distinct valid tokens cannot grow a handler's
-// verified-token cache past its capacity.
+// Redis past the pending-flow cap, a stream of distinct valid tokens cannot grow a handler's
+// verified-token cache past its capacity, and one user cannot make the OAuth client send more
+// than the per-minute limits of connects and code exchanges.
 #define BOOST_TEST_MODULE integration_abuse_limits
 #include <algorithm>
 #include <atomic>
 #include <boost/test/unit_test.hpp>
+#include <map>
 #include <set>
 #include <thread>
 
 #include "shared/crypto/hash.h"
 #include "shared/util/clock.h"
 #include "tests/support/handler_processes.h"
+#include "tests/support/http_server.h"
 #include "tests/support/redis_server.h"
 #include "tests/support/stack.h"
 
@@ -24,8 +27,11 @@ constexpr std::string_view kConnect = "/api/v1/user/credentials/github/connect";
 
 struct Suite {
   Suite()
-      : stack(start_front(
-            issuer, {.redis_url = redis.url(), .max_pending_flows_per_user = kCap, .procs = 2})) {
+      : stack(start_front(issuer, {.redis_url = redis.url(),
+                                   .max_pending_flows_per_user = kCap,
+                                   // The floods below are about the cap, not the rate limit
+                                   // (the stack's lifted limits).
+                                   .procs = 2})) {
     instance = this;
   }
   ~Suite() { instance = nullptr; }
@@ -138,7 +144,8 @@ void expect_nothing_outside_the_indexes(const Flood& f) {
   }
   const auto flow_keys = keys("credbroker:flow:*");
   BOOST_TEST((std::set<std::string>(flow_keys.begin(), flow_keys.end()) == expected));
-  BOOST_TEST(keys("*").size() == flow_keys.size() + 3u);  // plus the three indexes
+  // Plus the three indexes and the users' connect counters (one per user and minute).
+  BOOST_TEST(keys("*").size() == flow_keys.size() + 3u + keys("credbroker:rate:*").size());
 }
 
 /** A thousand kept records would take ~1000 * record_bytes; a quarter of that is far above the
@@ -237,6 +244,90 @@ BOOST_AUTO_TEST_CASE(a_handler_stays_bounded_across_twice_its_cache_capacity_of_
                                       << 2 * kCapacity);
   BOOST_TEST(filling > 2048, "filling the cache should show (else this test proves nothing)");
   BOOST_TEST(steady < filling / 4);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// ---- Per-user rate limits ----------------------------------------------------------------------
+
+namespace {
+
+/** Sleeps into the next one-minute window when fewer than `seconds` are left in this one, so a
+ *  burst is counted in one window (the limiter's windows start at multiples of 60 s). */
+void within_one_window(std::int64_t seconds) {
+  const std::int64_t left = 60 - system_clock().now_seconds() % 60;
+  if (left < seconds)
+    std::this_thread::sleep_for(std::chrono::seconds(left) + std::chrono::milliseconds(100));
+}
+
+std::string state_in(const Answer& connect) {
+  const std::string location = connect.header("location").value_or("");
+  const auto at = location.find("&state=");
+  BOOST_TEST_REQUIRE(at != std::string::npos, location);
+  const auto start = at + 7;
+  return location.substr(start, location.find('&', start) - start);
+}
+
+}  // namespace
+
+BOOST_FIXTURE_TEST_SUITE(rate_limits, Clean)
+
+BOOST_AUTO_TEST_CASE(the_21st_connect_of_a_user_in_a_minute_is_429_with_retry_after) {
+  auto front = start_front(S().issuer, {.redis_url = S().redis.url(), .limits = ""});  // defaults
+  within_one_window(20);
+  const std::string token = S().issuer.token("hasty");
+  for (int i = 0; i < 20; ++i) BOOST_TEST_REQUIRE(front->get(kConnect, token).status == 302);
+  const auto flows_before = keys("credbroker:flow:*").size();
+  const auto a = front->get(kConnect, token);
+  const std::int64_t left = 60 - system_clock().now_seconds() % 60;
+  BOOST_TEST(a.status == 429);
+  BOOST_TEST(
+      a.body ==
+      R"({"error":"Too Many Requests","message":"Too many connect attempts","status_code":429})");
+  BOOST_TEST(a.header("content-type").value_or("") == "application/json");
+  const std::int64_t retry_after = std::stoll(a.header("retry-after").value_or("0"));
+  BOOST_TEST((retry_after >= left && retry_after <= left + 1), retry_after << " vs " << left);
+  BOOST_TEST(!a.header("location").has_value());
+  BOOST_TEST(keys("credbroker:flow:*").size() == flows_before);
+  BOOST_TEST(front->get(kConnect, S().issuer.token("patient")).status == 302);
+}
+
+BOOST_AUTO_TEST_CASE(a_junk_code_callback_flood_stops_reaching_the_token_endpoint_after_20) {
+  HttpServer as([](const RecordedRequest&) {
+    return ScriptedResponse{.status = 400,
+                            .headers = {{"Content-Type", "application/json"}},
+                            .body = R"({"error":"invalid_grant"})"};
+  });
+  const std::string token_endpoint = as.url("/token");
+  auto front = start_front(
+      S().issuer, {.redis_url = S().redis.url(),
+                   .servers_json = R"([{"name": "github", "url": "https://github.example.test",
+         "auth_broker": {"mode": "oauth_connect",
+                         "authorization_endpoint": "http://127.0.0.1:9/authorize",
+                         "token_endpoint": ")" +
+                                   token_endpoint + R"(",
+                         "client_id": "gh-client", "client_secret": "gh-secret"}}])",
+                   .max_pending_flows_per_user = 100,
+                   // Only the exchanges are limited here (the default 20); connects may go on.
+                   .limits = R"({"connects_per_minute": 1000})"});
+  within_one_window(30);
+  const std::string token = S().issuer.token("flooder");
+  std::vector<std::string> states;
+  for (int i = 0; i < 30; ++i) {
+    const auto a = front->get(kConnect, token);
+    BOOST_TEST_REQUIRE(a.status == 302);
+    states.push_back(state_in(a));
+  }
+  std::map<std::string, int> labels;
+  for (const auto& state : states) {
+    const auto a =
+        front->get("/api/v1/user/credentials/github/callback?code=junk&state=" + state, token);
+    BOOST_TEST_REQUIRE(a.status == 302);
+    const std::string location = a.header("location").value_or("");
+    labels[location.substr(location.find("credential_error=") + 17)] += 1;
+  }
+  BOOST_TEST(as.request_count() == 20u);
+  BOOST_TEST((labels == std::map<std::string, int>{{"connect_failed", 20}, {"rate_limited", 10}}));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

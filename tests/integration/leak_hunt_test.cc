@@ -545,6 +545,11 @@ BOOST_AUTO_TEST_CASE(no_secret_in_any_answer_log_line_or_redis_value) {
         BOOST_TEST(type == "string");
         BOOST_TEST(sealed(S().redis.cli({"GET", key.str}).str));
         flow = true;
+      } else if (key.str.starts_with("credbroker:rate:{")) {
+        // A per-user rate-limit counter: a number only.
+        BOOST_TEST(type == "string");
+        const std::string count = S().redis.cli({"GET", key.str}).str;
+        BOOST_TEST(count.find_first_not_of("0123456789") == std::string::npos);
       } else {
         // The per-user flow index: SHA-256 ids only, scored by time.
         BOOST_TEST(key.str.starts_with("credbroker:flows:{"));

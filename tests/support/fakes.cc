@@ -160,6 +160,26 @@ Result<Reply, RedisFailure> FakeRedis::eval(const std::vector<std::string>& argv
     erase(key);
     return integer(1);
   }
+  if (argv[1] == store::scripts::kCountHit && keys.size() == 1 && args.size() == 1) {
+    const std::string& key = keys[0];
+    if (exists(key) && !strings.contains(key)) return rejected("WRONGTYPE (in script)");
+    const auto it = strings.find(key);
+    const auto current =
+        it == strings.end() ? std::optional<std::int64_t>(0) : parse_int(it->second);
+    if (!current) return rejected("ERR value is not an integer or out of range (in script)");
+    const std::int64_t n = *current + 1;
+    strings[key] = std::to_string(n);
+    if (n == 1) {
+      const auto seconds = parse_int(args[0]);
+      if (!seconds) return rejected("ERR value is not an integer or out of range (in script)");
+      if (*seconds <= 0) {
+        erase(key);
+      } else {
+        ttls[key] = *seconds;
+      }
+    }
+    return integer(n);
+  }
   return rejected("ERR the fake runs only the scripts of shared/store/scripts.h");
 }
 

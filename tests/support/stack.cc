@@ -153,6 +153,7 @@ Front::Front(const TestIssuer& issuer, StackOptions options, std::string_view ta
       ", \"connect_timeout_ms\": 300, \"command_timeout_ms\": 300}," +
       "\"flow_ttl_seconds\": " + std::to_string(options_.flow_ttl_seconds) +
       ", \"max_pending_flows_per_user\": " + std::to_string(options_.max_pending_flows_per_user) +
+      (options_.limits.empty() ? std::string() : ", \"limits\": " + options_.limits) +
       ", \"servers\": " + options_.servers_json + options_.extra_config + "}";
   write_file(config_path_, config);
   client_ = http::make_curl_client(

@@ -71,6 +71,9 @@ struct StackOptions {
   std::string servers_json = default_servers_json();
   std::int64_t flow_ttl_seconds = 600;
   std::int64_t max_pending_flows_per_user = 16;
+  // The "limits" object. Suites connect one user many times a minute, so stacks lift the per-user
+  // rate limits unless a test asks for others; empty: the config's defaults (20 a minute).
+  std::string limits = R"({"connects_per_minute": 10000, "code_exchanges_per_minute": 10000})";
   std::string extra_config;    // more top-level members, each starting with ','
   std::string extra_identity;  // more "identity" members, each starting with ','
   std::string jwks_url;        // non-empty: identity.jwks_url instead of the issuer's jwks_file

@@ -657,6 +657,31 @@ BOOST_AUTO_TEST_CASE(audit_errors_name_the_field) {
              "audit.stream: unknown field");
 }
 
+BOOST_AUTO_TEST_CASE(limits_default_to_20_connects_and_20_code_exchanges_per_user_per_minute) {
+  const Config plain = parse_ok(kMinimal);
+  BOOST_TEST(plain.limits.connects_per_minute == 20);
+  BOOST_TEST(plain.limits.code_exchanges_per_minute == 20);
+  const Config set = parse_ok(
+      ConfigJson()
+          .set("/limits", R"({"connects_per_minute": 1, "code_exchanges_per_minute": 10000})")
+          .str());
+  BOOST_TEST(set.limits.connects_per_minute == 1);
+  BOOST_TEST(set.limits.code_exchanges_per_minute == 10000);
+  const Config one = parse_ok(ConfigJson().set("/limits", R"({"connects_per_minute": 5})").str());
+  BOOST_TEST(one.limits.connects_per_minute == 5);
+  BOOST_TEST(one.limits.code_exchanges_per_minute == 20);
+}
+
+BOOST_AUTO_TEST_CASE(limits_errors_name_the_field) {
+  BOOST_TEST(parse_error(ConfigJson().set("/limits", "20")) == "limits: must be an object");
+  BOOST_TEST(parse_error(ConfigJson().set("/limits", R"({"connects_per_minute": 0})")) ==
+             "limits.connects_per_minute: must be an integer between 1 and 10000");
+  BOOST_TEST(parse_error(ConfigJson().set("/limits", R"({"code_exchanges_per_minute": 10001})")) ==
+             "limits.code_exchanges_per_minute: must be an integer between 1 and 10000");
+  BOOST_TEST(parse_error(ConfigJson().set("/limits", R"({"exchanges_per_minute": 5})")) ==
+             "limits.exchanges_per_minute: unknown field");
+}
+
 BOOST_AUTO_TEST_CASE(client_secret_rules) {
   BOOST_TEST(parse_error(ConfigJson().server(kGithub).set(
                  "/servers/0/auth_broker/client_secret_env", R"("GH_SECRET")")) ==

@@ -196,6 +196,35 @@ BOOST_AUTO_TEST_CASE(the_stores_scripts_set_px_and_exists) {
          {"SET", "k", "v", "PX", "0"}});
 }
 
+BOOST_AUTO_TEST_CASE(the_rate_limit_script_counts_and_refuses_other_types) {
+  const std::string count_hit(store::scripts::kCountHit);
+  agree({{"EVAL", count_hit, "1", "rate", "60"},
+         {"EVAL", count_hit, "1", "rate", "60"},
+         {"EVAL", count_hit, "1", "rate", "60"},
+         {"GETDEL", "rate"},
+         {"EVAL", count_hit, "1", "rate", "60"},
+         {"SET", "s", "not a number"},
+         {"EVAL", count_hit, "1", "s", "60"},
+         {"GETDEL", "s"},
+         {"HSET", "h", "f", "v"},
+         {"EVAL", count_hit, "1", "h", "60"},
+         {"EVAL", count_hit, "1"}});
+}
+
+BOOST_AUTO_TEST_CASE(the_rate_limit_script_sets_the_ttl_on_the_first_count_only) {
+  // The fake has no TTL command (no store reads one): the real server's TTL, the fake's record.
+  server_slot()->flushall();
+  auto real = store::make_hiredis(server_slot()->config());
+  FakeRedis fake;
+  const std::string count_hit(store::scripts::kCountHit);
+  for (auto* redis : std::initializer_list<store::Redis*>{real.get(), &fake}) {
+    BOOST_TEST(redis->command({"EVAL", count_hit, "1", "rate", "60"})->integer == 1);
+    BOOST_TEST(redis->command({"EVAL", count_hit, "1", "rate", "30"})->integer == 2);
+  }
+  BOOST_TEST(real->command({"TTL", "rate"})->integer == 60);
+  BOOST_TEST(fake.ttl("rate").value_or(-1) == 60);
+}
+
 BOOST_AUTO_TEST_CASE(streams_xadd_maxlen_and_xlen) {
   agree({{"XADD", "s", "1-1", "event", "a"},
          {"XADD", "s", "1-1", "event", "b"},

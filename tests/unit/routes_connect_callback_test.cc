@@ -11,6 +11,7 @@
 #include "shared/crypto/hash.h"
 #include "shared/http/url.h"
 #include "shared/routes/routes.h"
+#include "shared/store/scripts.h"
 #include "tests/support/route_harness.h"
 
 namespace credbroker::routes {
@@ -149,8 +150,8 @@ BOOST_AUTO_TEST_CASE(stores_the_flow_under_the_hash_of_the_state_for_the_configu
   h.connect(h.request("GET", "/api/v1/user/credentials/github/connect"));
   const std::string state = "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE";
   const std::string key = "credbroker:flow:" + crypto::sha256_hex(state);
-  BOOST_TEST_REQUIRE(!h.redis.log.empty());
-  const Argv& set = h.redis.log[0];
+  BOOST_TEST_REQUIRE(h.redis.log.size() >= 2u);
+  const Argv& set = h.redis.log[1];  // after the connect was counted (EVAL)
   BOOST_TEST_REQUIRE(set.size() == 6u);
   BOOST_TEST(set[0] == "SET");
   BOOST_TEST(set[1] == key);
@@ -605,6 +606,109 @@ BOOST_AUTO_TEST_CASE(a_failing_credential_write_is_unavailable) {
   BOOST_TEST(h.http.requests.size() == 1u);
   BOOST_TEST(h.redis.hashes.empty());
   BOOST_TEST(h.sink.events("credential_connected").empty());
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(rate_limits)
+
+constexpr char kTooManyConnects[] =
+    R"({"error":"Too Many Requests","message":"Too many connect attempts","status_code":429})";
+
+BOOST_AUTO_TEST_CASE(the_21st_connect_in_a_minute_is_429_with_retry_after_and_stores_nothing) {
+  RouteHarness h;       // the default: 20 connects per user per minute
+  h.clock.advance(15);  // 15 s into the window [kNow, kNow + 60): kNow is a multiple of 60
+  for (int i = 0; i < 20; ++i) start_flow(h);
+  const auto r = h.connect(h.request("GET", connect_path("github")));
+  BOOST_TEST(r.status == 429);
+  BOOST_TEST(r.body == kTooManyConnects);
+  BOOST_TEST(r.header("Retry-After").value_or("") == "45");
+  BOOST_TEST(r.header("Content-Type").value_or("") == "application/json");
+  BOOST_TEST(!r.header("Location").has_value());
+  BOOST_TEST(
+      (h.redis.log == std::vector<Argv>{{"EVAL", std::string(store::scripts::kCountHit), "1",
+                                         "credbroker:rate:{alice}:connect:1800000000", "60"}}));
+  BOOST_TEST(last_reason(h) == "rate_limited");
+}
+
+BOOST_AUTO_TEST_CASE(the_connect_limit_is_per_user_and_per_window_and_comes_from_the_config) {
+  RouteHarness h(RouteOptions{.extra_config = R"("limits": {"connects_per_minute": 2},)"});
+  h.clock.advance(59);
+  start_flow(h);
+  start_flow(h);
+  const auto refused = h.connect(h.request("GET", connect_path("github")));
+  BOOST_TEST(refused.status == 429);
+  BOOST_TEST(refused.header("Retry-After").value_or("") == "1");
+  start_flow(h, "bob");  // another user has a window of their own
+  h.clock.advance(1);    // the next window
+  start_flow(h);
+  BOOST_TEST(h.redis.ttl("credbroker:rate:{alice}:connect:1800000000").value_or(-1) == 60);
+  BOOST_TEST(h.redis.strings.at("credbroker:rate:{alice}:connect:1800000000") == "3");
+  BOOST_TEST(h.redis.strings.at("credbroker:rate:{alice}:connect:1800000060") == "1");
+}
+
+BOOST_AUTO_TEST_CASE(a_failing_connect_count_is_503_and_stores_no_flow) {
+  RouteHarness h;
+  h.redis.failing.insert("EVAL");
+  const auto r = h.connect(h.request("GET", connect_path("github")));
+  BOOST_TEST(r.status == 503);
+  BOOST_TEST(
+      r.body ==
+      R"({"error":"Service Unavailable","message":"Credential store is unavailable","status_code":503})");
+  BOOST_TEST(h.redis.count("SET") == 0u);
+  BOOST_TEST(h.redis.strings.empty());
+}
+
+BOOST_AUTO_TEST_CASE(the_21st_code_exchange_in_a_minute_is_rate_limited_and_never_sent) {
+  RouteHarness h(RouteOptions{.extra_config = R"("limits": {"connects_per_minute": 100},)"
+                                              R"("max_pending_flows_per_user": 100,)"});
+  std::vector<Flow> flows;
+  for (int i = 0; i < 21; ++i) flows.push_back(start_flow(h));
+  h.http.answer(400, "application/json", R"({"error":"invalid_grant"})");
+  for (int i = 0; i < 20; ++i) {
+    check_redirect(callback(h, code_and_state("junk", flows[static_cast<std::size_t>(i)])),
+                   ui_error("github", "connect_failed"));
+  }
+  BOOST_TEST(h.http.requests.size() == 20u);
+  h.redis.log.clear();
+  const auto r = callback(h, code_and_state("junk", flows[20]));
+  check_redirect(r, ui_error("github", "rate_limited"));
+  BOOST_TEST(!r.header("Retry-After").has_value());
+  BOOST_TEST(h.http.requests.size() == 20u);
+  BOOST_TEST(last_reason(h) == "rate_limited");
+  BOOST_TEST(h.redis.count("GETDEL") == 1u);  // the flow is spent, not given back
+  BOOST_TEST(h.redis.strings.at("credbroker:rate:{alice}:code_exchange:1800000000") == "21");
+  check_nothing_stored(h);
+  // The audit event of a failed connect, with the label as its outcome.
+  const auto events = h.sink.events("audit");
+  BOOST_TEST_REQUIRE(!events.empty());
+  BOOST_TEST(events.back().find(R"("outcome":"rate_limited")") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(callbacks_that_never_reach_the_token_endpoint_are_not_counted) {
+  RouteHarness h(RouteOptions{.extra_config = R"("limits": {"code_exchanges_per_minute": 1},)"});
+  const Flow denied = start_flow(h);
+  check_redirect(callback(h, "error=access_denied&state=" + denied.state),
+                 ui_error("github", "access_denied"));
+  const Flow codeless = start_flow(h);
+  check_redirect(callback(h, "state=" + codeless.state), ui_error("github", "connect_failed"));
+  check_redirect(callback(h, code_and_state("c", denied)), ui_error("github", "invalid_state"));
+  const Flow bobs = start_flow(h, "bob");
+  check_redirect(callback(h, code_and_state("c", bobs)), ui_error("github", "user_mismatch"));
+  BOOST_TEST(!h.redis.strings.contains("credbroker:rate:{alice}:code_exchange:1800000000"));
+  const Flow good = start_flow(h);
+  h.http.answer(200, "application/json", kTokenAnswer);
+  check_redirect(callback(h, code_and_state("c", good)), kSuccess);
+  BOOST_TEST(h.http.requests.size() == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(a_failing_exchange_count_is_unavailable_and_sends_nothing) {
+  RouteHarness h;
+  const Flow f = start_flow(h);
+  h.redis.failing.insert("EVAL");
+  check_redirect(callback(h, code_and_state("c", f)), ui_error("github", "unavailable"));
+  BOOST_TEST(h.http.requests.empty());
+  check_nothing_stored(h);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -1,0 +1,36 @@
+#include "shared/store/rate_limiter.h"
+
+#include "shared/store/scripts.h"
+
+namespace credbroker::store {
+
+RateLimiter::RateLimiter(Redis& redis, std::string key_prefix, audit::Log& log)
+    : redis_(redis), prefix_(std::move(key_prefix)), log_(log) {}
+
+std::string RateLimiter::key(std::string_view user, std::string_view action,
+                             std::int64_t window_start) const {
+  std::string key = prefix_ + "rate:{";
+  key.append(user).append("}:").append(action).push_back(':');
+  key += std::to_string(window_start);
+  return key;
+}
+
+Result<RateDecision, StoreError> RateLimiter::hit(std::string_view user, std::string_view action,
+                                                  std::int64_t limit, std::int64_t now) {
+  const std::int64_t window_start =
+      now - ((now % kWindowSeconds) + kWindowSeconds) % kWindowSeconds;
+  // The TTL runs from the first hit, so the key outlives its window (by less than one window)
+  // whichever host's clock started it.
+  auto reply = redis_.command({"EVAL", std::string(scripts::kCountHit), "1",
+                               key(user, action, window_start), std::to_string(kWindowSeconds)});
+  if (!reply || reply->type != Reply::Type::kInteger) {
+    log_.warn("redis_unavailable", {{"op", std::string_view("rate_limit")},
+                                    {"detail", reply ? std::string_view("unexpected reply to EVAL")
+                                                     : std::string_view(reply.error().detail)}});
+    return Err{StoreError::kUnavailable};
+  }
+  if (reply->integer <= limit) return RateDecision{};
+  return RateDecision{.allowed = false, .retry_after_seconds = window_start + kWindowSeconds - now};
+}
+
+}  // namespace credbroker::store
