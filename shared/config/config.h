@@ -164,7 +164,7 @@ Result<Config, std::string> parse(std::string_view json, const EnvLookup& env);
 /** Reads `path` and parses it; errors start with the path. */
 Result<Config, std::string> load_file(const std::string& path, const EnvLookup& env);
 
-/** Computes a server key (DESIGN.md "Data in Redis"). */
+/** Computes a server key (docs/architecture.md "Data in Redis"). */
 std::string server_key(std::string_view name, std::string_view url);
 
 }  // namespace credbroker::config

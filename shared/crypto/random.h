@@ -1,5 +1,5 @@
 #pragma once
-// Randomness behind an interface so tests can pin it (STYLE.md §2).
+// Randomness behind an interface so tests can pin it.
 
 #include <cstddef>
 #include <string>

@@ -1,7 +1,7 @@
 #pragma once
 // Sealed records: AES-256-GCM with a 96-bit random nonce and associated data that binds the
 // record to its place, so a record copied to another user's field or another server's field fails
-// to open (DESIGN.md "Sealing").
+// to open (docs/architecture.md "Data in Redis").
 //
 // Layout: version (1 byte, 0x01) ‖ key id length (1 byte) ‖ key id ‖ nonce (12) ‖ ciphertext ‖
 // tag (16). The associated data is the version byte followed by key id, user, server key and kind,

@@ -1,5 +1,5 @@
 #pragma once
-// Outbound HTTP behind a small interface (STYLE.md §2): JWKS fetches and the OAuth token endpoint.
+// Outbound HTTP behind a small interface: JWKS fetches and the OAuth token endpoint.
 // The production implementation is libcurl with TLS verification on, redirects not followed,
 // connect and total timeouts and a response size cap.
 

@@ -1,6 +1,6 @@
 #pragma once
 // Owning pointers for the OpenSSL objects the identity area (and its test support) creates, so
-// every early return frees what it allocated (STYLE.md §8).
+// every early return frees what it allocated.
 
 #include <openssl/bio.h>
 #include <openssl/bn.h>

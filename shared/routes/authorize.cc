@@ -106,37 +106,18 @@ http::Response refusal(http::Response response) {
   return response;
 }
 
-/** The one mapping of a resolve failure to HTTP for this route. */
+/** A resolve failure as this route answers it: "go connect" is a permission answer for the user
+ *  behind the front (403 with connect_path); every other failure as routes::resolver_failure maps
+ *  it. */
 http::Response authorize_failure(const broker::ResolveFailure& f, const config::Server& server,
                                  RequestNote& note) {
-  switch (f.kind) {
-    case broker::ResolveError::kReconnectRequired:
-      note.reason = "connect_required";
-      return http::json_response(
-          403, "{\"error\":\"connect_required\",\"message\":" +
-                   http::json_quote(with_quoted("Connect ", server.name) + " first") +
-                   ",\"status_code\":403,\"connect_path\":" +
-                   http::json_quote(broker::connect_path(server)) + "}");
-    case broker::ResolveError::kUpstreamFailed: {
-      note.reason = f.upstream_error.empty() ? "upstream_failed" : "upstream_" + f.upstream_error;
-      std::string body = R"({"error":"Bad Gateway","message":"Upstream token endpoint failed")";
-      // Only RFC 6749 §5.2 codes ever get here (oauth/token_client.cc), never upstream text.
-      if (!f.upstream_error.empty())
-        body += ",\"upstream_error\":" + http::json_quote(f.upstream_error);
-      return http::json_response(502, body + ",\"status_code\":502}");
-    }
-    case broker::ResolveError::kBusy: {
-      note.reason = "renewal_in_progress";
-      auto r = http::json_error(503, "Credential renewal in progress");
-      r.set_header("Retry-After", "1");
-      return r;
-    }
-    case broker::ResolveError::kStoreDisabled:
-      return store_failure(store::StoreError::kDisabled, note);
-    case broker::ResolveError::kStoreUnavailable:
-      break;
-  }
-  return store_failure(store::StoreError::kUnavailable, note);
+  if (f.kind != broker::ResolveError::kReconnectRequired) return resolver_failure(f, note);
+  note.reason = "connect_required";
+  return http::json_response(403,
+                             "{\"error\":\"connect_required\",\"message\":" +
+                                 http::json_quote(with_quoted("Connect ", server.name) + " first") +
+                                 ",\"status_code\":403,\"connect_path\":" +
+                                 http::json_quote(broker::connect_path(server)) + "}");
 }
 
 std::string granted_body(const config::Server& server) {

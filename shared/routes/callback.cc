@@ -119,7 +119,7 @@ http::Response callback(const http::Request& request, Context& context, RequestN
     return back_to_ui(context, user, server, "invalid_state", note);
   }
   // The caller must be who started the flow; otherwise a victim lured into consenting on an
-  // attacker's authorize link would hand over their upstream account (DESIGN.md).
+  // attacker's authorize link would hand over their upstream account (docs/security.md).
   // model: callback.user_check
   if (!constant_time_equals(flow.user, user)) {
     context.log.warn("callback_user_mismatch", {{"user", std::string_view(user)},

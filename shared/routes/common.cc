@@ -114,6 +114,34 @@ Result<store::RateDecision, store::StoreError> count_attempt(Context& context,
   return limiter.hit(user, action, per_minute, context.clock.now_seconds());
 }
 
+http::Response resolver_failure(const broker::ResolveFailure& f, RequestNote& note) {
+  switch (f.kind) {
+    case broker::ResolveError::kReconnectRequired:
+      // Each route answers this itself; as a plain refusal it is a conflict with the record.
+      note.reason = "reconnect_required";
+      return http::json_error(409, "Reconnect required");
+    case broker::ResolveError::kUpstreamFailed: {
+      note.reason = f.upstream_error.empty() ? "upstream_failed" : "upstream_" + f.upstream_error;
+      std::string body = R"({"error":"Bad Gateway","message":"Upstream token endpoint failed")";
+      // Only RFC 6749 §5.2 codes ever get here (oauth/token_client.cc), never upstream text.
+      if (!f.upstream_error.empty())
+        body += ",\"upstream_error\":" + http::json_quote(f.upstream_error);
+      return http::json_response(502, body + ",\"status_code\":502}");
+    }
+    case broker::ResolveError::kBusy: {
+      note.reason = "renewal_in_progress";
+      auto r = http::json_error(503, "Credential renewal in progress");
+      r.set_header("Retry-After", "1");
+      return r;
+    }
+    case broker::ResolveError::kStoreDisabled:
+      return store_failure(store::StoreError::kDisabled, note);
+    case broker::ResolveError::kStoreUnavailable:
+      break;
+  }
+  return store_failure(store::StoreError::kUnavailable, note);
+}
+
 http::Response method_not_allowed(std::string_view allow) {
   auto r = http::json_error(405, "Method not allowed");
   r.set_header("Allow", allow);

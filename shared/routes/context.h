@@ -80,6 +80,13 @@ Result<store::RateDecision, store::StoreError> count_attempt(Context& context,
                                                              std::string_view action,
                                                              std::int64_t per_minute);
 
+/**
+ * The one mapping of a resolver failure to HTTP, shared by resolve and authorize: 502 with the
+ * RFC 6749 label the upstream named, 503 (renewal in progress, with Retry-After; store). Each
+ * route answers kReconnectRequired in its own words before calling this.
+ */
+http::Response resolver_failure(const broker::ResolveFailure& f, RequestNote& note);
+
 /** 405 with Allow. */
 http::Response method_not_allowed(std::string_view allow);
 /** 404 for a path no route serves. */

@@ -114,38 +114,17 @@ http::Response body_failure(http::BodyError e, RequestNote& note) {
   return http::json_error(400, "Invalid request body: incomplete");
 }
 
-/** The one mapping of a resolve failure to HTTP for this route. */
+/** A resolve failure as this route answers it: the gateway is told to send the user to connect
+ *  (409 with connect_path); every other failure as routes::resolver_failure maps it. */
 http::Response resolve_failure(const broker::ResolveFailure& f, const config::Server& server,
                                RequestNote& note) {
-  switch (f.kind) {
-    case broker::ResolveError::kReconnectRequired: {
-      note.reason = "reconnect_required";
-      return http::json_response(
-          409, "{\"error\":\"reconnect_required\",\"message\":" +
-                   http::json_quote(with_quoted("Reconnect required for ", server.name)) +
-                   ",\"status_code\":409,\"connect_path\":" +
-                   http::json_quote(broker::connect_path(server)) + "}");
-    }
-    case broker::ResolveError::kUpstreamFailed: {
-      note.reason = f.upstream_error.empty() ? "upstream_failed" : "upstream_" + f.upstream_error;
-      std::string body = R"({"error":"Bad Gateway","message":"Upstream token endpoint failed")";
-      // Only RFC 6749 §5.2 codes ever get here (oauth/token_client.cc), never upstream text.
-      if (!f.upstream_error.empty())
-        body += ",\"upstream_error\":" + http::json_quote(f.upstream_error);
-      return http::json_response(502, body + ",\"status_code\":502}");
-    }
-    case broker::ResolveError::kBusy: {
-      note.reason = "renewal_in_progress";
-      auto r = http::json_error(503, "Credential renewal in progress");
-      r.set_header("Retry-After", "1");
-      return r;
-    }
-    case broker::ResolveError::kStoreDisabled:
-      return store_failure(store::StoreError::kDisabled, note);
-    case broker::ResolveError::kStoreUnavailable:
-      break;
-  }
-  return store_failure(store::StoreError::kUnavailable, note);
+  if (f.kind != broker::ResolveError::kReconnectRequired) return resolver_failure(f, note);
+  note.reason = "reconnect_required";
+  return http::json_response(
+      409, "{\"error\":\"reconnect_required\",\"message\":" +
+               http::json_quote(with_quoted("Reconnect required for ", server.name)) +
+               ",\"status_code\":409,\"connect_path\":" +
+               http::json_quote(broker::connect_path(server)) + "}");
 }
 
 std::string answer(const config::Server& server, const broker::Resolved& resolved) {

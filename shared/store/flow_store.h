@@ -1,6 +1,6 @@
 #pragma once
 // Pending authorization-code flows between connect and callback, which may run in different
-// processes or machines (DESIGN.md "Data in Redis"):
+// processes or machines (docs/architecture.md "Data in Redis"):
 //   <prefix>flow:<sha256hex(state)>  string, sealed flow, SET NX EX ttl, consumed by GETDEL
 //   <prefix>flows:{<user>}           sorted set of that user's live flow ids by creation time,
 //                                    used to hold the per-user cap (oldest dropped first)

@@ -1,5 +1,5 @@
 #pragma once
-// Wall-clock time behind an interface, so tests pin it (STYLE.md §2).
+// Wall-clock time behind an interface, so tests pin it.
 
 #include <chrono>
 #include <cstdint>

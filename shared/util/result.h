@@ -1,5 +1,5 @@
 #pragma once
-// Result<T, E>: a value or an error, never both. Errors are values (STYLE.md §3); a cache miss
+// Result<T, E>: a value or an error, never both. Errors are values; a cache miss
 // is Result<std::optional<T>, E>, not an error.
 
 #include <utility>

@@ -1,8 +1,8 @@
 #pragma once
-// In-process fakes for the small interfaces of STYLE.md §2, for unit tests that must not start a
-// server: an in-memory Redis (exactly the commands the stores use), a scripted HttpClient, a
-// deterministic Random and a log Sink that keeps its lines. Integration tests use the real parts.
-// None of these is thread-safe.
+// In-process fakes for the small interfaces (clock, randomness, HTTP, Redis), for unit tests that
+// must not start a server: an in-memory Redis (exactly the commands the stores use), a scripted
+// HttpClient, a deterministic Random and a log Sink that keeps its lines. Integration tests use the
+// real parts. None of these is thread-safe.
 
 #include <cstddef>
 #include <cstdint>
