@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "shared/crypto/cleanse.h"
 #include "shared/runtime/runtime.h"
 
 namespace credbroker::app {
@@ -37,9 +38,19 @@ int run(int argc, char** argv, std::string_view route_name, routes::RouteFn rout
   const auto env = config::process_env();
   const std::string config_path = env("CREDBROKER_CONFIG").value_or("/etc/credbroker/config.json");
   auto config = config::load_file(config_path, env);
-  if (!config) return fail(program, config.error(), transport.transport);
+  std::string keys = env("CREDBROKER_KEYS").value_or("");
+  // Read once, then gone from the environment, its bytes too: nothing later (a library, a child
+  // process) inherits them, and /proc/<pid>/environ and a core dump no longer show them. Each
+  // process has its own environment (a supervisor's or mod_fcgid's copy), so this reaches no other.
+  crypto::scrub_env("CREDBROKER_KEYS");
+  crypto::scrub_env("CREDBROKER_REDIS_PASSWORD");
+  if (!config) {
+    crypto::cleanse(keys);
+    return fail(program, config.error(), transport.transport);
+  }
 
-  auto keyring = crypto::Keyring::parse(env("CREDBROKER_KEYS").value_or(""));
+  auto keyring = crypto::Keyring::parse(keys);
+  crypto::cleanse(keys);
   if (!keyring) return fail(program, keyring.error(), transport.transport);
 
   audit::Log log(audit::stderr_sink(), program);

@@ -14,7 +14,8 @@ inline constexpr int kExitConfig = 78;
 
 /**
  * Builds the process context from CREDBROKER_CONFIG (default /etc/credbroker/config.json),
- * CREDBROKER_KEYS and CREDBROKER_REDIS_PASSWORD, then serves `route` over the transport that
+ * CREDBROKER_KEYS and CREDBROKER_REDIS_PASSWORD (both then removed from the environment, their
+ * bytes overwritten), then serves `route` over the transport that
  * argv and the environment select. Start-up errors print one line to stderr and exit 78 (64 for a
  * bad command line); under Lambda the line is also posted to the Runtime API's init/error.
  */

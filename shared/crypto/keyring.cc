@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "shared/crypto/base64.h"
+#include "shared/crypto/cleanse.h"
 #include "shared/util/strings.h"
 
 namespace credbroker::crypto {
@@ -16,13 +17,8 @@ namespace {
 constexpr std::size_t kKeyBytes = 32;  // AES-256
 constexpr std::size_t kMaxIdLength = 64;
 
-void cleanse(std::string& s) {
-  if (!s.empty()) OPENSSL_cleanse(s.data(), s.size());
-  s.clear();
-}
-
 void cleanse(std::vector<Key>& keys) {
-  for (auto& k : keys) cleanse(k.bytes);
+  for (auto& k : keys) crypto::cleanse(k.bytes);
   keys.clear();
 }
 

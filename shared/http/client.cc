@@ -6,9 +6,28 @@
 
 #include <curl/curl.h>
 
+#include "shared/crypto/cleanse.h"
 #include "shared/util/strings.h"
 
 namespace credbroker::http {
+
+OutboundRequest::~OutboundRequest() {
+  cleanse(*this);
+}
+
+OutboundResponse::~OutboundResponse() {
+  cleanse(*this);
+}
+
+void cleanse(OutboundRequest& request) noexcept {
+  crypto::cleanse(request.body);
+  for (auto& header : request.headers) crypto::cleanse(header.second);
+}
+
+void cleanse(OutboundResponse& response) noexcept {
+  crypto::cleanse(response.body);
+  for (auto& header : response.headers) crypto::cleanse(header.second);
+}
 
 std::string_view describe(FetchError e) {
   switch (e) {

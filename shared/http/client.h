@@ -18,13 +18,24 @@ struct OutboundRequest {
   std::string url{};
   std::vector<std::pair<std::string, std::string>> headers{};
   std::string body{};
+
+  // A token request's form holds codes, verifiers, refresh tokens and the client secret, and its
+  // headers Basic credentials: every copy clears them when it goes (cleanse() below). Declaring it
+  // leaves the struct an aggregate but makes a move a copy, cleansed too.
+  ~OutboundRequest();
 };
 
 struct OutboundResponse {
   int status = 0;
   std::vector<std::pair<std::string, std::string>> headers{};  // names lower-cased
-  std::string body{};
+  std::string body{};  // a token endpoint's answer: the tokens themselves
+
+  ~OutboundResponse();  // cleanses, as OutboundRequest does
 };
+
+/** Overwrite and empty the body and every header value. */
+void cleanse(OutboundRequest& request) noexcept;
+void cleanse(OutboundResponse& response) noexcept;
 
 enum class FetchError {
   kTimeout,   // connect or total timeout passed

@@ -47,6 +47,13 @@ struct Request {
    * identity.trust_api_gateway_authorizer is on.
    */
   std::optional<std::vector<std::pair<std::string, std::string>>> gateway_claims;
+  /**
+   * The front received an identity header it could not pass on because it was too large: Apache
+   * mod_proxy_fcgi drops any FastCGI param over 16 KiB, and its config then sets the param
+   * CREDBROKER_IDENTITY_HEADER_TOO_LARGE instead. A param without the HTTP_ prefix comes from the
+   * front's config only, never from a client's header.
+   */
+  bool identity_header_too_large = false;
 
   /** First header with this name (case-insensitive), or nullopt. */
   std::optional<std::string_view> header(std::string_view name) const;

@@ -199,7 +199,10 @@ Result<std::string_view, AuthErrorKind> extract_token(const http::Request& reque
   for (const auto& [name, ignored] : request.headers) copies += iequals(name, header) ? 1 : 0;
   if (copies > 1) return Err(AuthErrorKind::kDuplicate);
   const auto value = request.header(header);
-  if (!value) return Err(AuthErrorKind::kMissing);
+  if (!value) {
+    return Err(request.identity_header_too_large ? AuthErrorKind::kTooLarge
+                                                 : AuthErrorKind::kMissing);
+  }
   if (value->find(',') != std::string_view::npos) return Err(AuthErrorKind::kDuplicate);
   if (value->size() > kMaxHeaderBytes) return Err(AuthErrorKind::kTooLarge);
   std::string_view token = trim(*value);

@@ -6,11 +6,29 @@
 #include <cmath>
 
 #include "shared/crypto/base64.h"
+#include "shared/crypto/cleanse.h"
 #include "shared/http/url.h"
 #include "shared/identity/strict_json.h"
 #include "shared/util/strings.h"
 
 namespace credbroker::oauth {
+
+Grant::~Grant() {
+  cleanse(*this);
+}
+
+TokenResponse::~TokenResponse() {
+  cleanse(*this);
+}
+
+void cleanse(Grant& grant) noexcept {
+  crypto::cleanse(grant.token);
+}
+
+void cleanse(TokenResponse& response) noexcept {
+  crypto::cleanse(response.access_token);
+  crypto::cleanse(response.refresh_token);
+}
 
 namespace {
 
@@ -138,7 +156,9 @@ Result<TokenResponse, TokenError> parse_json(std::string_view body) {
       fields.emplace_back(name, std::string(m.value.GetString(), m.value.GetStringLength()));
     }
   }
-  return from_fields(fields, expires_in);
+  auto response = from_fields(fields, expires_in);
+  for (auto& field : fields) crypto::cleanse(field.second);  // the tokens, copied
+  return response;
 }
 
 Result<TokenResponse, TokenError> parse_form(std::string_view body) {
@@ -157,7 +177,9 @@ Result<TokenResponse, TokenError> parse_form(std::string_view body) {
       expires_in = parse_expires_in(s);
     }
   }
-  return from_fields(*fields, expires_in);
+  auto response = from_fields(*fields, expires_in);
+  for (auto& field : *fields) crypto::cleanse(field.second);  // the tokens, decoded
+  return response;
 }
 
 }  // namespace
@@ -211,6 +233,8 @@ http::OutboundRequest token_request(const config::AuthBroker& broker, std::strin
       break;
   }
   r.body = http::build_query(form);
+  // The form's values are the code, the verifier, a token or the secret: only r.body keeps them.
+  for (auto& field : form) crypto::cleanse(field.second);
   return r;
 }
 

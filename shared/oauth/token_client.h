@@ -34,7 +34,12 @@ struct Grant {
   };
   Kind kind;
   std::string token;
+
+  ~Grant();  // cleanses `token`; see store::Credential
 };
+
+/** Overwrites and empties the token. */
+void cleanse(Grant& grant) noexcept;
 
 /** A successful token response (RFC 6749 §5.1). */
 struct TokenResponse {
@@ -43,7 +48,13 @@ struct TokenResponse {
   std::string token_type;
   std::optional<std::int64_t> expires_in;
   std::optional<std::vector<std::string>> scopes;  // from "scope", space-separated
+
+  // Every copy clears its tokens when it goes (cleanse() below); see store::Credential.
+  ~TokenResponse();
 };
+
+/** Overwrites and empties both tokens. */
+void cleanse(TokenResponse& response) noexcept;
 
 enum class TokenErrorKind {
   kTransport,      // timeout, refused, TLS, body over the cap (see fetch)

@@ -42,6 +42,8 @@ http::Request request_from_params(const std::vector<std::pair<std::string, std::
       r.add_header("content-type", v);
     } else if (k == "CONTENT_LENGTH") {
       r.add_header("content-length", v);
+    } else if (k == "CREDBROKER_IDENTITY_HEADER_TOO_LARGE") {
+      r.identity_header_too_large = true;
     } else if (k.size() > 5 && k.compare(0, 5, "HTTP_") == 0) {
       r.headers.emplace_back(header_name_from_param(k), v);
     }

@@ -5,10 +5,13 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include "shared/crypto/cleanse.h"
 #include "shared/crypto/seal.h"
 #include "shared/store/scripts.h"
 
 namespace credbroker::store {
+
+using crypto::cleanse;
 
 namespace {
 
@@ -19,10 +22,6 @@ using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
 void put_string(Writer& w, std::string_view key, std::string_view value) {
   w.Key(key.data(), static_cast<rapidjson::SizeType>(key.size()));
   w.String(value.data(), static_cast<rapidjson::SizeType>(value.size()));
-}
-
-void cleanse(std::string& s) {
-  OPENSSL_cleanse(s.data(), s.size());
 }
 
 /** Optional string member: absent leaves `out` alone, present must be a string. */
@@ -214,6 +213,15 @@ Result<Unit, StoreError> CredentialStore::remove(std::string_view user,
   auto reply = redis_.command({"HDEL", hash_key(user), std::string(server_key)});
   if (!reply) return unavailable("remove", reply.error());
   return Unit{};
+}
+
+Credential::~Credential() {
+  cleanse(*this);
+}
+
+void cleanse(Credential& credential) noexcept {
+  crypto::cleanse(credential.access_token);
+  crypto::cleanse(credential.refresh_token);
 }
 
 std::optional<Credential> CredentialStore::open_record(std::string_view user,

@@ -31,7 +31,14 @@ struct Credential {
   // The upstream refused the refresh token (invalid_grant): tokens are gone, only a new connect
   // brings the credential back.
   bool reconnect_required = false;
+
+  // Every copy clears its tokens when it goes (cleanse() below). Declaring it leaves the struct an
+  // aggregate but makes a move a copy: both copies are then cleansed, which is the point.
+  ~Credential();
 };
+
+/** Overwrites and empties the tokens (crypto::cleanse); the rest of the record stays. */
+void cleanse(Credential& credential) noexcept;
 
 /**
  * A record as it is in Redis right now. `version` is the sealed value itself: every seal has a

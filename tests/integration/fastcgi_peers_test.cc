@@ -1,12 +1,15 @@
 // What may connect to a handler's FastCGI socket, and what it can do there: a peer that connects
 // and stalls (or trickles its request) is dropped after the request deadline, so it cannot hold
 // the process; a Unix socket the handler creates is 0660; over TCP only FCGI_WEB_SERVER_ADDRS may
-// connect. The handler runs on its own (--listen), with a short deadline.
+// connect. The handler runs on its own (--listen), with a short deadline. And what the process
+// shows of itself: its sealing keys and Redis password are gone from its environment.
 #define BOOST_TEST_MODULE integration_fastcgi_peers
 #include <signal.h>
 #include <sys/stat.h>
 
 #include <boost/test/unit_test.hpp>
+#include <fstream>
+#include <iterator>
 #include <thread>
 
 #include "tests/support/fastcgi_client.h"
@@ -45,6 +48,7 @@ class Handler {
   }
   std::string log() const { return read_file(dir_.file("err")); }
   ChildProcess& process() { return *child_; }
+  pid_t pid() const { return child_->pid(); }
 
  private:
   TempDir dir_{"credbroker-fcgi-peers"};
@@ -146,4 +150,24 @@ BOOST_AUTO_TEST_CASE(sigterm_or_sigusr1_ends_a_waiting_handler_at_once) {
     }
     BOOST_TEST(exited, "signal " << signo);
   }
+}
+
+BOOST_AUTO_TEST_CASE(the_keys_and_the_redis_password_are_gone_from_the_handlers_environment) {
+  TempDir dir("credbroker-env");
+  const std::string path = dir.file("list.sock");
+  const std::string key = "ZW52aXJvbm1lbnQtc2NydWItdGVzdC1rZXktMzJieXQ=";  // 32 bytes
+  const std::string password = "redis-password-env-marker-5c1e";
+  Handler handler(path,
+                  {{"CREDBROKER_KEYS", "k1:" + key}, {"CREDBROKER_REDIS_PASSWORD", password}});
+  auto c = connect(path);
+  BOOST_TEST_REQUIRE(answers_404(*c));  // started: past reading its environment
+  // /proc/<pid>/environ is the block the process was started with, as its memory holds it now:
+  // unsetenv() alone would leave both values readable here.
+  std::ifstream in("/proc/" + std::to_string(handler.pid()) + "/environ", std::ios::binary);
+  BOOST_TEST_REQUIRE(in.good());
+  const std::string environ_block{std::istreambuf_iterator<char>(in), {}};
+  BOOST_TEST(environ_block.find("CREDBROKER_FASTCGI_DEADLINE_MS=") != std::string::npos,
+             "not the handler's environment");
+  BOOST_TEST(environ_block.find(key) == std::string::npos, "the sealing key is still there");
+  BOOST_TEST(environ_block.find(password) == std::string::npos, "the password is still there");
 }

@@ -150,3 +150,30 @@ BOOST_AUTO_TEST_CASE(
   BOOST_TEST(a.status == 401);
   BOOST_TEST(stack->log().find(R"("reason":"alb_wrong_signer")") != std::string::npos);
 }
+
+BOOST_AUTO_TEST_CASE(a_20_kib_identity_header_is_refused_as_too_large_and_never_as_missing) {
+  // Over the handlers' 16 KiB and under the servers' 32 KiB: the front passes it on (or, Apache
+  // mod_proxy_fcgi, whose FastCGI records hold 16 KiB, says it could not) and the handler refuses
+  // it as too large, never as a request without credentials.
+  for (const std::string header : {"Authorization", "X-Amzn-Oidc-Data"}) {
+    BOOST_TEST_CONTEXT(header) {
+      auto stack = start_front(S().issuer,
+                               {.redis_url = S().redis.url(), .identity_header = to_lower(header)});
+      const std::string marker = "OVERSIZE-IDENTITY-7d41";
+      const std::string filler = marker + std::string(20 * 1024, 'A');
+      const auto a = stack->request(
+          "GET", kList, {{header, header == "Authorization" ? "Bearer " + filler : filler}});
+      BOOST_TEST(stack->log().find(marker) == std::string::npos);
+      if (stack->kind() == "lambda") {
+        // API Gateway never invokes a function with it (an HTTP API takes 10 KiB of request line
+        // and headers); the emulator's HTTP server refuses it itself.
+        BOOST_TEST(a.status == 431);
+        continue;
+      }
+      BOOST_TEST(a.status == 401);
+      BOOST_TEST(a.body.find("Authentication required") != std::string::npos, a.body);
+      BOOST_TEST(a.header("www-authenticate").value_or("") == "Bearer error=\"invalid_token\"");
+      BOOST_TEST(stack->log().find(R"("reason":"identity_header_too_large")") != std::string::npos);
+    }
+  }
+}

@@ -147,6 +147,16 @@ BOOST_AUTO_TEST_CASE(content_type_and_length_become_headers) {
   BOOST_TEST((r.headers == want));
 }
 
+BOOST_AUTO_TEST_CASE(the_fronts_too_large_param_flags_the_request_and_a_client_header_cannot) {
+  BOOST_TEST(request_from_params({{"CREDBROKER_IDENTITY_HEADER_TOO_LARGE", "1"}})
+                 .identity_header_too_large);
+  // The client's header of that name is HTTP_CREDBROKER_..., an ordinary header.
+  const auto r = request_from_params({{"HTTP_CREDBROKER_IDENTITY_HEADER_TOO_LARGE", "1"}});
+  BOOST_TEST(!r.identity_header_too_large);
+  BOOST_TEST(r.header("credbroker-identity-header-too-large").has_value());
+  BOOST_TEST(!request_from_params({{"REQUEST_URI", "/"}}).identity_header_too_large);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(cgi_response)
