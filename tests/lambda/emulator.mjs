@@ -7,24 +7,38 @@
 //    Also Lambda's Invoke API, POST /2015-03-31/functions/<name>/invocations, which hands a raw
 //    event to a function and returns its raw payload (X-Amz-Function-Error set on a failure), so
 //    tests can send events API Gateway would not (payload 1.0, malformed ones).
-//  - one Runtime API port per function (the handler processes get AWS_LAMBDA_RUNTIME_API):
+//  - the Runtime API (the handler processes get AWS_LAMBDA_RUNTIME_API):
 //    GET  /2018-06-01/runtime/invocation/next           long poll, one event per caller
 //    POST /2018-06-01/runtime/invocation/<id>/response  202
 //    POST /2018-06-01/runtime/invocation/<id>/error     202, recorded
 //    POST /2018-06-01/runtime/init/error                202, recorded; fails the queued events
+//  - the execution environments, when a function names its command: the emulator starts `count`
+//    handler processes, each with a Runtime API port of its own (so it knows which process holds
+//    which invocation). A process that exits while it holds an invocation (killed, crashed,
+//    exited) fails that invocation at once as Lambda does (Runtime.ExitError: the gateway answers
+//    502 {"message":"Internal Server Error"}, the Invoke API the error payload), and the next
+//    invocation of the function starts a fresh process in its place. A function given as a bare
+//    port number gets one shared Runtime API port and processes started by someone else.
 //
-// Calls to the error endpoints are appended to record_file (one JSON object a line).
+// Calls to the error endpoints are appended to record_file (one JSON object a line); each start
+// and exit of a process the emulator runs to process_file, as {"function", "index", "pid",
+// "event": "start"} and {..., "event": "exit", "status": <wait status: code << 8, or the signal>}.
 // rawPath is percent-DECODED as HTTP APIs are reported to do (docs/deploy/lambda.md), unless
 // decode_raw_path is false. Everything is bounded: bodies, queues, waiters, invocation time.
 //
 // Usage: node emulator.mjs CONFIG.json, where CONFIG is
-//   {"gateway_port": 8080, "functions": {"list": 9001, ...},
+//   {"gateway_port": 8080,
+//    "functions": {"list": {"count": 2, "command": ["/path/credbroker-list"], "env": {...},
+//                           "log_prefix": "/tmp/.../handler-list-"}, "health": 9001, ...},
+//    "process_file": "/tmp/.../processes.jsonl",
 //    "routes": [["^/api/v1/healthz$", "health"], ...], "invoke_timeout_ms": 30000,
 //    "record_file": "/tmp/.../runtime-errors.jsonl", "decode_raw_path": true}
 
+import { spawn } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
+import os from 'node:os';
 
 const MAX_BODY_BYTES = 6 * 1024 * 1024; // Lambda's synchronous payload limit
 const MAX_QUEUED = 128; // events waiting for a free handler process, per function
@@ -41,6 +55,10 @@ function log(event, fields = {}) {
 
 function record(fields) {
   fs.appendFileSync(config.record_file, JSON.stringify(fields) + '\n');
+}
+
+function recordProcess(fields) {
+  if (config.process_file) fs.appendFileSync(config.process_file, JSON.stringify(fields) + '\n');
 }
 
 function parseJson(text) {
@@ -85,10 +103,20 @@ class LambdaFunction {
     this.waiters = []; // responses of pending GET /next
     this.inflight = new Map(); // request id → invocation handed out
     this.initError = null; // body of the last init/error, until a process polls again
+    this.environments = []; // the processes the emulator runs for this function (Environment)
+  }
+
+  /** Starts a fresh process in every environment whose process has exited (Lambda's cold start
+   *  for the next invocation). */
+  replenish() {
+    for (const env of this.environments) {
+      if (env.child === null) env.start();
+    }
   }
 
   /** Resolves {kind: 'response'|'error'|'timeout'|'throttled', body}. */
   invoke(eventText) {
+    this.replenish();
     return new Promise((resolve) => {
       if (this.initError !== null && this.waiters.length === 0) {
         resolve({ kind: 'error', body: this.initError });
@@ -109,6 +137,7 @@ class LambdaFunction {
     let inv = this.inflight.get(id);
     if (inv) {
       this.inflight.delete(id);
+      if (inv.env && inv.env.holding === id) inv.env.holding = null;
     } else {
       const i = this.queue.findIndex((q) => q.id === id);
       if (i < 0) return false;
@@ -121,10 +150,15 @@ class LambdaFunction {
 
   pump() {
     while (this.queue.length > 0 && this.waiters.length > 0) {
-      const res = this.waiters.shift();
+      const { res, env, child } = this.waiters.shift();
       if (res.destroyed || res.writableEnded) continue;
+      if (env && (env.child === null || env.child !== child)) continue; // its process has exited
       const inv = this.queue.shift();
       this.inflight.set(inv.id, inv);
+      if (env) {
+        inv.env = env;
+        env.holding = inv.id;
+      }
       res.writeHead(200, {
         'content-type': 'application/json',
         'lambda-runtime-aws-request-id': inv.id,
@@ -136,7 +170,8 @@ class LambdaFunction {
     }
   }
 
-  async serveRuntimeApi(req, res) {
+  /** `env`: the environment whose own port the request came to; null on the shared port. */
+  async serveRuntimeApi(req, res, env = null) {
     const url = req.url ?? '';
     if (req.method === 'GET' && url === `${API}invocation/next`) {
       if (this.waiters.length >= MAX_WAITERS) {
@@ -144,9 +179,10 @@ class LambdaFunction {
         return;
       }
       this.initError = null; // a (new) process is ready
-      this.waiters.push(res);
+      const waiter = { res, env, child: env?.child ?? null };
+      this.waiters.push(waiter);
       res.on('close', () => {
-        const i = this.waiters.indexOf(res);
+        const i = this.waiters.indexOf(waiter);
         if (i >= 0) this.waiters.splice(i, 1);
       });
       this.pump();
@@ -187,7 +223,67 @@ class LambdaFunction {
   }
 }
 
+/** Wait status as waitpid(2) reports it: the exit code shifted left by 8, or the signal number. */
+function waitStatus(code, signal) {
+  if (signal) return os.constants.signals[signal] ?? 0;
+  return (code ?? 0) << 8;
+}
+
+/** One execution environment: a handler process on a Runtime API port of its own. */
+class Environment {
+  constructor(fn, index, spec) {
+    this.fn = fn;
+    this.index = index;
+    this.spec = spec;
+    this.port = 0;
+    this.child = null; // the running process, null once it has exited
+    this.holding = null; // the request id of the invocation it was handed
+  }
+
+  async listen() {
+    const server = http.createServer(guard((req, res) => this.fn.serveRuntimeApi(req, res, this)));
+    server.keepAliveTimeout = 0; // a handler keeps its connection between events
+    server.requestTimeout = 0; // GET /next waits as long as there is no event
+    await listen(server, 0);
+    this.port = server.address().port;
+  }
+
+  start() {
+    const prefix = `${this.spec.log_prefix}${this.index}`;
+    const out = fs.openSync(`${prefix}.stdout`, 'a');
+    const err = fs.openSync(`${prefix}.log`, 'a');
+    const child = spawn(this.spec.command[0], this.spec.command.slice(1), {
+      env: { ...process.env, ...(this.spec.env ?? {}), AWS_LAMBDA_RUNTIME_API: `127.0.0.1:${this.port}` },
+      stdio: ['ignore', out, err],
+    });
+    fs.closeSync(out);
+    fs.closeSync(err);
+    this.child = child;
+    const where = { function: this.fn.name, index: this.index, pid: child.pid };
+    child.on('error', (e) => log('spawn_failed', { ...where, message: String(e) }));
+    child.on('exit', (code, signal) => {
+      recordProcess({ ...where, event: 'exit', status: waitStatus(code, signal) });
+      if (this.child === child) this.child = null;
+      const id = this.holding;
+      if (id !== null) {
+        // What Lambda reports when the runtime dies during an invocation.
+        const how = signal ? `signal: ${signal === 'SIGKILL' ? 'killed' : signal}` : `exit status ${code}`;
+        log('runtime_exited', { ...where, request_id: id, how });
+        this.fn.finish(id, {
+          kind: 'exited',
+          body: JSON.stringify({
+            errorType: 'Runtime.ExitError',
+            errorMessage: `RequestId: ${id} Error: Runtime exited with error: ${how}`,
+          }),
+        });
+      }
+    });
+    recordProcess({ ...where, event: 'start' });
+  }
+}
+
 const functions = new Map(Object.keys(config.functions).map((name) => [name, new LambdaFunction(name)]));
+const environments = [];
 
 // ---------------------------------------------------------------------------------------------
 // The gateway side
@@ -293,7 +389,7 @@ async function invokeDirect(res, name, req) {
   const result = await fn.invoke(body.toString('utf8'));
   if (result.kind === 'response') {
     send(res, 200, result.body);
-  } else if (result.kind === 'error') {
+  } else if (result.kind === 'error' || result.kind === 'exited') {
     send(res, 200, result.body, { 'x-amz-function-error': 'Unhandled' });
   } else if (result.kind === 'timeout') {
     send(res, 200, { errorMessage: 'Task timed out', errorType: 'Sandbox.Timedout' }, { 'x-amz-function-error': 'Unhandled' });
@@ -330,6 +426,9 @@ async function serveGateway(req, res) {
   } else if (result.kind === 'error') {
     const error = parseJson(result.body);
     send(res, 502, { message: 'Bad Gateway', function_error: error?.errorType ?? 'Unknown' });
+  } else if (result.kind === 'exited') {
+    // API Gateway's answer when the function's runtime died during the invocation.
+    send(res, 502, { message: 'Internal Server Error' });
   } else if (result.kind === 'timeout') {
     send(res, 503, { message: 'Service Unavailable' });
   } else {
@@ -353,17 +452,45 @@ function listen(server, port) {
   });
 }
 
-// Runtime API ports first: the gateway port opening is the "ready" signal the test waits for.
-for (const [name, port] of Object.entries(config.functions)) {
+// Runtime API ports and processes first: the gateway port opening is the "ready" signal the test
+// waits for.
+for (const [name, spec] of Object.entries(config.functions)) {
   const fn = functions.get(name);
-  const server = http.createServer(guard((req, res) => fn.serveRuntimeApi(req, res)));
-  server.keepAliveTimeout = 0; // a handler keeps its connection between events
-  server.requestTimeout = 0; // GET /next waits as long as there is no event
-  await listen(server, port);
+  if (typeof spec === 'number') {
+    const server = http.createServer(guard((req, res) => fn.serveRuntimeApi(req, res)));
+    server.keepAliveTimeout = 0; // a handler keeps its connection between events
+    server.requestTimeout = 0; // GET /next waits as long as there is no event
+    await listen(server, spec);
+    continue;
+  }
+  for (let i = 0; i < spec.count; ++i) {
+    const env = new Environment(fn, i, spec);
+    await env.listen();
+    env.start();
+    fn.environments.push(env);
+    environments.push(env);
+  }
 }
 const gateway = http.createServer(guard(serveGateway));
 await listen(gateway, config.gateway_port);
 log('ready', { gateway_port: config.gateway_port });
 
-process.on('SIGTERM', () => process.exit(0));
-process.on('SIGINT', () => process.exit(0));
+/** Stops the processes it runs (SIGTERM, SIGKILL after 2 s), then itself. */
+function shutdown() {
+  const running = environments.map((e) => e.child).filter((c) => c !== null && c.exitCode === null && c.signalCode === null);
+  if (running.length === 0) process.exit(0);
+  let left = running.length;
+  for (const c of running) {
+    c.once('exit', () => {
+      if (--left === 0) process.exit(0);
+    });
+    c.kill('SIGTERM');
+  }
+  setTimeout(() => {
+    for (const c of running) c.kill('SIGKILL');
+    setTimeout(() => process.exit(0), 500);
+  }, 2000);
+}
+
+process.on('SIGTERM', shutdown);
+process.on('SIGINT', shutdown);

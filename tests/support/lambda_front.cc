@@ -1,5 +1,8 @@
 #include "tests/support/lambda_front.h"
 
+#include <rapidjson/document.h>
+
+#include <sstream>
 #include <stdexcept>
 
 #include "tests/support/jwt_mint.h"
@@ -28,12 +31,24 @@ constexpr int kInvokeTimeoutMs = 20000;
 
 LambdaFront::LambdaFront(const TestIssuer& issuer, StackOptions options)
     : Front(issuer, std::move(options), "lambda") {
-  std::vector<std::pair<std::string, int>> ports;
+  // Like lighttpd's max-procs: one health process, options().procs for the others. Each process
+  // is one "execution environment"; the emulator starts them and hands each event to one that is
+  // polling.
+  std::string env;  // the members of each function's "env", but its name
+  for (const auto& [name, value] : handler_env()) {
+    env += json_string(name) + ":" + json_string(value) + ",";
+  }
   std::string functions, routes;
   for (const auto& [name, pattern] : kRoutes) {
-    ports.emplace_back(name, free_port());
-    functions += std::string(functions.empty() ? "" : ",") + json_string(name) + ":" +
-                 std::to_string(ports.back().second);
+    const int procs = std::string_view(name) == "health" ? 1 : this->options().procs;
+    const std::string prefix = dir().file(std::string("handler-") + name + "-");
+    for (int i = 0; i < procs; ++i) log_files_.push_back(prefix + std::to_string(i) + ".log");
+    functions += std::string(functions.empty() ? "" : ",") + json_string(name) +
+                 ":{\"count\":" + std::to_string(procs) + ",\"command\":[" +
+                 json_string(std::string(CREDBROKER_BIN_DIR) + "/credbroker-" + name) +
+                 "],\"env\":{" + env +
+                 "\"AWS_LAMBDA_FUNCTION_NAME\":" + json_string(std::string("credbroker-") + name) +
+                 "},\"log_prefix\":" + json_string(prefix) + "}";
     routes += std::string(routes.empty() ? "" : ",") + "[" + json_string(pattern) + "," +
               json_string(name) + "]";
   }
@@ -42,7 +57,8 @@ LambdaFront::LambdaFront(const TestIssuer& issuer, StackOptions options)
              "{\"gateway_port\":" + std::to_string(port()) + ",\"functions\":{" + functions +
                  "},\"routes\":[" + routes +
                  "],\"invoke_timeout_ms\":" + std::to_string(kInvokeTimeoutMs) +
-                 ",\"record_file\":" + json_string(dir().file("runtime-errors.jsonl")) + "}");
+                 ",\"record_file\":" + json_string(dir().file("runtime-errors.jsonl")) +
+                 ",\"process_file\":" + json_string(dir().file("processes.jsonl")) + "}");
 
   ProcessOptions p;
   p.argv = {"node", std::string(CREDBROKER_SOURCE_DIR) + "/tests/lambda/emulator.mjs", config_file};
@@ -50,27 +66,10 @@ LambdaFront::LambdaFront(const TestIssuer& issuer, StackOptions options)
   p.stderr_path = dir().file("front.log");
   emulator_.emplace(std::move(p));
   wait_until_serving("lambda emulator");
-
-  // Like lighttpd's max-procs: one health process, options().procs for the others. Each process
-  // is one "execution environment"; the emulator hands each event to one that is polling.
-  for (const auto& [name, port] : ports) {
-    const int procs = name == "health" ? 1 : this->options().procs;
-    for (int i = 0; i < procs; ++i) {
-      ProcessOptions h;
-      h.argv = {std::string(CREDBROKER_BIN_DIR) + "/credbroker-" + name};
-      h.env = handler_env();
-      h.env.emplace_back("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:" + std::to_string(port));
-      h.env.emplace_back("AWS_LAMBDA_FUNCTION_NAME", "credbroker-" + name);
-      h.stdout_path = dir().file("handler-" + name + "-" + std::to_string(i) + ".stdout");
-      h.stderr_path = dir().file("handler-" + name + "-" + std::to_string(i) + ".log");
-      log_files_.push_back(h.stderr_path);
-      handlers_.emplace_back(name, ChildProcess(std::move(h)));
-    }
-  }
 }
 
 LambdaFront::~LambdaFront() {
-  for (auto& [name, process] : handlers_) process.stop();
+  // The emulator stops the handler processes it runs.
   if (emulator_) emulator_->stop();
 }
 
@@ -83,23 +82,39 @@ std::string LambdaFront::runtime_errors() const {
   return read_file(dir().file("runtime-errors.jsonl"));
 }
 
-ChildProcess& LambdaFront::handler(std::string_view function, std::size_t index) {
-  for (auto& [name, process] : handlers_) {
-    if (name != function) continue;
-    if (index == 0) return process;
-    --index;
+namespace {
+
+/** The emulator's latest record of environment `index` of `function` (processes.jsonl). */
+std::optional<rapidjson::Document> latest_process_record(const std::string& file,
+                                                         std::string_view function,
+                                                         std::size_t index) {
+  std::optional<rapidjson::Document> latest;
+  std::istringstream lines(read_file(file));
+  std::string line;
+  while (std::getline(lines, line)) {
+    rapidjson::Document d;
+    d.Parse(line.c_str());
+    if (d.HasParseError() || !d.IsObject() || !d.HasMember("function") ||
+        !d["function"].IsString() || !d.HasMember("index") || !d["index"].IsUint()) {
+      continue;  // a line still being written
+    }
+    if (function != d["function"].GetString() || index != d["index"].GetUint()) continue;
+    latest = std::move(d);
   }
-  throw std::runtime_error("no handler process " + std::string(function));
+  return latest;
 }
 
-std::optional<int> LambdaFront::exit_status(std::string_view function, std::size_t index) {
-  ChildProcess& p = handler(function, index);
-  p.running();  // reaps when it has exited
-  return p.exit_status();
+}  // namespace
+
+std::optional<int> LambdaFront::exit_status(std::string_view function, std::size_t index) const {
+  const auto record = latest_process_record(dir().file("processes.jsonl"), function, index);
+  if (!record) throw std::runtime_error("no handler process " + std::string(function));
+  if (std::string_view((*record)["event"].GetString()) != "exit") return std::nullopt;
+  return (*record)["status"].GetInt();
 }
 
-bool LambdaFront::running(std::string_view function, std::size_t index) {
-  return handler(function, index).running();
+bool LambdaFront::running(std::string_view function, std::size_t index) const {
+  return !exit_status(function, index).has_value();
 }
 
 }  // namespace credbroker::testing

@@ -1,8 +1,10 @@
 #pragma once
 // The handlers as AWS Lambda functions: tests/lambda/emulator.mjs plays API Gateway (HTTP API,
-// payload format 2.0) on the front's port and the Lambda Runtime API on one port per function,
-// and each handler executable runs its Runtime API loop (AWS_LAMBDA_RUNTIME_API set), exactly as
-// it would as the bootstrap of a provided.al2023 function.
+// payload format 2.0) on the front's port and Lambda itself: it runs each function's handler
+// processes (its execution environments), each with a Runtime API port of its own, and starts a
+// fresh one for the next invocation when one has died. Each handler executable runs its Runtime
+// API loop (AWS_LAMBDA_RUNTIME_API set), exactly as it would as the bootstrap of a
+// provided.al2023 function.
 
 #include <cstddef>
 #include <optional>
@@ -29,16 +31,14 @@ class LambdaFront final : public Front {
   /** Every call the functions made to the Runtime API's error endpoints (invocation/error,
    *  init/error), one JSON object a line: {"function", "call", "error_type", "body"}. */
   std::string runtime_errors() const;
-  /** The wait status of handler process `index` of `function` once it has exited. */
-  std::optional<int> exit_status(std::string_view function, std::size_t index = 0);
-  /** True while that handler process runs. */
-  bool running(std::string_view function, std::size_t index = 0);
+  /** The wait status of the latest handler process of environment `index` of `function` once
+   *  it has exited (the emulator reports it). */
+  std::optional<int> exit_status(std::string_view function, std::size_t index = 0) const;
+  /** True while that environment's latest handler process runs. */
+  bool running(std::string_view function, std::size_t index = 0) const;
 
  private:
-  ChildProcess& handler(std::string_view function, std::size_t index);
-
   std::optional<ChildProcess> emulator_;
-  std::vector<std::pair<std::string, ChildProcess>> handlers_;  // function name, process
 };
 
 }  // namespace credbroker::testing
