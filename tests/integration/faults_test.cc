@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <atomic>
 #include <boost/test/unit_test.hpp>
+#include <filesystem>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -575,13 +576,13 @@ BOOST_AUTO_TEST_CASE(every_handler_process_killed_between_requests_is_replaced) 
   }
   BOOST_TEST_REQUIRE(killed.size() >= 4u);  // at least list, connect, callback and health
   for (pid_t pid : killed) ::kill(pid, SIGKILL);
-  // Gone; and where the front replaces them by itself (see above), replaced.
+  // Reaped, so the front has seen each death; and where it replaces them by itself (see above),
+  // replaced.
   BOOST_TEST_REQUIRE(eventually([&] {
-    const auto now = handler_processes(config);
-    for (const auto& p : now) {
-      if (std::find(killed.begin(), killed.end(), p.pid) != killed.end()) return false;
+    for (pid_t pid : killed) {
+      if (std::filesystem::exists("/proc/" + std::to_string(pid))) return false;
     }
-    return !replaces_eagerly() || now.size() == pool_size();
+    return !replaces_eagerly() || handler_processes(config).size() == pool_size();
   }));
 
   // Each route answers as before, from a new process.

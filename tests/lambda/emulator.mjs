@@ -277,6 +277,9 @@ class Environment {
           }),
         });
       }
+      // An invocation that came in while the death went unnoticed waits for a process: start it
+      // now. (After an init error the queue is empty: its events failed with it.)
+      if (this.child === null && this.fn.queue.length > 0) this.start();
     });
     recordProcess({ ...where, event: 'start' });
   }
