@@ -81,7 +81,7 @@ class BlackHole {
   int port_ = 0;
 };
 
-std::string servers_json(const HttpServer& as, const BlackHole& hole) {
+std::string servers_json(const HttpServer& as, const BlackHole& hole, int closed_port) {
   return R"([
     {"name": "github", "url": "https://github.example.test/api/v3",
      "auth_broker": {"mode": "oauth_connect", "authorization_endpoint": ")" +
@@ -92,7 +92,13 @@ std::string servers_json(const HttpServer& as, const BlackHole& hole) {
      "auth_broker": {"mode": "oauth_connect", "authorization_endpoint": ")" +
          as.url("/authorize") + R"(", "token_endpoint": ")" + hole.url("/token") + R"(",
        "client_id": "stuck-client", "client_secret": ")" +
-         std::string(kClientSecret) + R"("}}
+         std::string(kClientSecret) + R"("}},
+    {"name": "down", "url": "https://down.example.test",
+     "auth_broker": {"mode": "oauth_connect", "authorization_endpoint": ")" +
+         as.url("/authorize") + R"(", "token_endpoint": "http://127.0.0.1:)" +
+         std::to_string(closed_port) +
+         R"(/token", "client_id": "down-client", "client_secret": ")" + std::string(kClientSecret) +
+         R"("}}
   ])";
 }
 
@@ -101,7 +107,7 @@ struct Suite {
       : as(good_token_answer),
         stack(start_front(
             issuer, {.redis_url = redis.url(),
-                     .servers_json = servers_json(as, hole),
+                     .servers_json = servers_json(as, hole, closed_port),
                      // Small, so a hanging token endpoint costs two seconds; large enough that a
                      // test can kill the handler while it waits.
                      .extra_config = R"(,"http":{"connect_timeout_ms":500,"timeout_ms":2000})",
@@ -113,6 +119,7 @@ struct Suite {
   TestIssuer issuer;
   HttpServer as;
   BlackHole hole;
+  int closed_port = free_port();  // a token endpoint that is down: nothing listens there
   std::unique_ptr<Front> stack;
   static Suite* instance;
 };
@@ -468,6 +475,24 @@ BOOST_AUTO_TEST_CASE(the_callback_gives_up_with_connect_failed_and_the_next_call
     BOOST_TEST(finish("alice", start("alice")) == ui("github", ""));
   }
   BOOST_TEST(S().as.request_count() == static_cast<std::size_t>(kProcs + 1));
+  BOOST_TEST(stored_credentials() == 1);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// ---- A token endpoint that is down -----------------------------------------------------------
+
+BOOST_FIXTURE_TEST_SUITE(token_endpoint_down, Clean)
+
+BOOST_AUTO_TEST_CASE(a_refused_connection_is_connect_failed_and_the_next_callbacks_work) {
+  const auto state = start("carol", "down");
+  BOOST_TEST(finish("carol", state, "down") == ui("down", "connect_failed"));
+  BOOST_TEST(finish("carol", state, "down") == ui("down", "invalid_state"));  // consumed
+  BOOST_TEST(stored_credentials() == 0);
+  const auto log = S().stack->log();
+  BOOST_TEST(log.find(R"("cause":"transport:connect")") != std::string::npos);
+  BOOST_TEST(log.find(kClientSecret) == std::string::npos);
+  BOOST_TEST(finish("carol", start("carol")) == ui("github", ""));
   BOOST_TEST(stored_credentials() == 1);
 }
 
