@@ -114,7 +114,7 @@ class LambdaFunction {
     }
   }
 
-  /** Resolves {kind: 'response'|'error'|'timeout'|'throttled', body}. */
+  /** Resolves {kind: 'response'|'error'|'exited'|'timeout'|'throttled', body}. */
   invoke(eventText) {
     this.replenish();
     return new Promise((resolve) => {
@@ -179,6 +179,7 @@ class LambdaFunction {
         return;
       }
       this.initError = null; // a (new) process is ready
+      if (env) env.polled = true;
       const waiter = { res, env, child: env?.child ?? null };
       this.waiters.push(waiter);
       res.on('close', () => {
@@ -238,6 +239,7 @@ class Environment {
     this.port = 0;
     this.child = null; // the running process, null once it has exited
     this.holding = null; // the request id of the invocation it was handed
+    this.polled = false; // whether its process has asked for an event yet
   }
 
   async listen() {
@@ -259,8 +261,12 @@ class Environment {
     fs.closeSync(out);
     fs.closeSync(err);
     this.child = child;
+    this.polled = false;
     const where = { function: this.fn.name, index: this.index, pid: child.pid };
-    child.on('error', (e) => log('spawn_failed', { ...where, message: String(e) }));
+    child.on('error', (e) => {
+      log('spawn_failed', { ...where, message: String(e) });
+      if (this.child === child && child.pid === undefined) this.child = null; // the next invocation tries again
+    });
     child.on('exit', (code, signal) => {
       recordProcess({ ...where, event: 'exit', status: waitStatus(code, signal) });
       if (this.child === child) this.child = null;
@@ -278,8 +284,9 @@ class Environment {
         });
       }
       // An invocation that came in while the death went unnoticed waits for a process: start it
-      // now. (After an init error the queue is empty: its events failed with it.)
-      if (this.child === null && this.fn.queue.length > 0) this.start();
+      // now. Only after a process that got as far as polling (no loop on one that dies at start;
+      // after an init error the queue is empty anyway: its events failed with it).
+      if (this.child === null && this.polled && this.fn.queue.length > 0) this.start();
     });
     recordProcess({ ...where, event: 'start' });
   }
