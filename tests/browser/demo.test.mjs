@@ -10,7 +10,7 @@
 // Every wait is bounded: playwright's per-action timeout, and a watchdog for the whole run.
 
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -202,6 +202,10 @@ async function main() {
   check((await badge.textContent()) === 'not connected', 'demo is "not connected" again');
   check((await banner.locator('#banner-text').textContent()) === 'Disconnected from demo.', 'banner: "Disconnected from demo."');
   await page.screenshot({ path: join(outDir, '5-disconnected.png') });
+  // The demo server logs one line per request: the refresh and the access token were revoked.
+  const revocations = readFileSync(join(runDir, 'demo-oidc.log'), 'utf8')
+    .split('\n').filter((l) => l === 'POST /token/revocation 200');
+  check(revocations.length === 2, `disconnect revoked both tokens at the demo server (${revocations.length})`);
 
   // 6. The API agrees.
   const list = await page.evaluate(async () => (await fetch('/api/v1/user/credentials')).json());
