@@ -57,9 +57,10 @@ BOOST_AUTO_TEST_CASE(the_page_is_html_with_a_strict_policy) {
   check_served("/ui/index.html", "index.html", "text/html; charset=utf-8");
 }
 
-BOOST_AUTO_TEST_CASE(script_and_style_have_their_types) {
+BOOST_AUTO_TEST_CASE(script_style_and_icon_have_their_types) {
   check_served("/ui/app.js", "app.js", "text/javascript; charset=utf-8");
   check_served("/ui/style.css", "style.css", "text/css; charset=utf-8");
+  check_served("/ui/favicon.svg", "favicon.svg", "image/svg+xml");
 }
 
 BOOST_AUTO_TEST_CASE(the_page_needs_nothing_the_policy_forbids) {
