@@ -33,6 +33,8 @@ COPY --from=build /src/build-image/bin/credbroker-list /src/build-image/bin/cred
 # The whole directory: credbroker.conf loads files next to it (header-names.lua).
 COPY infra/lighttpd/ /etc/lighttpd/credbroker/
 COPY infra/docker/entrypoint infra/docker/healthcheck /usr/local/libexec/credbroker/
+# The web page the callback sends users back to, served at /ui/ (CREDBROKER_UI_DIR).
+COPY ui/ /usr/local/share/credbroker/ui/
 
 # What infra/lighttpd/credbroker.conf reads. CREDBROKER_KEYS (or CREDBROKER_KEYS_FILE) and the
 # config file come from the operator at run time, never from the image. An empty errorlog makes
@@ -47,7 +49,8 @@ ENV CREDBROKER_BIND=0.0.0.0 \
     CREDBROKER_ERRORLOG= \
     CREDBROKER_PROCS=2 \
     CREDBROKER_INTERNAL_ALLOW="127.0.0.1 ::1" \
-    CREDBROKER_CONFIG=/etc/credbroker/config.json
+    CREDBROKER_CONFIG=/etc/credbroker/config.json \
+    CREDBROKER_UI_DIR=/usr/local/share/credbroker/ui
 
 USER 10001:10001
 EXPOSE 8080

@@ -199,6 +199,13 @@ describe('what the image build runs and copies', () => {
     assert.equal(copy.words.at(-1), `${finalEnv.CREDBROKER_BIN_DIR}/`);
   });
 
+  test('the runtime stage copies ui/ to the directory CREDBROKER_UI_DIR names (the page at /ui/)', () => {
+    const copy = copies(final).find((c) => c.words[0] === 'ui/');
+    assert.ok(copy, 'ui/ is not copied into the runtime stage');
+    assert.ok(finalEnv.CREDBROKER_UI_DIR, 'CREDBROKER_UI_DIR is not set in the runtime stage');
+    assert.equal(copy.words.at(-1).replace(/\/$/, ''), finalEnv.CREDBROKER_UI_DIR);
+  });
+
   test('every COPY source exists in the repo and is in the build context', () => {
     const ignored = dockerignore(readFileSync(join(src, '.dockerignore'), 'utf8'));
     for (const stage of parsed.stages) {

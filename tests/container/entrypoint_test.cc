@@ -56,6 +56,7 @@ class EntrypointFront final : public Front {
  public:
   EntrypointFront(const TestIssuer& issuer, StackOptions options)
       : Front(issuer, std::move(options), "entrypoint") {
+    ui_dir_ = copy_ui();  // the image's /usr/local/share/credbroker/ui (CREDBROKER_UI_DIR)
     keys_file_ = dir().file("keys");
     write_file(keys_file_, keys() + "\n");  // a mounted secret ends with a newline
     ::chmod(keys_file_.c_str(), 0600);
@@ -77,12 +78,14 @@ class EntrypointFront final : public Front {
     Env e = image_env(run_dir(), port(), "");  // the image's: lighttpd logs to its stderr
     e.emplace_back("CREDBROKER_CONFIG", config_path());
     e.emplace_back("CREDBROKER_KEYS_FILE", keys_file_);
+    e.emplace_back("CREDBROKER_UI_DIR", ui_dir_);
     for (const auto& kv : options().env) e.push_back(kv);
     return e;
   }
 
  private:
   std::string keys_file_;
+  std::string ui_dir_;
   std::optional<ChildProcess> process_;
 };
 
@@ -160,6 +163,14 @@ BOOST_AUTO_TEST_CASE(serves_the_api_through_lighttpd_with_the_keyring_from_the_k
              a.body);
   BOOST_TEST(a.body.find("ACCESS-TOKEN-SENTINEL") == std::string::npos);
   BOOST_TEST(S().front.log().find(S().front.keys()) == std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(serves_the_web_page_as_html_with_its_policy) {
+  const Answer a = S().front.request("GET", "/ui/");
+  BOOST_TEST(a.status == 200);
+  BOOST_TEST(a.header("content-type").value_or("") == "text/html; charset=utf-8");
+  BOOST_TEST(a.header("content-security-policy").value_or("").find("default-src 'none'") == 0u);
+  BOOST_TEST(a.header("x-content-type-options").value_or("") == "nosniff");
 }
 
 BOOST_AUTO_TEST_CASE(creates_the_document_root_and_records_the_mode) {

@@ -63,7 +63,8 @@ ApacheFront::ApacheFront(const TestIssuer& issuer, StackOptions options, Mode mo
       // The documented value for a gateway on the same host (Apache has no default).
       {"CREDBROKER_INTERNAL_ALLOW", "127.0.0.1 ::1"},
       {"CREDBROKER_PROXY_PREFIX", "/upstream/"},
-      {"CREDBROKER_IDENTITY_HEADER", this->options().identity_header}};
+      {"CREDBROKER_IDENTITY_HEADER", this->options().identity_header},
+      {"CREDBROKER_UI_DIR", copy_ui()}};
   // mod_authnz_fcgi reaches credbroker-authorize over TCP only, in both ways of running Apache.
   const int authorize_port = free_port();
   env.emplace_back("CREDBROKER_AUTHORIZE_ADDR", "127.0.0.1:" + std::to_string(authorize_port));

@@ -55,7 +55,8 @@ NginxFront::NginxFront(const TestIssuer& issuer, StackOptions options)
       {"CREDBROKER_ERRORLOG", dir().file("error.log")},
       {"CREDBROKER_NGINX_WORKERS", "1"},
       {"CREDBROKER_PROXY_HEADERS", proxy_headers},
-      {"CREDBROKER_IDENTITY_HEADER", this->options().identity_header}};
+      {"CREDBROKER_IDENTITY_HEADER", this->options().identity_header},
+      {"CREDBROKER_UI_DIR", copy_ui()}};
   const std::string config = dir().file("nginx.conf");
   render_config(env, config, dir().file("render.log"));
 

@@ -200,6 +200,21 @@ Answer Front::request(std::string_view method, std::string_view path,
   return Answer{answer->status, std::move(answer->headers), std::move(answer->body)};
 }
 
+std::string Front::copy_ui() const {
+  namespace fs = std::filesystem;
+  const fs::path to = dir().file("ui");
+  fs::create_directories(to);
+  for (const auto& entry : fs::directory_iterator(fs::path(CREDBROKER_SOURCE_DIR) / "ui")) {
+    const fs::path file = to / entry.path().filename();
+    fs::copy_file(entry.path(), file, fs::copy_options::overwrite_existing);
+    fs::permissions(file, fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read |
+                              fs::perms::others_read);
+  }
+  fs::permissions(to, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+                          fs::perms::others_read | fs::perms::others_exec);
+  return to.string();
+}
+
 Answer Front::get(std::string_view path, std::string_view token) {
   return request("GET", path, {{"Authorization", "Bearer " + std::string(token)}});
 }
@@ -224,7 +239,8 @@ LighttpdFront::LighttpdFront(const TestIssuer& issuer, StackOptions options)
            {"CREDBROKER_PROXY_PREFIX", "/upstream/"},
            {"CREDBROKER_PROXY_HEADERS", joined(this->options().proxy_headers)},
            {"CREDBROKER_IDENTITY_HEADER", this->options().identity_header},
-           {"CREDBROKER_PROXY_ORIGINS", joined(this->options().proxy_origins)}};
+           {"CREDBROKER_PROXY_ORIGINS", joined(this->options().proxy_origins)},
+           {"CREDBROKER_UI_DIR", copy_ui()}};
   for (const auto& e : handler_env()) p.env.push_back(e);
   // Handlers inherit lighttpd's stderr; lighttpd's own messages go to its error log.
   p.stdout_path = dir().file("front.stdout");

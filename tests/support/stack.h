@@ -132,6 +132,9 @@ class Front {
   std::vector<std::pair<std::string, std::string>> handler_env() const;
   /** Log files (besides "front.log" in dir()) that log() concatenates. */
   std::vector<std::string> log_files_;
+  /** A copy of the repository's ui/ in dir(), readable by every user (a front's workers may run
+   *  as "nobody"): what CREDBROKER_UI_DIR names. */
+  std::string copy_ui() const;
   /** Waits (bounded) for the port; throws with the logs if it never opens. */
   void wait_until_serving(std::string_view what) const;
 
