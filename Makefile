@@ -16,7 +16,7 @@ FUZZ_DIR ?= build-fuzz
 FUZZ_SMOKE_SECONDS ?= 5
 FUZZ_SECONDS ?= 300
 
-.PHONY: deps configure build build-all run test test-asan test-fuzz fuzz fuzz-build container-check lambda format clean
+.PHONY: deps configure build build-all run test test-asan test-fuzz fuzz fuzz-build container-check lambda bench format clean
 
 deps:
 	@scripts/install-deps $(DEPS_FLAGS)
@@ -34,6 +34,11 @@ build-all: configure
 
 run: build
 	@scripts/run-local
+
+# Throughput, latency, memory and start-up against physical floors (bench/README.md); not part of
+# `make test`. Writes bench/RESULTS.md and bench/ratios.svg.
+bench: build-all
+	@$(BUILD_DIR)/bin/credbroker-bench bench/RESULTS.md bench/ratios.svg
 
 test: build-all
 	@cd $(BUILD_DIR) && ctest --output-on-failure --no-tests=error -LE slow
