@@ -62,9 +62,12 @@ std::string server_key(std::string_view name, std::string_view url) {
   return std::string(name) + "_" + crypto::sha256_hex(material).substr(0, 16);
 }
 
-Result<Config, std::string> load_file(const std::string& path, const EnvLookup& env) {
+namespace {
+
+/** The whole file; on failure strerror's text. Buffers are cleansed: the file may hold secrets. */
+Result<std::string, std::string> read_whole_file(const std::string& path) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return Err(path + ": cannot read: " + std::strerror(errno));
+  if (fd < 0) return Err(std::string(std::strerror(errno)));
   std::string text;
   char buf[8192];
   while (true) {
@@ -75,12 +78,30 @@ Result<Config, std::string> load_file(const std::string& path, const EnvLookup& 
       const int saved = errno;
       ::close(fd);
       OPENSSL_cleanse(text.data(), text.size());
-      return Err(path + ": cannot read: " + std::strerror(saved));
+      OPENSSL_cleanse(buf, sizeof buf);
+      return Err(std::string(std::strerror(saved)));
     }
     text.append(buf, static_cast<std::size_t>(n));
   }
   ::close(fd);
   OPENSSL_cleanse(buf, sizeof buf);
+  return text;
+}
+
+}  // namespace
+
+FileLookup process_files() {
+  return read_whole_file;
+}
+
+Result<Config, std::string> parse(std::string_view json, const EnvLookup& env) {
+  return parse(json, env, process_files());
+}
+
+Result<Config, std::string> load_file(const std::string& path, const EnvLookup& env) {
+  auto read = read_whole_file(path);
+  if (!read) return Err(path + ": cannot read: " + read.error());
+  std::string& text = read.value();
 
   auto parsed = parse(text, env);
   // The file may hold client secrets; do not leave them behind in freed memory.

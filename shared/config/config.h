@@ -159,7 +159,15 @@ struct Config {
 using EnvLookup = std::function<std::optional<std::string>(std::string_view name)>;
 EnvLookup process_env();
 
+/** Reads a whole file (servers_file); injected so tests need no files. The error is a reason
+ *  such as "No such file or directory", never the content. */
+using FileLookup = std::function<Result<std::string, std::string>(const std::string& path)>;
+FileLookup process_files();
+
 /** Parses and validates a config document. The error is one line naming the field. */
+Result<Config, std::string> parse(std::string_view json, const EnvLookup& env,
+                                  const FileLookup& files);
+/** parse() reading servers_file from the file system. */
 Result<Config, std::string> parse(std::string_view json, const EnvLookup& env);
 /** Reads `path` and parses it; errors start with the path. */
 Result<Config, std::string> load_file(const std::string& path, const EnvLookup& env);

@@ -16,6 +16,7 @@
 
 #include "shared/config/config.h"
 #include "shared/config/syntax.h"
+#include "shared/crypto/cleanse.h"
 #include "shared/util/strings.h"
 
 namespace credbroker::config {
@@ -579,7 +580,13 @@ bool read_mode(const Fields& f, AuthBroker& b, Check& c) {
 
 bool read_auth_method(const Fields& f, AuthBroker& b, Check& c) {
   const Value* v = f.get("token_endpoint_auth_method");
-  if (v == nullptr) return true;
+  if (v == nullptr) {
+    // As the reference gateway documents: no client secret means a public client (RFC 6749
+    // §2.1), which authenticates with PKCE alone; a secret means client_secret_post.
+    b.token_endpoint_auth_method =
+        b.client_secret.empty() ? ClientAuthMethod::kNone : ClientAuthMethod::kClientSecretPost;
+    return true;
+  }
   const std::string_view s = v->IsString() ? view(*v) : std::string_view();
   if (s == "client_secret_post") {
     b.token_endpoint_auth_method = ClientAuthMethod::kClientSecretPost;
@@ -644,11 +651,18 @@ bool read_broker(const Value& v, const std::string& loc, const EnvLookup& env, A
 }
 
 /** `key_name`: the key in the object form ("mcpServers": {"github": {...}}), else nullopt. */
+/** Whose server object it is: ours (every key known), or the reference gateway's (servers_file),
+ *  whose other fields (protocol, command, enabled, shared, ...) are not ours to judge. */
+enum class ServerDialect { kOwn, kReference };
+
 bool read_server(const Value& v, const std::string& loc, std::optional<std::string_view> key_name,
-                 const EnvLookup& env, Server& s, Check& c) {
+                 const EnvLookup& env, Server& s, Check& c,
+                 ServerDialect dialect = ServerDialect::kOwn) {
   if (!v.IsObject()) return c.fail(loc, "must be an object");
   const Fields f(v, loc);
-  if (!check_keys(f, {"name", "url", "auth_broker"}, c)) return false;
+  if (dialect == ServerDialect::kOwn && !check_keys(f, {"name", "url", "auth_broker"}, c)) {
+    return false;
+  }
   if (key_name) {
     s.name = std::string(*key_name);
     const Value* name = f.get("name");
@@ -705,13 +719,104 @@ bool read_servers(const Fields& root, const EnvLookup& env, std::vector<Server>&
   return true;
 }
 
-bool read_config(const Value& doc, const EnvLookup& env, Config& cfg,
+/**
+ * The reference gateway's rule (its config's serverIsHTTPFamily): protocol http, sse or
+ * streamable-http; or no protocol (or "auto") with a url and no command.
+ */
+bool http_family(const Fields& f) {
+  const auto text = [&](std::string_view key) {
+    const Value* v = f.get(key);
+    return v != nullptr && v->IsString() ? std::string(view(*v)) : std::string();
+  };
+  const std::string protocol = text("protocol");
+  if (protocol == "http" || protocol == "sse" || protocol == "streamable-http") return true;
+  if (!protocol.empty() && protocol != "auto") return false;
+  return !text("url").empty() && text("command").empty();
+}
+
+/** One server of a reference config's mcpServers: read when HTTP-family, else skipped. */
+bool read_reference_server(const Value& v, const std::string& loc,
+                           std::optional<std::string_view> key_name, const EnvLookup& env,
+                           std::vector<Server>& out, std::vector<std::string>& locs, Check& c) {
+  if (!v.IsObject()) return c.fail(loc, "must be an object");
+  const Fields f(v, loc);
+  if (!http_family(f)) {
+    const Value* broker = f.get("auth_broker");
+    if (broker != nullptr && !broker->IsNull()) {
+      return c.fail(f.at("auth_broker"),
+                    "brokering is only for HTTP-family servers (protocol http, sse or "
+                    "streamable-http, or a url and no command); this one is stdio");
+    }
+    return true;  // not brokered and not HTTP: nothing credbroker serves
+  }
+  locs.push_back(loc);
+  return read_server(v, loc, key_name, env, out.emplace_back(), c, ServerDialect::kReference);
+}
+
+/**
+ * "servers_file": the absolute path of a reference gateway config whose "mcpServers" (an array,
+ * or an object keyed by name) are read; every other key of that file is the gateway's own.
+ */
+bool read_servers_file(const Fields& root, const EnvLookup& env, const FileLookup& files,
+                       std::vector<Server>& out, std::vector<std::string>& locs, Check& c) {
+  std::string path;
+  if (!read_string(root, "servers_file", path, c)) return false;
+  if (path.empty()) return true;
+  for (std::string_view key : {"servers", "mcpServers"}) {
+    if (root.get(key) != nullptr) {
+      return c.fail(root.at(key), "cannot be combined with \"servers_file\"");
+    }
+  }
+  if (path.front() != '/') return c.fail(root.at("servers_file"), "must be an absolute path");
+  auto text = files(path);
+  if (!text) return c.fail(root.at("servers_file"), "cannot read: " + text.error());
+  // The file holds client secrets: whatever happens below, its text does not outlive this call.
+  struct Cleanse {
+    std::string& s;
+    ~Cleanse() { crypto::cleanse(s); }
+  } cleanse_text{text.value()};
+  const std::string& json = text.value();
+  const std::string loc = "servers_file";
+  if (json.find('\0') != std::string::npos) return c.fail(loc, "invalid JSON: NUL byte");
+  rapidjson::Document doc;
+  doc.Parse<rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag>(json.data(),
+                                                                                    json.size());
+  if (doc.HasParseError()) {
+    return c.fail(loc, "invalid JSON at offset " + std::to_string(doc.GetErrorOffset()) + ": " +
+                           rapidjson::GetParseError_En(doc.GetParseError()));
+  }
+  if (!doc.IsObject()) return c.fail(loc, "must be a JSON object");
+  const Fields file(doc, loc);
+  const Value* list = file.get("mcpServers");
+  if (list == nullptr) return c.fail(loc, "has no \"mcpServers\"");
+  const std::string list_loc = file.at("mcpServers");
+  if (list->IsArray()) {
+    for (rapidjson::SizeType i = 0; i < list->Size(); ++i) {
+      if (!read_reference_server((*list)[i], item(list_loc, i), std::nullopt, env, out, locs, c)) {
+        return false;
+      }
+    }
+    return true;
+  }
+  if (!list->IsObject()) return c.fail(list_loc, "must be an array or an object");
+  const Fields by_name(*list, list_loc);
+  if (!check_unique_keys(by_name, c)) return false;
+  for (const auto& member : list->GetObject()) {
+    const std::string_view name = view(member.name);
+    if (!read_reference_server(member.value, by_name.at(name), name, env, out, locs, c)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+bool read_config(const Value& doc, const EnvLookup& env, const FileLookup& files, Config& cfg,
                  std::vector<std::string>& server_locs, Check& c) {
   const Fields root(doc, "");
   return check_keys(root,
                     {"public_base_url", "ui_redirect", "identity", "resolve", "authorize", "redis",
                      "http", "flow_ttl_seconds", "max_pending_flows_per_user", "servers",
-                     "mcpServers", "audit", "limits"},
+                     "mcpServers", "servers_file", "audit", "limits"},
                     c) &&
          read_public_base_url(root, cfg, c) && read_ui_redirect(root, cfg, c) &&
          read_identity(root, cfg.identity, c) && read_resolve(root, cfg.resolve, c) &&
@@ -720,7 +825,8 @@ bool read_config(const Value& doc, const EnvLookup& env, Config& cfg,
          read_limits(root, cfg.limits, c) &&
          read_int(root, "flow_ttl_seconds", 30, 86400, cfg.flow_ttl_seconds, c) &&
          read_int(root, "max_pending_flows_per_user", 1, 1000, cfg.max_pending_flows_per_user, c) &&
-         read_servers(root, env, cfg.servers, server_locs, c);
+         read_servers(root, env, cfg.servers, server_locs, c) &&
+         read_servers_file(root, env, files, cfg.servers, server_locs, c);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -737,6 +843,10 @@ bool validate_broker(const AuthBroker& b, const std::string& loc, Check& c) {
   // Microsoft identity platform OBO: "scope" is required on the request.
   if (b.mode == BrokerMode::kEntraObo && b.scopes.empty()) {
     return c.fail(child(loc, "scopes"), "required for mode " + mode);
+  }
+  // The on-behalf-of flow is for confidential clients only (Microsoft identity platform).
+  if (b.mode == BrokerMode::kEntraObo && b.client_secret.empty()) {
+    return c.fail(child(loc, "client_secret"), "required for mode " + mode);
   }
   switch (b.token_endpoint_auth_method) {
     case ClientAuthMethod::kClientSecretPost:
@@ -812,7 +922,8 @@ bool validate(const Config& cfg, const std::vector<std::string>& server_locs, Ch
 
 }  // namespace
 
-Result<Config, std::string> parse(std::string_view json, const EnvLookup& env) {
+Result<Config, std::string> parse(std::string_view json, const EnvLookup& env,
+                                  const FileLookup& files) {
   // RapidJSON's memory stream reads a NUL as the end of the text and would ignore what follows.
   if (const auto nul = json.find('\0'); nul != std::string_view::npos) {
     return Err("config: invalid JSON at offset " + std::to_string(nul) + ": NUL byte");
@@ -830,7 +941,8 @@ Result<Config, std::string> parse(std::string_view json, const EnvLookup& env) {
   Config cfg;
   Check check;
   std::vector<std::string> server_locs;
-  if (!read_config(doc, env, cfg, server_locs, check) || !validate(cfg, server_locs, check)) {
+  if (!read_config(doc, env, files, cfg, server_locs, check) ||
+      !validate(cfg, server_locs, check)) {
     return Err(check.error());
   }
   return cfg;

@@ -154,7 +154,10 @@ Front::Front(const TestIssuer& issuer, StackOptions options, std::string_view ta
       "\"flow_ttl_seconds\": " + std::to_string(options_.flow_ttl_seconds) +
       ", \"max_pending_flows_per_user\": " + std::to_string(options_.max_pending_flows_per_user) +
       (options_.limits.empty() ? std::string() : ", \"limits\": " + options_.limits) +
-      ", \"servers\": " + options_.servers_json + options_.extra_config + "}";
+      (options_.servers_file.empty()
+           ? ", \"servers\": " + options_.servers_json
+           : ", \"servers_file\": " + json_string(options_.servers_file)) +
+      options_.extra_config + "}";
   write_file(config_path_, config);
   client_ = http::make_curl_client(
       {.connect_timeout_ms = 2000, .total_timeout_ms = 20000, .max_body_bytes = 4 << 20});

@@ -69,6 +69,8 @@ struct StackOptions {
   bool sealing = true;  // CREDBROKER_KEYS set
   std::string keys;     // with sealing: this keyring spec (empty: a fresh random key)
   std::string servers_json = default_servers_json();
+  // Non-empty: "servers_file" (a reference gateway config's path) instead of "servers".
+  std::string servers_file;
   std::int64_t flow_ttl_seconds = 600;
   std::int64_t max_pending_flows_per_user = 16;
   // The "limits" object. Suites connect one user many times a minute, so stacks lift the per-user

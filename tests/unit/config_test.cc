@@ -7,6 +7,7 @@
 #include <rapidjson/writer.h>
 
 #include <boost/test/unit_test.hpp>
+#include <cstdio>
 #include <map>
 #include <string>
 
@@ -204,6 +205,139 @@ BOOST_AUTO_TEST_CASE(broker_defaults_to_oauth_connect_and_client_secret_post) {
   BOOST_TEST((b.token_endpoint_auth_method == ClientAuthMethod::kClientSecretPost));
   BOOST_TEST(b.scopes.empty());
   BOOST_TEST(b.authorization_params.empty());
+}
+
+BOOST_AUTO_TEST_CASE(no_client_secret_means_a_public_client_as_the_reference_gateway_documents) {
+  // A reference gateway's auth_broker block without client_secret loads unchanged: PKCE only.
+  const Config cfg =
+      parse_ok(ConfigJson().server(kGithub).erase("/servers/0/auth_broker/client_secret").str());
+  const AuthBroker& b = *cfg.servers.at(0).auth_broker;
+  BOOST_TEST((b.token_endpoint_auth_method == ClientAuthMethod::kNone));
+  BOOST_TEST(b.client_secret.empty());
+  // Microsoft's on-behalf-of flow is for confidential clients only: a secret stays required.
+  BOOST_TEST(parse_error(ConfigJson().server(R"({"name": "b", "url": "https://b", "auth_broker": {
+          "mode": "entra_obo", "token_endpoint": "https://login/token", "client_id": "c",
+          "scopes": ["api://0000-1111/.default"]}})")) ==
+             "servers[0].auth_broker.client_secret: required for mode \"entra_obo\"");
+}
+
+/** A reference gateway config file (mcpproxy server edition): its own keys around mcpServers. */
+constexpr const char* kReferenceFile = R"({
+  "listen": "0.0.0.0:8080",
+  "data_dir": "/var/lib/mcpproxy",
+  "api_key": "reference-api-key",
+  "tls": {"enabled": false},
+  "mcpServers": [
+    {"name": "github", "url": "https://api.githubcopilot.com/mcp/", "protocol": "http",
+     "enabled": true, "shared": true, "quarantined": false, "headers": {"X-Team": "a"},
+     "auth_broker": {"mode": "oauth_connect",
+                     "authorization_endpoint": "https://github.example/login/oauth/authorize",
+                     "token_endpoint": "https://github.example/login/oauth/access_token",
+                     "client_id": "gh-client", "scopes": ["repo"],
+                     "header": "Authorization", "header_format": "Bearer {token}"}},
+    {"name": "jira", "url": "https://jira.example/mcp", "protocol": "sse",
+     "auth_broker": {"mode": "token_exchange", "token_endpoint": "https://sso.example/token",
+                     "client_id": "jira-client", "client_secret": "jira-secret",
+                     "resource": "https://jira.example"}},
+    {"name": "docs", "url": "https://docs.example/mcp"},
+    {"name": "files", "command": "npx", "args": ["-y", "server-filesystem", "/tmp"],
+     "protocol": "stdio", "env": {"A": "b"}, "enabled": false}
+  ]
+})";
+
+FileLookup files_with(std::map<std::string, std::string> files) {
+  return [files = std::move(files)](const std::string& path) -> Result<std::string, std::string> {
+    const auto it = files.find(path);
+    if (it == files.end()) return Err(std::string("No such file or directory"));
+    return it->second;
+  };
+}
+
+Result<Config, std::string> parse_with_file(ConfigJson json, const std::string& file) {
+  return parse(json.set("/servers_file", R"("/etc/mcpproxy/config.json")").str(), no_env(),
+               files_with({{"/etc/mcpproxy/config.json", file}}));
+}
+
+BOOST_AUTO_TEST_CASE(servers_file_reads_the_reference_gateways_mcp_servers) {
+  auto cfg = parse_with_file(ConfigJson(), kReferenceFile);
+  BOOST_REQUIRE_MESSAGE(cfg.ok(), (cfg.ok() ? "" : cfg.error()));
+  const auto& servers = cfg.value().servers;
+  // The stdio server without a broker is not credbroker's; every other key of the file is ignored.
+  BOOST_REQUIRE(servers.size() == 3u);
+  BOOST_TEST(servers[0].name == "github");
+  const AuthBroker& gh = *servers[0].auth_broker;
+  BOOST_TEST((gh.token_endpoint_auth_method == ClientAuthMethod::kNone));  // no secret: public
+  BOOST_TEST(gh.header == "Authorization");
+  BOOST_TEST(gh.header_format == "Bearer {token}");
+  BOOST_TEST((servers[1].auth_broker->mode == BrokerMode::kTokenExchange));
+  BOOST_TEST(servers[1].auth_broker->client_secret == "jira-secret");
+  BOOST_TEST(!servers[2].auth_broker.has_value());
+  BOOST_TEST(servers[0].key == server_key("github", "https://api.githubcopilot.com/mcp/"));
+}
+
+BOOST_AUTO_TEST_CASE(servers_file_in_the_object_form) {
+  auto cfg = parse_with_file(ConfigJson(), R"({"mcpServers": {"github": {
+      "url": "https://gh.example/mcp", "auth_broker": {"authorization_endpoint":
+      "https://gh.example/authorize", "token_endpoint": "https://gh.example/token",
+      "client_id": "c"}}}})");
+  BOOST_REQUIRE_MESSAGE(cfg.ok(), (cfg.ok() ? "" : cfg.error()));
+  BOOST_TEST(cfg.value().servers.at(0).name == "github");
+}
+
+BOOST_AUTO_TEST_CASE(servers_file_errors_are_clear) {
+  const auto error = [](const ConfigJson& json, const std::string& file) {
+    auto cfg = parse_with_file(json, file);
+    BOOST_REQUIRE(!cfg.ok());
+    return cfg.error();
+  };
+  BOOST_TEST(error(ConfigJson(), R"({"mcpServers": [{"name": "files", "command": "npx",
+      "protocol": "stdio", "auth_broker": {"token_endpoint": "https://t", "client_id": "c"}}]})") ==
+             "servers_file.mcpServers[0].auth_broker: brokering is only for HTTP-family servers "
+             "(protocol http, sse or streamable-http, or a url and no command); this one is stdio");
+  // Without a protocol, a command makes it stdio, as the reference decides.
+  BOOST_TEST(error(ConfigJson(), R"({"mcpServers": [{"name": "x", "url": "https://x",
+      "command": "run-x", "auth_broker": {"token_endpoint": "https://t", "client_id": "c"}}]})")
+                 .find("this one is stdio") != std::string::npos);
+  BOOST_TEST(error(ConfigJson(), R"({"listen": ":8080"})") ==
+             "servers_file: has no \"mcpServers\"");
+  BOOST_TEST(
+      error(ConfigJson(), "{\"mcpServers\": [").rfind("servers_file: invalid JSON at offset", 0) ==
+      0);
+  BOOST_TEST(error(ConfigJson().server(kGithub), kReferenceFile) ==
+             "servers: cannot be combined with \"servers_file\"");
+  // A broker's own fields are checked as in credbroker's config, with the file's location.
+  BOOST_TEST(error(ConfigJson(), R"({"mcpServers": [{"name": "g", "url": "https://g",
+      "auth_broker": {"mode": "oauth_connect", "token_endpoint": "https://t", "client_id": "c",
+      "colour": "red"}}]})") == "servers_file.mcpServers[0].auth_broker.colour: unknown field");
+  auto missing = parse(ConfigJson().set("/servers_file", R"("/nowhere/config.json")").str(),
+                       no_env(), files_with({}));
+  BOOST_REQUIRE(!missing.ok());
+  BOOST_TEST(missing.error() == "servers_file: cannot read: No such file or directory");
+  auto relative =
+      parse(ConfigJson().set("/servers_file", R"("config.json")").str(), no_env(), files_with({}));
+  BOOST_REQUIRE(!relative.ok());
+  BOOST_TEST(relative.error() == "servers_file: must be an absolute path");
+}
+
+BOOST_AUTO_TEST_CASE(servers_file_is_read_from_disk_by_load_file) {
+  testing::TempDir dir("credbroker-config-reference");
+  const std::string reference = dir.file("mcp_config.json");
+  {
+    std::FILE* f = std::fopen(reference.c_str(), "w");
+    BOOST_REQUIRE(f != nullptr);
+    std::fputs(kReferenceFile, f);
+    std::fclose(f);
+  }
+  const std::string own = dir.file("credbroker.json");
+  {
+    std::FILE* f = std::fopen(own.c_str(), "w");
+    BOOST_REQUIRE(f != nullptr);
+    std::fputs(ConfigJson().set("/servers_file", "\"" + reference + "\"").str().c_str(), f);
+    std::fclose(f);
+  }
+  auto cfg = load_file(own, no_env());
+  BOOST_REQUIRE_MESSAGE(cfg.ok(), (cfg.ok() ? "" : cfg.error()));
+  BOOST_TEST(cfg.value().servers.size() == 3u);
 }
 
 BOOST_AUTO_TEST_CASE(token_exchange_and_obo_need_no_authorization_endpoint) {
@@ -686,10 +820,13 @@ BOOST_AUTO_TEST_CASE(client_secret_rules) {
   BOOST_TEST(parse_error(ConfigJson().server(kGithub).set(
                  "/servers/0/auth_broker/client_secret_env", R"("GH_SECRET")")) ==
              "servers[0].auth_broker.client_secret_env: cannot be combined with client_secret");
-  BOOST_TEST(
-      parse_error(ConfigJson().server(kGithub).erase("/servers/0/auth_broker/client_secret")) ==
-      "servers[0].auth_broker.client_secret: required for token_endpoint_auth_method "
-      "\"client_secret_post\"");
+  BOOST_TEST(parse_error(ConfigJson()
+                             .server(kGithub)
+                             .erase("/servers/0/auth_broker/client_secret")
+                             .set("/servers/0/auth_broker/token_endpoint_auth_method",
+                                  R"("client_secret_post")")) ==
+             "servers[0].auth_broker.client_secret: required for token_endpoint_auth_method "
+             "\"client_secret_post\"");
   BOOST_TEST(parse_error(ConfigJson()
                              .server(kGithub)
                              .erase("/servers/0/auth_broker/client_secret")
