@@ -545,6 +545,13 @@ BOOST_AUTO_TEST_CASE(no_secret_in_any_answer_log_line_or_redis_value) {
         BOOST_TEST(type == "string");
         BOOST_TEST(sealed(S().redis.cli({"GET", key.str}).str));
         flow = true;
+      } else if (key.str.starts_with("credbroker:gen:{")) {
+        // A user's record generations (bumped by the delete): field = server key, value a number.
+        BOOST_TEST(type == "hash");
+        const auto fields = S().redis.cli({"HGETALL", key.str}).elements;
+        for (std::size_t i = 1; i < fields.size(); i += 2) {
+          BOOST_TEST(fields[i].str.find_first_not_of("0123456789") == std::string::npos);
+        }
       } else if (key.str.starts_with("credbroker:rate:{")) {
         // A per-user rate-limit counter: a number only.
         BOOST_TEST(type == "string");
