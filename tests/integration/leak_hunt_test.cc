@@ -268,10 +268,14 @@ std::vector<Seen> dump_redis() {
 }
 
 /** The sealed record layout (shared/crypto/seal.h): 0x01, key id length, key id, then bytes. */
+/** A sealed record: format 1 (flows), or format 2 (credentials: an 8-byte generation follows the
+ *  key id). */
 bool sealed(std::string_view value) {
-  const std::string prefix =
-      std::string("\x01", 1) + static_cast<char>(kKeyId.size()) + std::string(kKeyId);
-  return value.substr(0, prefix.size()) == prefix && value.size() > prefix.size() + 12 + 16;
+  const std::string id = static_cast<char>(kKeyId.size()) + std::string(kKeyId);
+  const std::string v1 = std::string("\x01", 1) + id;
+  const std::string v2 = std::string("\x02", 1) + id;
+  if (value.substr(0, v1.size()) == v1) return value.size() > v1.size() + 12 + 16;
+  return value.substr(0, v2.size()) == v2 && value.size() > v2.size() + 8 + 12 + 16;
 }
 
 Secrets secrets_of(const Hunt& hunt) {
