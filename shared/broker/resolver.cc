@@ -138,8 +138,8 @@ Outcome Resolver::renew_as_owner(Call& call) {
     // RFC 6749 §5.2: the refresh token is invalid, expired or revoked; only a connect helps.
     if (!call.exchanges() && token.error().oauth_error == "invalid_grant") {
       // model: refresh.invalid_grant
-      auto marked = credentials_.put_if(user, server.key, refused(*current->credential, now),
-                                        current->version);
+      auto marked =
+          credentials_.put_if(user, server.key, refused(*current->credential, now), *current);
       if (!marked) return store_failed(marked.error());
       // Another renewal wrote meanwhile (with a newer refresh token, perhaps): that record
       // decides, not our refusal.
@@ -159,7 +159,7 @@ Outcome Resolver::renew_as_owner(Call& call) {
       call.exchanges() ? from_exchange(*token, call.broker, now, call.subject.expires_at)
                        : after_refresh(*current->credential, *token, now);
   // model: refresh.granted_write
-  auto written = credentials_.put_if(user, server.key, renewed, current->version);
+  auto written = credentials_.put_if(user, server.key, renewed, *current);
   if (!written) return store_failed(written.error());
   // Our lock expired and another renewal wrote first: theirs is newer, ours is dropped.
   if (!written->has_value()) return settle_newer(call, what);

@@ -11,7 +11,9 @@ namespace credbroker::crypto {
 
 namespace {
 
-constexpr unsigned char kVersion = 0x01;
+constexpr unsigned char kVersion1 = 0x01;  // no generation
+constexpr unsigned char kVersion2 = 0x02;  // with a generation
+constexpr std::size_t kGenerationBytes = 8;
 constexpr std::size_t kNonceBytes = 12;  // 96 bits, the GCM default (NIST SP 800-38D §8.2)
 constexpr std::size_t kTagBytes = 16;
 constexpr std::size_t kMaxIdLength = 64;  // Keyring's limit; anything longer is not ours
@@ -32,26 +34,41 @@ const unsigned char* bytes(std::string_view s) {
   return reinterpret_cast<const unsigned char*>(s.data());
 }
 
-void append_field(std::string& out, std::string_view field) {
-  const std::uint64_t n = field.size();
+void append_be64(std::string& out, std::uint64_t n) {
   for (int shift = 56; shift >= 0; shift -= 8) {
     out.push_back(static_cast<char>((n >> shift) & 0xFF));
   }
+}
+
+std::uint64_t read_be64(std::string_view bytes8) {
+  std::uint64_t n = 0;
+  for (const char c : bytes8) n = (n << 8) | static_cast<unsigned char>(c);
+  return n;
+}
+
+void append_field(std::string& out, std::string_view field) {
+  append_be64(out, field.size());
   out.append(field);
 }
 
 // Associated data: the version and key id from the record header plus where the record lives,
 // each length-prefixed (8-byte big-endian) so that no two different tuples encode the same way:
-// ("ab", "c") and ("a", "bc") differ.
-std::string associated_data(std::string_view key_id, const SealContext& where) {
+// ("ab", "c") and ("a", "bc") differ. Format 2 adds the generation, last.
+std::string associated_data(std::string_view key_id, const SealContext& where,
+                            std::optional<std::uint64_t> generation) {
   std::string ad;
-  ad.reserve(1 + 4 * 8 + key_id.size() + where.user.size() + where.server_key.size() +
-             where.kind.size());
-  ad.push_back(static_cast<char>(kVersion));
+  ad.reserve(1 + 5 * 8 + key_id.size() + where.user.size() + where.server_key.size() +
+             where.kind.size() + kGenerationBytes);
+  ad.push_back(static_cast<char>(generation ? kVersion2 : kVersion1));
   append_field(ad, key_id);
   append_field(ad, where.user);
   append_field(ad, where.server_key);
   append_field(ad, where.kind);
+  if (generation) {
+    std::string g;
+    append_be64(g, *generation);
+    append_field(ad, g);
+  }
   return ad;
 }
 
@@ -96,16 +113,18 @@ std::string seal(const Keyring& keyring, Random& random, const SealContext& wher
   if (nonce.size() != kNonceBytes) throw std::logic_error("seal: Random returned a short nonce");
 
   std::string record;
-  record.reserve(2 + key.id.size() + kNonceBytes + plaintext.size() + kTagBytes);
-  record.push_back(static_cast<char>(kVersion));
+  record.reserve(2 + key.id.size() + kGenerationBytes + kNonceBytes + plaintext.size() + kTagBytes);
+  record.push_back(static_cast<char>(where.generation ? kVersion2 : kVersion1));
   record.push_back(static_cast<char>(key.id.size()));
   record.append(key.id);
+  if (where.generation) append_be64(record, *where.generation);
   record.append(nonce);
   const std::size_t ct_offset = record.size();
   record.resize(ct_offset + plaintext.size() + kTagBytes);
   auto* out = reinterpret_cast<unsigned char*>(record.data());
 
-  const CipherCtx ctx = start(key.bytes, nonce, associated_data(key.id, where), true);
+  const CipherCtx ctx =
+      start(key.bytes, nonce, associated_data(key.id, where, where.generation), true);
   crypt(ctx.get(), plaintext, out + ct_offset, true);
   int len = 0;
   if (EVP_EncryptFinal_ex(ctx.get(), out + ct_offset + plaintext.size(), &len) != 1 || len != 0) {
@@ -121,16 +140,30 @@ std::string seal(const Keyring& keyring, Random& random, const SealContext& wher
 Result<std::string, OpenError> open(const Keyring& keyring, const SealContext& where,
                                     std::string_view record) {
   // Every length is checked against what is left before anything is read.
-  if (record.size() < 2 || static_cast<unsigned char>(record[0]) != kVersion) {
+  if (record.size() < 2) return Err(OpenError::kMalformed);
+  const auto version = static_cast<unsigned char>(record[0]);
+  // A format the caller does not take is malformed: flows (no generation) are format 1 only.
+  if (version != kVersion1 && !(version == kVersion2 && where.generation)) {
     return Err(OpenError::kMalformed);
   }
   const std::size_t id_length = static_cast<unsigned char>(record[1]);
   if (id_length == 0 || id_length > kMaxIdLength) return Err(OpenError::kMalformed);
-  if (record.size() < 2 + id_length + kNonceBytes + kTagBytes) return Err(OpenError::kMalformed);
+  const std::size_t generation_bytes = version == kVersion2 ? kGenerationBytes : 0;
+  if (record.size() < 2 + id_length + generation_bytes + kNonceBytes + kTagBytes) {
+    return Err(OpenError::kMalformed);
+  }
 
   const std::string_view key_id = record.substr(2, id_length);
-  const std::string_view nonce = record.substr(2 + id_length, kNonceBytes);
-  const std::size_t ct_offset = 2 + id_length + kNonceBytes;
+  // Format 1 predates generations: it stands for generation 0 and is stale after any delete.
+  const std::optional<std::uint64_t> generation =
+      version == kVersion2
+          ? std::optional<std::uint64_t>(read_be64(record.substr(2 + id_length, kGenerationBytes)))
+          : std::nullopt;
+  if (where.generation && generation.value_or(0) != *where.generation) {
+    return Err(OpenError::kStale);
+  }
+  const std::string_view nonce = record.substr(2 + id_length + generation_bytes, kNonceBytes);
+  const std::size_t ct_offset = 2 + id_length + generation_bytes + kNonceBytes;
   const std::size_t ct_size = record.size() - ct_offset - kTagBytes;
   const std::string_view ciphertext = record.substr(ct_offset, ct_size);
   // EVP_CTRL_GCM_SET_TAG takes a non-const pointer; copy so the caller's buffer is never written.
@@ -139,7 +172,7 @@ Result<std::string, OpenError> open(const Keyring& keyring, const SealContext& w
   const Key* key = keyring.find(key_id);
   if (key == nullptr) return Err(OpenError::kUnknownKeyId);
 
-  const CipherCtx ctx = start(key->bytes, nonce, associated_data(key_id, where), false);
+  const CipherCtx ctx = start(key->bytes, nonce, associated_data(key_id, where, generation), false);
   std::string plaintext(ct_size, '\0');
   auto* out = reinterpret_cast<unsigned char*>(plaintext.data());
   crypt(ctx.get(), ciphertext, out, false);
@@ -164,6 +197,8 @@ std::string_view describe(OpenError e) {
       return "unknown_key_id";
     case OpenError::kAuthFailed:
       return "auth_failed";
+    case OpenError::kStale:
+      return "stale";
   }
   return "malformed";
 }

@@ -3,10 +3,15 @@
 // record to its place, so a record copied to another user's field or another server's field fails
 // to open (docs/architecture.md "Data in Redis").
 //
-// Layout: version (1 byte, 0x01) ‖ key id length (1 byte) ‖ key id ‖ nonce (12) ‖ ciphertext ‖
+// Format 1: version (1 byte, 0x01) ‖ key id length (1 byte) ‖ key id ‖ nonce (12) ‖ ciphertext ‖
 // tag (16). The associated data is the version byte followed by key id, user, server key and kind,
 // each prefixed with its length as 8 bytes big-endian, so no two places share an encoding.
+// Format 2 (a record with a generation, for freshness): version 0x02 ‖ key id length ‖ key id ‖
+// generation (8 bytes big-endian) ‖ nonce ‖ ciphertext ‖ tag; the associated data is format 1's
+// with 0x02 first and the generation (length-prefixed, 8 bytes) last.
 
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -21,15 +26,21 @@ struct SealContext {
   std::string_view user;
   std::string_view server_key;
   std::string_view kind;  // "credential", "flow"
+  // The record's generation (freshness, docs/architecture.md "Data in Redis"). Set: seal() writes
+  // format 2 with it, and open() accepts a format-2 record of exactly this generation, or a
+  // format-1 record (written before generations existed) only when it is 0. nullopt: format 1
+  // only (flows).
+  std::optional<std::uint64_t> generation = std::nullopt;
 };
 
 enum class OpenError {
   kMalformed,     // too short, wrong version byte, bad lengths
   kUnknownKeyId,  // sealed with a key this keyring does not hold
   kAuthFailed,    // tag mismatch: tampered, or moved to another user/server/kind
+  kStale,         // sealed under another generation than the current one (deleted since)
 };
 
-/** The log label of an OpenError: "malformed", "unknown_key_id", "auth_failed". */
+/** The log label of an OpenError: "malformed", "unknown_key_id", "auth_failed", "stale". */
 std::string_view describe(OpenError e);
 
 /**

@@ -65,6 +65,24 @@ std::string_view kind_name(RedisError e) {
   return e == RedisError::kUnreachable ? "unreachable" : "rejected";
 }
 
+// A put that keeps losing to deletes gives up after this many seals (each one round trip more).
+constexpr int kPutAttempts = 3;
+
+/** A generation as Redis holds it: nil = 0, else a canonical non-negative decimal (HINCRBY's
+ *  form). Anything else is not ours: nullopt, and the caller fails closed. */
+std::optional<std::int64_t> parse_generation(const Reply& reply) {
+  if (reply.type == Reply::Type::kNil) return 0;
+  if (reply.type != Reply::Type::kString) return std::nullopt;
+  const std::string& s = reply.str;
+  if (s.empty() || s.size() > 18 || (s.size() > 1 && s[0] == '0')) return std::nullopt;
+  std::int64_t n = 0;
+  for (const char c : s) {
+    if (c < '0' || c > '9') return std::nullopt;
+    n = n * 10 + (c - '0');
+  }
+  return n;
+}
+
 }  // namespace
 
 std::string encode_credential(const Credential& c) {
@@ -130,18 +148,39 @@ std::string CredentialStore::hash_key(std::string_view user) const {
   return prefix_ + "cred:{" + std::string(user) + "}";
 }
 
+std::string CredentialStore::generation_key(std::string_view user) const {
+  return prefix_ + "gen:{" + std::string(user) + "}";
+}
+
 Result<std::map<std::string, Credential>, StoreError> CredentialStore::load_all(
     std::string_view user) {
   if (!enabled()) return Err(StoreError::kDisabled);
-  auto reply = redis_.command({"HGETALL", hash_key(user)});
+  auto reply = redis_.command(
+      {"EVAL", std::string(scripts::kLoadCredentials), "2", hash_key(user), generation_key(user)});
   if (!reply) return unavailable("load_all", reply.error());
-  if (reply->type != Reply::Type::kArray || reply->elements.size() % 2 != 0) {
-    return unavailable("load_all", {RedisError::kRejected, "unexpected reply to HGETALL"});
+  const auto well_formed = [](const Reply& r) {
+    return r.type == Reply::Type::kArray && r.elements.size() % 2 == 0;
+  };
+  if (reply->type != Reply::Type::kArray || reply->elements.size() != 2 ||
+      !well_formed(reply->elements[0]) || !well_formed(reply->elements[1])) {
+    return unavailable("load_all", {RedisError::kRejected, "unexpected reply to EVAL"});
+  }
+  const auto& records = reply->elements[0].elements;
+  const auto& generation_fields = reply->elements[1].elements;
+  std::map<std::string_view, const Reply*> generations;
+  for (std::size_t i = 0; i + 1 < generation_fields.size(); i += 2) {
+    generations.emplace(generation_fields[i].str, &generation_fields[i + 1]);
   }
   std::map<std::string, Credential> out;
-  for (std::size_t i = 0; i + 1 < reply->elements.size(); i += 2) {
-    const std::string& server_key = reply->elements[i].str;
-    if (auto c = open_record(user, server_key, reply->elements[i + 1].str)) {
+  for (std::size_t i = 0; i + 1 < records.size(); i += 2) {
+    const std::string& server_key = records[i].str;
+    const auto g = generations.find(server_key);
+    const auto generation =
+        g == generations.end() ? std::optional<std::int64_t>(0) : parse_generation(*g->second);
+    if (!generation) {
+      return unavailable("load_all", {RedisError::kRejected, "generation is not a number"});
+    }
+    if (auto c = open_record(user, server_key, *generation, records[i + 1].str)) {
       out.emplace(server_key, std::move(*c));
     }
   }
@@ -150,55 +189,69 @@ Result<std::map<std::string, Credential>, StoreError> CredentialStore::load_all(
 
 Result<std::optional<Credential>, StoreError> CredentialStore::load(std::string_view user,
                                                                     std::string_view server_key) {
-  if (!enabled()) return Err(StoreError::kDisabled);
-  auto reply = redis_.command({"HGET", hash_key(user), std::string(server_key)});
-  if (!reply) return unavailable("load", reply.error());
-  if (reply->type == Reply::Type::kNil) return std::optional<Credential>();
-  if (reply->type != Reply::Type::kString) {
-    return unavailable("load", {RedisError::kRejected, "unexpected reply to HGET"});
-  }
-  return open_record(user, server_key, reply->str);
+  auto record = load_versioned(user, server_key);
+  if (!record) return Err(record.error());
+  return std::move(record->credential);
 }
 
 Result<Unit, StoreError> CredentialStore::put(std::string_view user, std::string_view server_key,
                                               const Credential& credential) {
   if (!enabled()) return Err(StoreError::kDisabled);
-  std::string json = encode_credential(credential);
-  const crypto::SealContext where{user, server_key, kKind};
-  std::string sealed = crypto::seal(keyring_, random_, where, json);
-  cleanse(json);
-  auto reply = redis_.command({"HSET", hash_key(user), std::string(server_key), sealed});
-  if (!reply) return unavailable("put", reply.error());
-  return Unit{};
+  for (int attempt = 0; attempt < kPutAttempts; ++attempt) {
+    auto current = redis_.command({"HGET", generation_key(user), std::string(server_key)});
+    if (!current) return unavailable("put", current.error());
+    const auto generation = parse_generation(*current);
+    if (!generation) {
+      return unavailable("put", {RedisError::kRejected, "generation is not a number"});
+    }
+    const std::string sealed = seal_record(user, server_key, *generation, credential);
+    auto reply = redis_.command({"EVAL", std::string(scripts::kPutCredential), "2", hash_key(user),
+                                 generation_key(user), std::string(server_key),
+                                 std::to_string(*generation), sealed});
+    if (!reply) return unavailable("put", reply.error());
+    if (reply->type != Reply::Type::kInteger) {
+      return unavailable("put", {RedisError::kRejected, "unexpected reply to EVAL"});
+    }
+    if (reply->integer == 1) return Unit{};
+    // A delete bumped the generation after we read it: seal again under the new one.
+  }
+  return unavailable("put", {RedisError::kRejected, "generation kept moving"});
 }
 
 Result<VersionedCredential, StoreError> CredentialStore::load_versioned(
     std::string_view user, std::string_view server_key) {
   if (!enabled()) return Err(StoreError::kDisabled);
-  auto reply = redis_.command({"HGET", hash_key(user), std::string(server_key)});
+  auto reply = redis_.command({"EVAL", std::string(scripts::kLoadCredential), "2", hash_key(user),
+                               generation_key(user), std::string(server_key)});
   if (!reply) return unavailable("load", reply.error());
-  if (reply->type == Reply::Type::kNil) return VersionedCredential{};
-  if (reply->type != Reply::Type::kString) {
-    return unavailable("load", {RedisError::kRejected, "unexpected reply to HGET"});
+  const auto nil_or_string = [](const Reply& r) {
+    return r.type == Reply::Type::kNil || r.type == Reply::Type::kString;
+  };
+  if (reply->type != Reply::Type::kArray || reply->elements.size() != 2 ||
+      !nil_or_string(reply->elements[0]) || !nil_or_string(reply->elements[1])) {
+    return unavailable("load", {RedisError::kRejected, "unexpected reply to EVAL"});
+  }
+  const auto generation = parse_generation(reply->elements[1]);
+  if (!generation) {
+    return unavailable("load", {RedisError::kRejected, "generation is not a number"});
   }
   VersionedCredential out;
-  out.credential = open_record(user, server_key, reply->str);
-  out.version = std::move(reply->str);
+  out.generation = *generation;
+  if (reply->elements[0].type == Reply::Type::kNil) return out;
+  out.credential = open_record(user, server_key, *generation, reply->elements[0].str);
+  out.version = std::move(reply->elements[0].str);
   return out;
 }
 
 // model: refresh.put_if
-Result<std::optional<std::string>, StoreError> CredentialStore::put_if(std::string_view user,
-                                                                       std::string_view server_key,
-                                                                       const Credential& credential,
-                                                                       std::string_view expected) {
+Result<std::optional<std::string>, StoreError> CredentialStore::put_if(
+    std::string_view user, std::string_view server_key, const Credential& credential,
+    const VersionedCredential& expected) {
   if (!enabled()) return Err(StoreError::kDisabled);
-  std::string json = encode_credential(credential);
-  const crypto::SealContext where{user, server_key, kKind};
-  std::string sealed = crypto::seal(keyring_, random_, where, json);
-  cleanse(json);
-  auto reply = redis_.command({"EVAL", std::string(scripts::kPutIf), "1", hash_key(user),
-                               std::string(server_key), std::string(expected), sealed});
+  std::string sealed = seal_record(user, server_key, expected.generation, credential);
+  auto reply = redis_.command({"EVAL", std::string(scripts::kPutIf), "2", hash_key(user),
+                               generation_key(user), std::string(server_key), expected.version,
+                               std::to_string(expected.generation), sealed});
   if (!reply) return unavailable("put_if", reply.error());
   if (reply->type != Reply::Type::kInteger) {
     return unavailable("put_if", {RedisError::kRejected, "unexpected reply to EVAL"});
@@ -210,9 +263,24 @@ Result<std::optional<std::string>, StoreError> CredentialStore::put_if(std::stri
 Result<Unit, StoreError> CredentialStore::remove(std::string_view user,
                                                  std::string_view server_key) {
   if (!enabled()) return Err(StoreError::kDisabled);
-  auto reply = redis_.command({"HDEL", hash_key(user), std::string(server_key)});
+  auto reply = redis_.command({"EVAL", std::string(scripts::kRemoveCredential), "2", hash_key(user),
+                               generation_key(user), std::string(server_key)});
   if (!reply) return unavailable("remove", reply.error());
+  if (reply->type != Reply::Type::kInteger) {
+    return unavailable("remove", {RedisError::kRejected, "unexpected reply to EVAL"});
+  }
   return Unit{};
+}
+
+Result<Resealed, StoreError> CredentialStore::reseal(std::string_view user,
+                                                     std::string_view server_key) {
+  auto current = load_versioned(user, server_key);
+  if (!current) return Err(current.error());
+  if (current->version.empty()) return Resealed::kAbsent;
+  if (!current->credential) return Resealed::kUnreadable;
+  auto written = put_if(user, server_key, *current->credential, *current);
+  if (!written) return Err(written.error());
+  return written->has_value() ? Resealed::kDone : Resealed::kChanged;
 }
 
 Credential::~Credential() {
@@ -224,10 +292,20 @@ void cleanse(Credential& credential) noexcept {
   crypto::cleanse(credential.refresh_token);
 }
 
+std::string CredentialStore::seal_record(std::string_view user, std::string_view server_key,
+                                         std::int64_t generation, const Credential& credential) {
+  std::string json = encode_credential(credential);
+  const crypto::SealContext where{user, server_key, kKind, static_cast<std::uint64_t>(generation)};
+  std::string sealed = crypto::seal(keyring_, random_, where, json);
+  cleanse(json);
+  return sealed;
+}
+
 std::optional<Credential> CredentialStore::open_record(std::string_view user,
                                                        std::string_view server_key,
+                                                       std::int64_t generation,
                                                        std::string_view record) {
-  const crypto::SealContext where{user, server_key, kKind};
+  const crypto::SealContext where{user, server_key, kKind, static_cast<std::uint64_t>(generation)};
   auto opened = crypto::open(keyring_, where, record);
   std::optional<Credential> c;
   if (opened) {

@@ -1,6 +1,8 @@
 #pragma once
 // Per-user credentials in Redis: one hash per user, key "<prefix>cred:{<user>}" (the hash tag keeps
-// a user's data in one cluster slot), field = server key, value = sealed credential record.
+// a user's data in one cluster slot), field = server key, value = sealed credential record; and
+// beside it "<prefix>gen:{<user>}", field = server key, value = the record's generation, bumped by
+// every delete and sealed into each record, so an old record put back after a delete stays shut.
 
 #include <cstdint>
 #include <map>
@@ -42,12 +44,22 @@ void cleanse(Credential& credential) noexcept;
 
 /**
  * A record as it is in Redis right now. `version` is the sealed value itself: every seal has a
- * fresh random nonce, so any write makes a new version, and "" means no record. put_if() writes
- * only over the version it was given (compare-and-set).
+ * fresh random nonce, so any write makes a new version, and "" means no record. `generation` is
+ * the server's generation read with it (0 before any delete). put_if() writes only over the
+ * version and generation it was given (compare-and-set).
  */
 struct VersionedCredential {
   std::string version;
-  std::optional<Credential> credential;  // nullopt: absent, or present but unopenable
+  std::int64_t generation = 0;
+  std::optional<Credential> credential;  // nullopt: absent, or present but unopenable (or stale)
+};
+
+/** What reseal() did. */
+enum class Resealed {
+  kDone,        // sealed again with the keyring's primary key, same generation
+  kAbsent,      // no record
+  kUnreadable,  // the record does not open (logged as credential_unreadable): left alone
+  kChanged,     // another write or a delete came between the read and the write: nothing written
 };
 
 /** JSON form inside the seal. decode returns nullopt on anything malformed. */
@@ -66,37 +78,53 @@ class CredentialStore {
 
   bool enabled() const { return !keyring_.empty(); }
 
-  /** Every credential of `user` that opens, by server key, in one round trip (HGETALL). A record
-   *  that fails to open is left out and logged with user, server key and reason only. */
+  /** Every credential of `user` that opens, by server key, in one round trip (a script: HGETALL
+   *  of the records and of the generations). A record that fails to open (stale included) is left
+   *  out and logged with user, server key and reason only. */
   Result<std::map<std::string, Credential>, StoreError> load_all(std::string_view user);
   /** The one credential, or nullopt when absent or unopenable. */
   Result<std::optional<Credential>, StoreError> load(std::string_view user,
                                                      std::string_view server_key);
-  /** Seals and stores, replacing an older record. */
+  /** Seals under the current generation and stores, replacing an older record. Two round trips
+   *  (the generation, then a script that writes only if it has not moved); a delete in between
+   *  makes it seal again under the new one, at most three times, then kUnavailable. */
   Result<Unit, StoreError> put(std::string_view user, std::string_view server_key,
                                const Credential& credential);
-  /** The record with its version, in one round trip (HGET). */
+  /** The record with its version and generation, in one round trip (a script of two HGETs). */
   Result<VersionedCredential, StoreError> load_versioned(std::string_view user,
                                                          std::string_view server_key);
   /**
-   * Seals and stores `credential` only if the record's version is still `expected` ("" = only if
-   * there is none), atomically (one server-side script). The new version on success, nullopt when
-   * the record changed meanwhile (nothing written).
+   * Seals `credential` under `expected.generation` and stores it only if the record's version is
+   * still `expected.version` ("" = only if there is none) and the generation has not moved,
+   * atomically (one server-side script). The new version on success, nullopt when the record
+   * changed or was deleted meanwhile (nothing written).
    */
   Result<std::optional<std::string>, StoreError> put_if(std::string_view user,
                                                         std::string_view server_key,
                                                         const Credential& credential,
-                                                        std::string_view expected);
-  /** Removes the record; removing nothing is success. */
+                                                        const VersionedCredential& expected);
+  /** Removes the record and bumps its generation in one step; removing nothing is success. */
   Result<Unit, StoreError> remove(std::string_view user, std::string_view server_key);
+  /**
+   * Opens the record and seals it again with the keyring's primary key under the same generation,
+   * with put_if (key rotation: afterwards the old key can leave the keyring). A record written
+   * before generations existed comes back in the current format.
+   */
+  Result<Resealed, StoreError> reseal(std::string_view user, std::string_view server_key);
 
   /** "<prefix>cred:{<user>}". */
   std::string hash_key(std::string_view user) const;
+  /** "<prefix>gen:{<user>}": derived like hash_key, so it shares its hash tag (and slot). */
+  std::string generation_key(std::string_view user) const;
 
  private:
-  /** Opens and decodes one record; on failure logs credential_unreadable and returns nullopt. */
+  /** Opens and decodes one record sealed under `generation`; on failure logs
+   *  credential_unreadable and returns nullopt. */
   std::optional<Credential> open_record(std::string_view user, std::string_view server_key,
-                                        std::string_view record);
+                                        std::int64_t generation, std::string_view record);
+  /** Seals `credential` for this place and generation. */
+  std::string seal_record(std::string_view user, std::string_view server_key,
+                          std::int64_t generation, const Credential& credential);
   /** Logs redis_unavailable (operation, failure kind, Redis's own detail) → kUnavailable. */
   Err<StoreError> unavailable(std::string_view op, const RedisFailure& failure);
 

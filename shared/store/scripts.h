@@ -1,20 +1,50 @@
 #pragma once
-// The server-side scripts (EVAL) the stores run: each is one atomic step on one key (so on one
-// Cluster slot). One home for their text; tests/support/fakes.cc implements the same semantics by
-// matching this text, and tests/unit/fake_redis_test.cc holds the two to a real redis-server.
+// The server-side scripts (EVAL) the stores run: each is one atomic step on one key, or on two
+// keys of one user that share the "{<user>}" hash tag (so on one Cluster slot). One home for their
+// text; tests/support/fakes.cc implements the same semantics by matching this text, and
+// tests/unit/fake_redis_test.cc holds the two to a real redis-server.
 
 #include <string_view>
 
 namespace credbroker::store::scripts {
 
-// Compare-and-set of one hash field: KEYS[1] hash, ARGV[1] field, ARGV[2] expected value ("" =
-// absent), ARGV[3] new value. Returns 1 when written, 0 when the field held something else, so a
-// stale writer never overwrites a newer record.
+// The credential scripts. KEYS[1] is the user's credential hash, KEYS[2] the user's generation
+// hash (same hash tag, so one slot); both are keyed by server key. A generation is absent (= "0")
+// until the first delete of that server's record, which bumps it; a record sealed under an older
+// generation does not open (docs/architecture.md "Data in Redis", freshness).
+
+// One record and its generation: ARGV[1] field. Returns {record or nil, generation or nil}.
+inline constexpr std::string_view kLoadCredential =
+    "return {redis.call('HGET', KEYS[1], ARGV[1]), redis.call('HGET', KEYS[2], ARGV[1])}";
+
+// Every record of the user and every generation: {HGETALL of KEYS[1], HGETALL of KEYS[2]}.
+inline constexpr std::string_view kLoadCredentials =
+    "return {redis.call('HGETALL', KEYS[1]), redis.call('HGETALL', KEYS[2])}";
+
+// A write sealed under generation ARGV[2] (decimal): ARGV[1] field, ARGV[3] new value. Returns 1
+// when written, 0 when the generation moved (a delete ran since it was read): nothing written.
+inline constexpr std::string_view kPutCredential =
+    "if (redis.call('HGET', KEYS[2], ARGV[1]) or '0') ~= ARGV[2] then return 0 end "
+    "redis.call('HSET', KEYS[1], ARGV[1], ARGV[3]) return 1";
+
+// Compare-and-set of one record: ARGV[1] field, ARGV[2] expected value ("" = absent), ARGV[3]
+// expected generation, ARGV[4] new value. Returns 1 when written, 0 when the field held something
+// else or the generation moved, so neither a stale writer nor one that raced a delete (even if
+// the old value was put back since) writes.
 inline constexpr std::string_view kPutIf =
     "local cur = redis.call('HGET', KEYS[1], ARGV[1]) "
-    "if (cur == false and ARGV[2] == '') or cur == ARGV[2] then "
-    "redis.call('HSET', KEYS[1], ARGV[1], ARGV[3]) return 1 end "
+    "if (redis.call('HGET', KEYS[2], ARGV[1]) or '0') == ARGV[3] and "
+    "((cur == false and ARGV[2] == '') or cur == ARGV[2]) then "
+    "redis.call('HSET', KEYS[1], ARGV[1], ARGV[4]) return 1 end "
     "return 0";
+
+// Delete of one record: ARGV[1] field. When a record was removed, its generation is bumped in the
+// same step; returns the new generation, or 0 when there was nothing to remove. HDEL runs first:
+// Redis refuses a script's memory-growing command when out of memory only if the script has not
+// written yet, so a delete still completes, bump included, on a full Redis.
+inline constexpr std::string_view kRemoveCredential =
+    "if redis.call('HDEL', KEYS[1], ARGV[1]) == 0 then return 0 end "
+    "return redis.call('HINCRBY', KEYS[2], ARGV[1], 1)";
 
 // Compare-and-delete of a lock: KEYS[1] lock, ARGV[1] owner token. Returns 1 when deleted. A GET
 // then a DEL could remove a lock that expired in between and now belongs to another process.

@@ -268,10 +268,14 @@ std::vector<Seen> dump_redis() {
 }
 
 /** The sealed record layout (shared/crypto/seal.h): 0x01, key id length, key id, then bytes. */
+/** A sealed record: format 1 (flows), or format 2 (credentials: an 8-byte generation follows the
+ *  key id). */
 bool sealed(std::string_view value) {
-  const std::string prefix =
-      std::string("\x01", 1) + static_cast<char>(kKeyId.size()) + std::string(kKeyId);
-  return value.substr(0, prefix.size()) == prefix && value.size() > prefix.size() + 12 + 16;
+  const std::string id = static_cast<char>(kKeyId.size()) + std::string(kKeyId);
+  const std::string v1 = std::string("\x01", 1) + id;
+  const std::string v2 = std::string("\x02", 1) + id;
+  if (value.substr(0, v1.size()) == v1) return value.size() > v1.size() + 12 + 16;
+  return value.substr(0, v2.size()) == v2 && value.size() > v2.size() + 8 + 12 + 16;
 }
 
 Secrets secrets_of(const Hunt& hunt) {
@@ -545,6 +549,13 @@ BOOST_AUTO_TEST_CASE(no_secret_in_any_answer_log_line_or_redis_value) {
         BOOST_TEST(type == "string");
         BOOST_TEST(sealed(S().redis.cli({"GET", key.str}).str));
         flow = true;
+      } else if (key.str.starts_with("credbroker:gen:{")) {
+        // A user's record generations (bumped by the delete): field = server key, value a number.
+        BOOST_TEST(type == "hash");
+        const auto fields = S().redis.cli({"HGETALL", key.str}).elements;
+        for (std::size_t i = 1; i < fields.size(); i += 2) {
+          BOOST_TEST(fields[i].str.find_first_not_of("0123456789") == std::string::npos);
+        }
       } else if (key.str.starts_with("credbroker:rate:{")) {
         // A per-user rate-limit counter: a number only.
         BOOST_TEST(type == "string");

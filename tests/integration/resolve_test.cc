@@ -1040,6 +1040,73 @@ BOOST_AUTO_TEST_SUITE_END()
 
 // ---------------------------------------------------------------------------------------------
 
+// Issue #11 item 9, freshness: a record deleted by the user stays deleted, whoever puts its old
+// sealed value back into Redis, and whatever renewal was in flight when the delete came.
+BOOST_FIXTURE_TEST_SUITE(freshness, Clean)
+
+constexpr std::string_view kAliceCredentials = "credbroker:cred:{alice}";
+
+BOOST_AUTO_TEST_CASE(a_deleted_credential_put_back_from_a_backup_is_refused_and_not_listed) {
+  seed("alice", "github", stored(now() + 3600));
+  const std::string subject = S().issuer.token("alice");
+  BOOST_TEST_REQUIRE(resolve("github", subject).status == 200);
+  const std::string backup =
+      S().redis.cli({"HGET", std::string(kAliceCredentials), key_of("github")}).str;
+  BOOST_TEST_REQUIRE(S().stack->del("/api/v1/user/credentials/github", subject).status == 200);
+  S().redis.cli({"HSET", std::string(kAliceCredentials), key_of("github"), backup});
+
+  expect_reconnect(resolve("github", subject), "github", "github");
+  BOOST_TEST(list_entry("alice", "github").at("status") == "not_connected");
+  BOOST_TEST(!load("alice", "github").has_value());
+  const std::string log = S().stack->log();
+  BOOST_TEST(log.find(R"("reason":"stale")") != std::string::npos);
+  expect_no_secrets(log, {subject});
+
+  // Connecting again after the delete works as ever.
+  seed("alice", "github", stored(now() + 3600));
+  const auto again = resolve("github", subject);
+  BOOST_TEST(again.status == 200);
+  BOOST_TEST(list_entry("alice", "github").at("status") == "connected");
+  BOOST_TEST(S().as.request_count() == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(a_refresh_racing_a_delete_does_not_bring_the_credential_back) {
+  seed("alice", "github", stored(now() + 30));  // due for a refresh
+  const std::string subject = S().issuer.token("alice");
+  // While the refresh is at the token endpoint, the user disconnects, and the old record is
+  // copied back into the hash, so the renewal's compare-and-set finds the value it read.
+  // (The handler runs on the server's thread: it only records, the checks run here.)
+  std::atomic<int> deleted{0};
+  S().as.set_handler([&subject, &deleted](const RecordedRequest& r) {
+    const std::string field = key_of("github");
+    const std::string backup = S().redis.cli({"HGET", std::string(kAliceCredentials), field}).str;
+    // Its own client: the front's belongs to the test's thread, which is waiting on resolve.
+    auto client = http::make_curl_client({.connect_timeout_ms = 2000, .total_timeout_ms = 10000});
+    http::OutboundRequest d;
+    d.method = "DELETE";
+    d.url = S().stack->url("/api/v1/user/credentials/github");
+    d.headers = {{"Authorization", "Bearer " + subject}};
+    const auto answer = client->send(d);
+    deleted = answer ? answer->status : -1;
+    S().redis.cli({"HSET", std::string(kAliceCredentials), field, backup});
+    return token_answer(r);
+  });
+  expect_reconnect(resolve("github", subject), "github", "github");
+  BOOST_TEST(deleted.load() == 200);
+  BOOST_TEST(posts_with_grant("refresh_token").size() == 1u);
+  BOOST_TEST(list_entry("alice", "github").at("status") == "not_connected");
+  BOOST_TEST(!load("alice", "github").has_value());
+  // Nothing usable was written: the next resolve does not refresh again, it is refused.
+  expect_reconnect(resolve("github", subject), "github", "github");
+  BOOST_TEST(S().as.request_count() == 1u);
+  const std::string log = S().stack->log();
+  BOOST_TEST(log.find("credential_renewal_superseded") != std::string::npos);
+  BOOST_TEST(log.find(kNewAccess) == std::string::npos);
+  expect_no_secrets(log, {subject});
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
 BOOST_FIXTURE_TEST_SUITE(users_and_state, Clean)
 
 BOOST_AUTO_TEST_CASE(each_user_token_reaches_that_users_credential_only) {

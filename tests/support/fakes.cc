@@ -142,15 +142,86 @@ Result<Reply, RedisFailure> FakeRedis::eval(const std::vector<std::string>& argv
   }
   const std::vector<std::string> keys(argv.begin() + 3, argv.begin() + 3 + *numkeys);
   const std::vector<std::string> args(argv.begin() + 3 + *numkeys, argv.end());
-  if (argv[1] == store::scripts::kPutIf && keys.size() == 1 && args.size() == 3) {
-    const std::string& key = keys[0];
-    if (exists(key) && !hashes.contains(key)) return rejected("WRONGTYPE (in script)");
-    const auto hash = hashes.find(key);
-    const bool absent = hash == hashes.end() || !hash->second.contains(args[0]);
-    const bool match = absent ? args[1].empty() : hash->second.at(args[0]) == args[1];
-    if (!match) return integer(0);
-    hashes[key][args[0]] = args[2];
-    return integer(1);
+  // The credential scripts: KEYS[1] the records, KEYS[2] the generations, both hashes.
+  // A script fails as unreachable when a command it runs is in `failing`, so a test fails "the
+  // write" or "the read" whatever carries it.
+  const std::pair<std::string_view, std::vector<std::string>> runs[] = {
+      {store::scripts::kLoadCredential, {"HGET"}},
+      {store::scripts::kLoadCredentials, {"HGETALL"}},
+      {store::scripts::kPutCredential, {"HGET", "HSET"}},
+      {store::scripts::kPutIf, {"HGET", "HSET"}},
+      {store::scripts::kRemoveCredential, {"HDEL", "HINCRBY"}}};
+  for (const auto& [script, commands] : runs) {
+    if (argv[1] != script) continue;
+    for (const auto& c : commands) {
+      if (failing.contains(c))
+        return Err{RedisFailure{RedisError::kUnreachable, "connection refused"}};
+    }
+  }
+  const bool credential_script =
+      argv[1] == store::scripts::kLoadCredential || argv[1] == store::scripts::kLoadCredentials ||
+      argv[1] == store::scripts::kPutCredential || argv[1] == store::scripts::kPutIf ||
+      argv[1] == store::scripts::kRemoveCredential;
+  if (credential_script && keys.size() == 2) {
+    // Each script touches its keys in its own order; a key of another type fails it there.
+    const auto not_hash = [&](const std::string& key) {
+      return exists(key) && !hashes.contains(key);
+    };
+    const auto wrong = [] { return rejected("WRONGTYPE (in script)"); };
+    const auto field = [&](const std::string& key,
+                           const std::string& name) -> std::optional<std::string> {
+      const auto hash = hashes.find(key);
+      if (hash == hashes.end()) return std::nullopt;
+      const auto it = hash->second.find(name);
+      if (it == hash->second.end()) return std::nullopt;
+      return it->second;
+    };
+    const auto as_reply = [](const std::optional<std::string>& v) { return v ? bulk(*v) : nil(); };
+    const auto all = [&](const std::string& key) {
+      std::vector<Reply> out;
+      if (const auto it = hashes.find(key); it != hashes.end()) {
+        for (const auto& [f, v] : it->second) {
+          out.push_back(bulk(f));
+          out.push_back(bulk(v));
+        }
+      }
+      return array(std::move(out));
+    };
+    if (argv[1] == store::scripts::kLoadCredential && args.size() == 1) {
+      if (not_hash(keys[0]) || not_hash(keys[1])) return wrong();
+      return array({as_reply(field(keys[0], args[0])), as_reply(field(keys[1], args[0]))});
+    }
+    if (argv[1] == store::scripts::kLoadCredentials && args.empty()) {
+      if (not_hash(keys[0]) || not_hash(keys[1])) return wrong();
+      return array({all(keys[0]), all(keys[1])});
+    }
+    if (argv[1] == store::scripts::kPutCredential && args.size() == 3) {
+      if (not_hash(keys[1])) return wrong();
+      if (field(keys[1], args[0]).value_or("0") != args[1]) return integer(0);
+      if (not_hash(keys[0])) return wrong();
+      hashes[keys[0]][args[0]] = args[2];
+      return integer(1);
+    }
+    if (argv[1] == store::scripts::kPutIf && args.size() == 4) {
+      if (not_hash(keys[0]) || not_hash(keys[1])) return wrong();
+      const auto current = field(keys[0], args[0]);
+      const bool match = current ? *current == args[1] : args[1].empty();
+      if (field(keys[1], args[0]).value_or("0") != args[2] || !match) return integer(0);
+      hashes[keys[0]][args[0]] = args[3];
+      return integer(1);
+    }
+    if (argv[1] == store::scripts::kRemoveCredential && args.size() == 1) {
+      if (not_hash(keys[0])) return wrong();
+      const auto hash = hashes.find(keys[0]);
+      if (hash == hashes.end() || hash->second.erase(args[0]) == 0) return integer(0);
+      if (hash->second.empty()) erase(keys[0]);
+      if (not_hash(keys[1])) return wrong();
+      // As in Redis: the HDEL above stays done when the increment fails.
+      const auto old = parse_int(field(keys[1], args[0]).value_or("0"));
+      if (!old) return rejected("ERR hash value is not an integer (in script)");
+      hashes[keys[1]][args[0]] = std::to_string(*old + 1);
+      return integer(*old + 1);
+    }
   }
   if (argv[1] == store::scripts::kRelease && keys.size() == 1 && args.size() == 1) {
     const std::string& key = keys[0];

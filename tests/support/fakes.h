@@ -45,7 +45,8 @@ class FakeRedis final : public store::Redis {
 
   /** When set, every command fails as kUnreachable ("connection refused"), touching nothing. */
   bool down = false;
-  /** Commands (upper-case names) that fail as kUnreachable while the others work. */
+  /** Commands (upper-case names) that fail as kUnreachable while the others work; a credential
+   *  script (shared/store/scripts.h) fails when a command it runs is listed. */
   std::set<std::string> failing;
 
   // The data, open to tests for seeding and inspection.

@@ -22,6 +22,8 @@ std::ostream& operator<<(std::ostream& os, OpenError e) {
       return os << "kUnknownKeyId";
     case OpenError::kAuthFailed:
       return os << "kAuthFailed";
+    case OpenError::kStale:
+      return os << "kStale";
   }
   return os << "OpenError(" << static_cast<int>(e) << ")";
 }
@@ -152,6 +154,70 @@ BOOST_AUTO_TEST_CASE(record_format_is_stable_across_releases) {
              "000102030405060708090a0b"
              "c47f879235fb"
              "f563df7b9f624e7649c0af33efcb66f4");
+}
+
+BOOST_AUTO_TEST_CASE(format_2_carries_the_generation_in_the_header_and_the_associated_data) {
+  const auto ring = keyring({key("k1", 'a')});
+  CountingRandom random;
+  SealContext here = kHere;
+  here.generation = 0x0102;
+  const auto record = seal(ring, random, here, "secret");
+  BOOST_TEST(to_hex(record.substr(0, 4)) == "02026b31");
+  BOOST_TEST(record.substr(4, 8) == be64(0x0102));
+  const std::string aad = std::string(1, '\x02') + be64(2) + "k1" + be64(5) + "alice" + be64(23) +
+                          "github_0123456789abcdef" + be64(10) + "credential" + be64(8) +
+                          be64(0x0102);
+  const auto plaintext = reference_open(std::string(32, 'a'), record.substr(12, 12),
+                                        record.substr(24, 6), record.substr(30, 16), aad);
+  BOOST_REQUIRE(plaintext.has_value());
+  BOOST_TEST(*plaintext == "secret");
+  const auto opened = open(ring, here, record);
+  BOOST_REQUIRE(opened.ok());
+  BOOST_TEST(*opened == "secret");
+}
+
+BOOST_AUTO_TEST_CASE(a_record_opens_only_under_its_own_generation) {
+  const auto ring = keyring({key("k1", 'a')});
+  SealContext here = kHere;
+  here.generation = 3;
+  const auto record = seal(ring, system_random(), here, "token");
+  for (const std::uint64_t other : {0ull, 2ull, 4ull, 0x0100000000000003ull}) {
+    SealContext elsewhen = kHere;
+    elsewhen.generation = other;
+    BOOST_TEST(open_error(ring, elsewhen, record) == OpenError::kStale, "generation " << other);
+  }
+  // A header rewritten to claim the current generation fails authentication.
+  std::string rewritten = record;
+  rewritten[2 + 2 + 7] = 4;
+  SealContext four = kHere;
+  four.generation = 4;
+  BOOST_TEST(open_error(ring, four, rewritten) == OpenError::kAuthFailed);
+  // Without a generation (flows) format 2 is not taken at all.
+  BOOST_TEST(open_error(ring, kHere, record) == OpenError::kMalformed);
+}
+
+BOOST_AUTO_TEST_CASE(a_format_1_record_stands_for_generation_0) {
+  const auto ring = keyring({key("k1", 'a')});
+  const auto record = seal(ring, system_random(), kHere, "token");
+  SealContext zero = kHere;
+  zero.generation = 0;
+  const auto opened = open(ring, zero, record);
+  BOOST_REQUIRE(opened.ok());
+  BOOST_TEST(*opened == "token");
+  SealContext one = kHere;
+  one.generation = 1;
+  BOOST_TEST(open_error(ring, one, record) == OpenError::kStale);
+  BOOST_TEST(describe(OpenError::kStale) == "stale");
+}
+
+BOOST_AUTO_TEST_CASE(truncated_format_2_records_of_every_length_fail_without_crashing) {
+  const auto ring = keyring({key("k1", 'a')});
+  SealContext here = kHere;
+  here.generation = 7;
+  const auto record = seal(ring, system_random(), here, "token");
+  for (std::size_t n = 0; n < record.size(); ++n) {
+    BOOST_TEST(!open(ring, here, record.substr(0, n)).ok(), "length " << n);
+  }
 }
 
 BOOST_AUTO_TEST_CASE(every_single_bit_flip_fails_to_open) {

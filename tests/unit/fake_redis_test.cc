@@ -28,11 +28,17 @@ struct OneRedisServer {
   ~OneRedisServer() { server_slot().reset(); }
 };
 
+void show_reply(std::ostringstream& out, const store::Reply& v);
+
 /** A reply as text: type, value, elements; Redis's error wording is not compared, its kind is. */
 std::string show(const Result<store::Reply, store::RedisFailure>& r) {
   if (!r) return r.error().kind == store::RedisError::kRejected ? "rejected" : "unreachable";
   std::ostringstream out;
-  const auto& v = r.value();
+  show_reply(out, r.value());
+  return out.str();
+}
+
+void show_reply(std::ostringstream& out, const store::Reply& v) {
   switch (v.type) {
     case store::Reply::Type::kNil:
       out << "nil";
@@ -48,12 +54,13 @@ std::string show(const Result<store::Reply, store::RedisFailure>& r) {
       break;
     case store::Reply::Type::kArray:
       out << "array[";
-      for (const auto& e : v.elements)
-        out << (e.type == store::Reply::Type::kString ? e.str : "?") << ",";
+      for (const auto& e : v.elements) {
+        show_reply(out, e);
+        out << ",";
+      }
       out << "]";
       break;
   }
-  return out.str();
 }
 
 /** A stream id the server generated: "<ms>-<seq>". */
@@ -176,10 +183,15 @@ BOOST_AUTO_TEST_CASE(wrong_types_are_rejected) {
 BOOST_AUTO_TEST_CASE(the_stores_scripts_set_px_and_exists) {
   const std::string put_if(store::scripts::kPutIf);
   const std::string release(store::scripts::kRelease);
-  agree({{"EVAL", put_if, "1", "h", "f", "", "v1"},
-         {"EVAL", put_if, "1", "h", "f", "", "v2"},
-         {"EVAL", put_if, "1", "h", "f", "stale", "v2"},
-         {"EVAL", put_if, "1", "h", "f", "v1", "v2"},
+  agree({{"EVAL", put_if, "2", "h", "g", "f", "", "0", "v1"},
+         {"EVAL", put_if, "2", "h", "g", "f", "", "0", "v2"},
+         {"EVAL", put_if, "2", "h", "g", "f", "stale", "0", "v2"},
+         {"EVAL", put_if, "2", "h", "g", "f", "v1", "1", "v2"},
+         {"EVAL", put_if, "2", "h", "g", "f", "v1", "0", "v2"},
+         {"HGET", "h", "f"},
+         {"HSET", "g", "f", "3"},
+         {"EVAL", put_if, "2", "h", "g", "f", "v2", "0", "v3"},
+         {"EVAL", put_if, "2", "h", "g", "f", "v2", "3", "v3"},
          {"HGET", "h", "f"},
          {"SET", "lock", "owner-a", "NX", "PX", "5000"},
          {"SET", "lock", "owner-b", "NX", "PX", "5000"},
@@ -191,9 +203,48 @@ BOOST_AUTO_TEST_CASE(the_stores_scripts_set_px_and_exists) {
          {"EXISTS", "lock"},
          {"EVAL", release, "1", "lock", "owner-a"},
          {"SET", "s", "v"},
-         {"EVAL", put_if, "1", "s", "f", "", "v"},
+         {"EVAL", put_if, "2", "s", "g", "f", "", "0", "v"},
+         {"EVAL", put_if, "2", "h", "s", "f", "v3", "3", "v"},
          {"EVAL", release, "1", "h", "x"},
          {"SET", "k", "v", "PX", "0"}});
+}
+
+BOOST_AUTO_TEST_CASE(the_credential_scripts_load_put_and_remove_with_generations) {
+  const std::string load(store::scripts::kLoadCredential);
+  const std::string load_all(store::scripts::kLoadCredentials);
+  const std::string put(store::scripts::kPutCredential);
+  const std::string remove(store::scripts::kRemoveCredential);
+  agree({{"EVAL", load, "2", "h", "g", "f"},
+         {"EVAL", load_all, "2", "h", "g"},
+         {"EVAL", put, "2", "h", "g", "f", "1", "v0"},
+         {"EVAL", put, "2", "h", "g", "f", "0", "v1"},
+         {"EVAL", load, "2", "h", "g", "f"},
+         {"EVAL", load_all, "2", "h", "g"},
+         {"EVAL", remove, "2", "h", "g", "f"},
+         {"EVAL", remove, "2", "h", "g", "f"},
+         {"EXISTS", "h"},
+         {"HGET", "g", "f"},
+         {"EVAL", load, "2", "h", "g", "f"},
+         {"EVAL", load_all, "2", "h", "g"},
+         {"EVAL", put, "2", "h", "g", "f", "0", "v2"},
+         {"EVAL", put, "2", "h", "g", "f", "1", "v2"},
+         {"EVAL", load, "2", "h", "g", "f"},
+         {"EVAL", remove, "2", "h", "g", "f"},
+         {"HGET", "g", "f"},
+         {"HSET", "g", "f", "not a number"},
+         {"EVAL", put, "2", "h", "g", "f", "2", "v3"},
+         {"HSET", "h", "f", "v3"},
+         {"EVAL", remove, "2", "h", "g", "f"},
+         {"EXISTS", "h"},
+         {"SET", "s", "v"},
+         {"EVAL", load, "2", "s", "g", "f"},
+         {"EVAL", load_all, "2", "h", "s"},
+         {"EVAL", put, "2", "s", "g", "f", "0", "v"},
+         {"EVAL", remove, "2", "h", "s", "f"},
+         {"EVAL", put, "2", "s", "g", "f", "7", "v"},
+         {"HSET", "h", "f", "v4"},
+         {"EVAL", remove, "2", "h", "s", "f"},
+         {"EXISTS", "h"}});
 }
 
 BOOST_AUTO_TEST_CASE(the_rate_limit_script_counts_and_refuses_other_types) {

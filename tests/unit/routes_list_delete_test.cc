@@ -9,6 +9,7 @@
 #include "shared/routes/routes.h"
 #include "shared/runtime/lambda_event.h"
 #include "shared/runtime/runtime.h"
+#include "shared/store/scripts.h"
 #include "tests/support/route_harness.h"
 
 namespace credbroker::routes {
@@ -74,12 +75,13 @@ BOOST_AUTO_TEST_CASE(nothing_stored_lists_every_brokered_server_as_not_connected
   check_json(h.list(h.request("GET", kList)), 200, kAllNotConnected);
 }
 
-BOOST_AUTO_TEST_CASE(the_list_is_exactly_one_hgetall_of_the_callers_hash) {
+BOOST_AUTO_TEST_CASE(the_list_is_exactly_one_read_of_the_callers_records_and_generations) {
   RouteHarness h;
   store_credential(h, "alice", "github", full_credential());
   BOOST_TEST(h.list(h.request("GET", kList)).status == 200);
   BOOST_TEST_REQUIRE(h.redis.log.size() == 1u);
-  BOOST_TEST(h.redis.log[0] == (Argv{"HGETALL", "credbroker:cred:{alice}"}),
+  BOOST_TEST(h.redis.log[0] == (Argv{"EVAL", std::string(store::scripts::kLoadCredentials), "2",
+                                     "credbroker:cred:{alice}", "credbroker:gen:{alice}"}),
              boost::test_tools::per_element());
 }
 
@@ -264,12 +266,18 @@ BOOST_AUTO_TEST_CASE(delete_removes_only_the_callers_record_and_says_so) {
   const auto r = h.disconnect(h.request("DELETE", "/api/v1/user/credentials/github"));
   check_json(r, 200, R"({"message":"Disconnected credential for \"github\"","revoked":[]})");
   BOOST_TEST_REQUIRE(h.redis.log.size() == 2u);
-  BOOST_TEST(h.redis.log[0] == (Argv{"HGET", "credbroker:cred:{alice}", h.server("github").key}),
+  const std::string key = h.server("github").key;
+  BOOST_TEST(h.redis.log[0] == (Argv{"EVAL", std::string(store::scripts::kLoadCredential), "2",
+                                     "credbroker:cred:{alice}", "credbroker:gen:{alice}", key}),
              boost::test_tools::per_element());
-  BOOST_TEST(h.redis.log[1] == (Argv{"HDEL", "credbroker:cred:{alice}", h.server("github").key}),
+  BOOST_TEST(h.redis.log[1] == (Argv{"EVAL", std::string(store::scripts::kRemoveCredential), "2",
+                                     "credbroker:cred:{alice}", "credbroker:gen:{alice}", key}),
              boost::test_tools::per_element());
   BOOST_TEST(!h.redis.hashes.contains("credbroker:cred:{alice}"));
   BOOST_TEST(h.redis.hashes.at("credbroker:cred:{bob}").size() == 1u);
+  // The generation moved, for alice's github only.
+  BOOST_TEST(h.redis.hashes.at("credbroker:gen:{alice}").at(key) == "1");
+  BOOST_TEST(!h.redis.hashes.contains("credbroker:gen:{bob}"));
   BOOST_TEST(h.sink.events("credential_disconnected").size() == 1u);
 }
 
@@ -285,8 +293,8 @@ BOOST_AUTO_TEST_CASE(the_name_is_decoded_trimmed_and_matched_ignoring_case) {
              R"({"message":"Disconnected credential for \"github\"","revoked":[]})");
   check_json(h.disconnect(h.request("DELETE", "/api/v1/user/credentials/basic%20wiki")), 200,
              R"({"message":"Disconnected credential for \"Basic Wiki\"","revoked":[]})");
-  BOOST_TEST(h.redis.log.at(3).at(0) == "HDEL");
-  BOOST_TEST(h.redis.log.at(3).at(2) == h.server("Basic Wiki").key);
+  BOOST_TEST(h.redis.log.at(3).at(1) == store::scripts::kRemoveCredential);
+  BOOST_TEST(h.redis.log.at(3).at(5) == h.server("Basic Wiki").key);
 }
 
 BOOST_AUTO_TEST_CASE(an_empty_name_is_400) {

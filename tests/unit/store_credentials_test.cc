@@ -1,8 +1,9 @@
 // CredentialStore against a real redis-server with the real sealing: encoding, per-user
-// isolation, records that must not open (moved, tampered, unknown key), key rotation, a disabled
-// store, and Redis outages.
+// isolation, records that must not open (moved, tampered, unknown key, put back after a delete),
+// generations and records from before them, key rotation, a disabled store, and Redis outages.
 #define BOOST_TEST_MODULE store_credentials
 #include <boost/test/unit_test.hpp>
+#include <functional>
 #include <initializer_list>
 #include <memory>
 #include <optional>
@@ -12,8 +13,10 @@
 #include "shared/audit/log.h"
 #include "shared/crypto/keyring.h"
 #include "shared/crypto/random.h"
+#include "shared/crypto/seal.h"
 #include "shared/store/credential_store.h"
 #include "shared/store/redis.h"
+#include "shared/store/scripts.h"
 #include "tests/support/redis_server.h"
 
 using credbroker::Result;
@@ -29,6 +32,7 @@ using credbroker::store::encode_credential;
 using credbroker::store::Redis;
 using credbroker::store::RedisFailure;
 using credbroker::store::Reply;
+using credbroker::store::Resealed;
 using credbroker::store::StoreError;
 using credbroker::testing::free_port;
 using credbroker::testing::RedisServer;
@@ -57,15 +61,18 @@ class CapturingSink final : public Sink {
   std::vector<std::string> lines;
 };
 
-/** Passes commands through and counts them, to prove a store did not touch Redis. */
+/** Passes commands through and counts them, to prove a store did not touch Redis. `before`, when
+ *  set, runs ahead of each command (another process acting between two round trips). */
 class CountingRedis final : public Redis {
  public:
   explicit CountingRedis(Redis& inner) : inner_(inner) {}
   Result<Reply, RedisFailure> command(const std::vector<std::string>& argv) override {
     ++calls;
+    if (before) before(argv);
     return inner_.command(argv);
   }
   int calls = 0;
+  std::function<void(const std::vector<std::string>&)> before;
 
  private:
   Redis& inner_;
@@ -143,6 +150,31 @@ std::string raw_record(std::string_view user, std::string_view server_key) {
 void put_raw(std::string_view user, std::string_view server_key, const std::string& record) {
   server().cli(
       {"HSET", "credbroker:cred:{" + std::string(user) + "}", std::string(server_key), record});
+}
+
+std::string raw_generation(std::string_view user, std::string_view server_key) {
+  return server()
+      .cli({"HGET", "credbroker:gen:{" + std::string(user) + "}", std::string(server_key)})
+      .str;
+}
+
+/** A record as this code wrote it before generations existed (seal format 1). */
+std::string format1_record(const Keyring& ring, std::string_view user, std::string_view server_key,
+                           const Credential& c) {
+  return credbroker::crypto::seal(ring, system_random(), {user, server_key, "credential"},
+                                  encode_credential(c));
+}
+
+/** How many credential_unreadable warnings give `reason`. */
+std::size_t unreadable(const CapturingSink& sink, std::string_view reason) {
+  std::size_t n = 0;
+  for (const auto& l : sink.lines) {
+    if (l.find("\"event\":\"credential_unreadable\"") != std::string::npos &&
+        l.find("\"reason\":\"" + std::string(reason) + "\"") != std::string::npos) {
+      ++n;
+    }
+  }
+  return n;
 }
 
 }  // namespace
@@ -385,6 +417,251 @@ BOOST_AUTO_TEST_CASE(rotation_old_records_open_and_new_ones_use_the_new_key) {
   BOOST_TEST_REQUIRE(stale.ok());
   BOOST_TEST(!stale->has_value());
   BOOST_TEST(before.sink.lines.back().find(R"("reason":"unknown_key_id")") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(a_deleted_record_put_back_from_a_backup_does_not_open) {
+  Harness h;
+  BOOST_TEST_REQUIRE(h.store.put("alice", kGithub, credential("deleted-token")).ok());
+  BOOST_TEST_REQUIRE(h.store.put("alice", kJira, credential("jira")).ok());
+  const std::string backup = raw_record("alice", kGithub);
+  BOOST_TEST_REQUIRE(h.store.remove("alice", kGithub).ok());
+  BOOST_TEST(raw_generation("alice", kGithub) == "1");
+  put_raw("alice", kGithub, backup);  // the old field value, copied back into the live hash
+
+  const auto one = h.store.load("alice", kGithub);
+  BOOST_TEST_REQUIRE(one.ok());
+  BOOST_TEST(!one->has_value());
+  const auto versioned = h.store.load_versioned("alice", kGithub);
+  BOOST_TEST_REQUIRE(versioned.ok());
+  BOOST_TEST(!versioned->credential.has_value());
+  BOOST_TEST(versioned->version == backup);
+  BOOST_TEST(versioned->generation == 1);
+  const auto all = h.store.load_all("alice");
+  BOOST_TEST_REQUIRE(all.ok());
+  BOOST_TEST_REQUIRE(all->size() == 1u);  // the other server's record is untouched
+  BOOST_TEST(all->at(std::string(kJira)).access_token == "jira");
+  BOOST_TEST(unreadable(h.sink, "stale") == 3u);
+  for (const auto& line : h.sink.lines) BOOST_TEST(line.find("deleted-token") == std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(a_delete_bumps_only_its_own_generation_and_only_when_it_removed_something) {
+  Harness h;
+  BOOST_TEST_REQUIRE(h.store.remove("alice", kGithub).ok());
+  BOOST_TEST(server().cli({"EXISTS", "credbroker:gen:{alice}"}).integer == 0);
+  BOOST_TEST_REQUIRE(h.store.put("alice", kGithub, credential("a")).ok());
+  BOOST_TEST_REQUIRE(h.store.put("alice", kJira, credential("j")).ok());
+  BOOST_TEST_REQUIRE(h.store.remove("alice", kGithub).ok());
+  BOOST_TEST_REQUIRE(h.store.remove("alice", kGithub).ok());
+  BOOST_TEST(raw_generation("alice", kGithub) == "1");
+  BOOST_TEST(server().cli({"HEXISTS", "credbroker:gen:{alice}", std::string(kJira)}).integer == 0);
+  const auto jira = h.store.load("alice", kJira);
+  BOOST_TEST_REQUIRE(jira.ok());
+  BOOST_TEST_REQUIRE(jira->has_value());
+  BOOST_TEST((*jira)->access_token == "j");
+}
+
+BOOST_AUTO_TEST_CASE(a_connect_after_a_delete_is_stored_under_the_new_generation_and_opens) {
+  Harness h;
+  BOOST_TEST_REQUIRE(h.store.put("alice", kGithub, credential("first")).ok());
+  const std::string first = raw_record("alice", kGithub);
+  BOOST_TEST_REQUIRE(h.store.remove("alice", kGithub).ok());
+  BOOST_TEST_REQUIRE(h.store.put("alice", kGithub, credential("second")).ok());
+  const auto got = h.store.load_versioned("alice", kGithub);
+  BOOST_TEST_REQUIRE(got.ok());
+  BOOST_TEST_REQUIRE(got->credential.has_value());
+  BOOST_TEST(got->credential->access_token == "second");
+  BOOST_TEST(got->generation == 1);
+  const auto all = h.store.load_all("alice");
+  BOOST_TEST_REQUIRE(all.ok());
+  BOOST_TEST(all->at(std::string(kGithub)).access_token == "second");
+  BOOST_TEST(h.sink.lines.empty());
+  // The first record still does not open in its place.
+  put_raw("alice", kGithub, first);
+  const auto old = h.store.load("alice", kGithub);
+  BOOST_TEST_REQUIRE(old.ok());
+  BOOST_TEST(!old->has_value());
+}
+
+BOOST_AUTO_TEST_CASE(a_refresh_that_raced_a_delete_writes_nothing_even_over_the_put_back_record) {
+  Harness h;
+  BOOST_TEST_REQUIRE(h.store.put("alice", kGithub, credential("before")).ok());
+  const auto read = h.store.load_versioned("alice", kGithub);  // the renewal's read
+  BOOST_TEST_REQUIRE(read.ok());
+  BOOST_TEST_REQUIRE(read->credential.has_value());
+
+  // The user disconnects while the refresh is in flight; its write finds nothing to replace.
+  BOOST_TEST_REQUIRE(h.store.remove("alice", kGithub).ok());
+  auto written = h.store.put_if("alice", kGithub, credential("renewed"), *read);
+  BOOST_TEST_REQUIRE(written.ok());
+  BOOST_TEST(!written->has_value());
+  BOOST_TEST(server().cli({"EXISTS", "credbroker:cred:{alice}"}).integer == 0);
+
+  // Even with the old value put back, so the record compares equal to what the renewal read.
+  put_raw("alice", kGithub, read->version);
+  written = h.store.put_if("alice", kGithub, credential("renewed"), *read);
+  BOOST_TEST_REQUIRE(written.ok());
+  BOOST_TEST(!written->has_value());
+  BOOST_TEST(raw_record("alice", kGithub) == read->version);
+  const auto after = h.store.load("alice", kGithub);
+  BOOST_TEST_REQUIRE(after.ok());
+  BOOST_TEST(!after->has_value());
+}
+
+BOOST_AUTO_TEST_CASE(put_if_writes_over_the_version_and_generation_it_read) {
+  Harness h;
+  BOOST_TEST_REQUIRE(h.store.put("alice", kGithub, credential("one")).ok());
+  BOOST_TEST_REQUIRE(h.store.remove("alice", kGithub).ok());
+  BOOST_TEST_REQUIRE(h.store.put("alice", kGithub, credential("two")).ok());
+  const auto read = h.store.load_versioned("alice", kGithub);
+  BOOST_TEST_REQUIRE(read.ok());
+  const auto written = h.store.put_if("alice", kGithub, credential("three"), *read);
+  BOOST_TEST_REQUIRE(written.ok());
+  BOOST_TEST_REQUIRE(written->has_value());
+  BOOST_TEST(**written == raw_record("alice", kGithub));
+  const auto got = h.store.load_versioned("alice", kGithub);
+  BOOST_TEST_REQUIRE(got.ok());
+  BOOST_TEST_REQUIRE(got->credential.has_value());
+  BOOST_TEST(got->credential->access_token == "three");
+  BOOST_TEST(got->generation == 1);
+  // A second write over the same read loses the comparison.
+  const auto again = h.store.put_if("alice", kGithub, credential("four"), *read);
+  BOOST_TEST_REQUIRE(again.ok());
+  BOOST_TEST(!again->has_value());
+}
+
+BOOST_AUTO_TEST_CASE(a_put_that_raced_a_delete_seals_again_under_the_new_generation) {
+  Harness h;
+  BOOST_TEST_REQUIRE(h.store.put("alice", kGithub, credential("old")).ok());
+  // Another process deletes between this put's generation read and its write.
+  CountingRedis other(*h.client);
+  CredentialStore deleter{other, h.keys, system_random(), "credbroker:", h.log};
+  bool deleted = false;
+  h.redis.before = [&](const std::vector<std::string>& argv) {
+    if (!deleted && argv.size() > 1 && argv[1] == credbroker::store::scripts::kPutCredential) {
+      deleted = true;
+      BOOST_TEST_REQUIRE(deleter.remove("alice", kGithub).ok());
+    }
+  };
+  const int before = h.redis.calls;
+  BOOST_TEST_REQUIRE(h.store.put("alice", kGithub, credential("new")).ok());
+  BOOST_TEST(deleted);
+  BOOST_TEST(h.redis.calls == before + 4);  // read, refused write, read, write
+  h.redis.before = nullptr;
+  const auto got = h.store.load_versioned("alice", kGithub);
+  BOOST_TEST_REQUIRE(got.ok());
+  BOOST_TEST_REQUIRE(got->credential.has_value());
+  BOOST_TEST(got->credential->access_token == "new");
+  BOOST_TEST(got->generation == 1);
+}
+
+BOOST_AUTO_TEST_CASE(a_put_losing_to_deletes_every_time_gives_up_as_unavailable) {
+  Harness h;
+  CountingRedis other(*h.client);
+  CredentialStore deleter{other, h.keys, system_random(), "credbroker:", h.log};
+  h.redis.before = [&](const std::vector<std::string>& argv) {
+    if (argv.size() > 1 && argv[1] == credbroker::store::scripts::kPutCredential) {
+      // A record to delete, so that the delete moves the generation.
+      put_raw("alice", kGithub, "x");
+      BOOST_TEST_REQUIRE(deleter.remove("alice", kGithub).ok());
+    }
+  };
+  const auto put = h.store.put("alice", kGithub, credential("never"));
+  BOOST_TEST_REQUIRE(!put.ok());
+  BOOST_TEST((put.error() == StoreError::kUnavailable));
+  BOOST_TEST(h.redis.calls == 6);  // three reads, three refused writes: bounded
+  BOOST_TEST(raw_generation("alice", kGithub) == "3");
+  BOOST_TEST(server().cli({"EXISTS", "credbroker:cred:{alice}"}).integer == 0);
+}
+
+BOOST_AUTO_TEST_CASE(a_record_from_before_generations_opens_until_its_first_delete) {
+  Harness h;
+  const std::string old = format1_record(h.keys, "alice", kGithub, credential("from-v1"));
+  BOOST_TEST_REQUIRE(old[0] == '\x01');
+  put_raw("alice", kGithub, old);
+  put_raw("alice", kJira, format1_record(h.keys, "alice", kJira, credential("jira-v1")));
+
+  const auto one = h.store.load_versioned("alice", kGithub);
+  BOOST_TEST_REQUIRE(one.ok());
+  BOOST_TEST_REQUIRE(one->credential.has_value());
+  BOOST_TEST(one->credential->access_token == "from-v1");
+  BOOST_TEST(one->generation == 0);
+  const auto all = h.store.load_all("alice");
+  BOOST_TEST_REQUIRE(all.ok());
+  BOOST_TEST(all->size() == 2u);
+  BOOST_TEST(h.sink.lines.empty());
+
+  // The next write (a refresh) re-seals it in the current format.
+  const auto written = h.store.put_if("alice", kGithub, *one->credential, *one);
+  BOOST_TEST_REQUIRE(written.ok());
+  BOOST_TEST_REQUIRE(written->has_value());
+  BOOST_TEST(raw_record("alice", kGithub)[0] == '\x02');
+
+  // After a delete, neither the old-format record nor the current one opens when put back.
+  const std::string current = raw_record("alice", kGithub);
+  BOOST_TEST_REQUIRE(h.store.remove("alice", kGithub).ok());
+  for (const auto& record : {old, current}) {
+    put_raw("alice", kGithub, record);
+    const auto back = h.store.load("alice", kGithub);
+    BOOST_TEST_REQUIRE(back.ok());
+    BOOST_TEST(!back->has_value());
+  }
+  BOOST_TEST(unreadable(h.sink, "stale") == 2u);
+  // The jira record, never deleted, still opens in the old format.
+  const auto jira = h.store.load("alice", kJira);
+  BOOST_TEST_REQUIRE(jira.ok());
+  BOOST_TEST_REQUIRE(jira->has_value());
+}
+
+BOOST_AUTO_TEST_CASE(reseal_moves_a_record_to_the_primary_key_keeping_its_generation) {
+  Harness before(keyring({"k1"}));
+  put_raw("alice", kGithub, format1_record(before.keys, "alice", kGithub, credential("gh")));
+  BOOST_TEST_REQUIRE(before.store.put("alice", kJira, credential("jira")).ok());
+  BOOST_TEST_REQUIRE(before.store.remove("alice", kJira).ok());
+  BOOST_TEST_REQUIRE(before.store.put("alice", kJira, credential("jira-2")).ok());
+
+  Harness after(keyring({"k2", "k1"}));
+  const auto gh = after.store.reseal("alice", kGithub);
+  const auto jira = after.store.reseal("alice", kJira);
+  BOOST_TEST_REQUIRE(gh.ok());
+  BOOST_TEST_REQUIRE(jira.ok());
+  BOOST_TEST((*gh == Resealed::kDone));
+  BOOST_TEST((*jira == Resealed::kDone));
+  BOOST_TEST(raw_generation("alice", kJira) == "1");
+
+  Harness only_new(keyring({"k2"}));  // k1 retired: both still open
+  const auto all = only_new.store.load_all("alice");
+  BOOST_TEST_REQUIRE(all.ok());
+  BOOST_TEST_REQUIRE(all->size() == 2u);
+  BOOST_TEST(all->at(std::string(kGithub)).access_token == "gh");
+  BOOST_TEST(all->at(std::string(kJira)).access_token == "jira-2");
+
+  const auto absent = after.store.reseal("bob", kGithub);
+  BOOST_TEST_REQUIRE(absent.ok());
+  BOOST_TEST((*absent == Resealed::kAbsent));
+  put_raw("bob", kGithub, "garbage");
+  const auto garbage = after.store.reseal("bob", kGithub);
+  BOOST_TEST_REQUIRE(garbage.ok());
+  BOOST_TEST((*garbage == Resealed::kUnreadable));
+  BOOST_TEST(raw_record("bob", kGithub) == "garbage");
+}
+
+BOOST_AUTO_TEST_CASE(a_generation_that_is_not_a_number_fails_closed_as_unavailable) {
+  Harness h;
+  BOOST_TEST_REQUIRE(h.store.put("alice", kGithub, credential("t")).ok());
+  for (const std::string bad : {"x", "-1", "01", "1.5", ""}) {
+    BOOST_TEST_CONTEXT("generation '" << bad << "'") {
+      server().cli({"HSET", "credbroker:gen:{alice}", std::string(kGithub), bad});
+      const auto one = h.store.load("alice", kGithub);
+      const auto all = h.store.load_all("alice");
+      const auto put = h.store.put("alice", kGithub, credential("t"));
+      BOOST_TEST_REQUIRE(!one.ok());
+      BOOST_TEST((one.error() == StoreError::kUnavailable));
+      BOOST_TEST_REQUIRE(!all.ok());
+      BOOST_TEST((all.error() == StoreError::kUnavailable));
+      BOOST_TEST_REQUIRE(!put.ok());
+      BOOST_TEST((put.error() == StoreError::kUnavailable));
+    }
+  }
 }
 
 BOOST_AUTO_TEST_CASE(disabled_store_answers_disabled_without_touching_redis) {
