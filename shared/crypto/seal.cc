@@ -118,8 +118,7 @@ std::string seal(const Keyring& keyring, Random& random, const SealContext& wher
   return record;
 }
 
-Result<std::string, OpenError> open(const Keyring& keyring, const SealContext& where,
-                                    std::string_view record) {
+Result<std::string_view, OpenError> sealed_key_id(std::string_view record) {
   // Every length is checked against what is left before anything is read.
   if (record.size() < 2 || static_cast<unsigned char>(record[0]) != kVersion) {
     return Err(OpenError::kMalformed);
@@ -127,8 +126,15 @@ Result<std::string, OpenError> open(const Keyring& keyring, const SealContext& w
   const std::size_t id_length = static_cast<unsigned char>(record[1]);
   if (id_length == 0 || id_length > kMaxIdLength) return Err(OpenError::kMalformed);
   if (record.size() < 2 + id_length + kNonceBytes + kTagBytes) return Err(OpenError::kMalformed);
+  return record.substr(2, id_length);
+}
 
-  const std::string_view key_id = record.substr(2, id_length);
+Result<std::string, OpenError> open(const Keyring& keyring, const SealContext& where,
+                                    std::string_view record) {
+  const auto header = sealed_key_id(record);
+  if (!header) return Err(header.error());
+  const std::string_view key_id = *header;
+  const std::size_t id_length = key_id.size();
   const std::string_view nonce = record.substr(2 + id_length, kNonceBytes);
   const std::size_t ct_offset = 2 + id_length + kNonceBytes;
   const std::size_t ct_size = record.size() - ct_offset - kTagBytes;

@@ -93,6 +93,31 @@ class CredentialStore {
   /** "<prefix>cred:{<user>}". */
   std::string hash_key(std::string_view user) const;
 
+  // For the admin tool (admin/): key rotation, statistics, off-boarding.
+
+  /** A SCAN MATCH pattern for every user's hash (hash_key() with the user a wildcard). */
+  std::string scan_pattern() const;
+  /** The user whose hash `key` is, or nullopt when `key` is no hash_key(). */
+  std::optional<std::string> user_of(std::string_view key) const;
+  /** The server keys `user` has a record under (HKEYS), opened or not. */
+  Result<std::vector<std::string>, StoreError> server_keys(std::string_view user);
+
+  enum class Reseal {
+    kCurrent,     // already sealed under the first key (and opens): untouched
+    kResealed,    // opened and sealed again under the first key (compare-and-set)
+    kGone,        // no record (deleted meanwhile)
+    kChanged,     // the record changed between read and write: nothing written, try again
+    kUnopenable,  // under no key this keyring holds, or tampered: left as it is
+  };
+  /**
+   * Key rotation of one record: read it; if it is not under the first key, open it and seal it
+   * again under the first key with put_if() on the value read, so a record written or deleted
+   * meanwhile is never overwritten with stale content nor brought back.
+   */
+  Result<Reseal, StoreError> reseal(std::string_view user, std::string_view server_key);
+  /** Removes every record of `user` (DEL of the hash); the server keys it held. */
+  Result<std::vector<std::string>, StoreError> remove_all(std::string_view user);
+
  private:
   /** Opens and decodes one record; on failure logs credential_unreadable and returns nullopt. */
   std::optional<Credential> open_record(std::string_view user, std::string_view server_key,
