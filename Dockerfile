@@ -29,7 +29,7 @@ RUN groupadd --system --gid 10001 credbroker \
 COPY --from=build /src/build-image/bin/credbroker-list /src/build-image/bin/credbroker-delete \
      /src/build-image/bin/credbroker-connect /src/build-image/bin/credbroker-callback \
      /src/build-image/bin/credbroker-health /src/build-image/bin/credbroker-resolve \
-     /src/build-image/bin/credbroker-authorize /usr/local/bin/
+     /src/build-image/bin/credbroker-authorize /src/build-image/bin/credbroker-admin /usr/local/bin/
 # The whole directory: credbroker.conf loads files next to it (header-names.lua).
 COPY infra/lighttpd/ /etc/lighttpd/credbroker/
 COPY infra/docker/entrypoint infra/docker/healthcheck /usr/local/libexec/credbroker/
