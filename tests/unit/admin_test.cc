@@ -235,6 +235,28 @@ BOOST_AUTO_TEST_CASE(reseals_everything_under_the_first_key_then_the_old_key_can
   no_secrets_in(first.all() + second.all() + both.sink.all());
 }
 
+BOOST_AUTO_TEST_CASE(user_ids_with_glob_or_brace_characters_are_found_and_only_theirs) {
+  Parts old_parts({key("old", 'o')});
+  const std::vector<std::string> users = {"we*rd", "a}b", "[x]", "back\\slash", "q?"};
+  for (const auto& user : users) {
+    BOOST_REQUIRE(old_parts.store.put(user, server_key(1), credential(user)));
+    BOOST_TEST(old_parts.store.user_of(old_parts.store.hash_key(user)).value_or("") == user);
+  }
+  // Not credential hashes: another prefix, another kind of key.
+  server().cli({"SET", "other:cred:{mallory}", "x"});
+  server().cli({"SET", "credbroker:flows:{mallory}", "x"});
+  BOOST_TEST(!old_parts.store.user_of("credbroker:flows:{mallory}").has_value());
+  BOOST_TEST(!old_parts.store.user_of("credbroker:cred:{mallory").has_value());
+  Parts both({key("new", 'n'), key("old", 'o')});
+  Captured c;
+  const auto report = admin::rotate(both.store, *both.redis, c.io);
+  BOOST_TEST(admin::rotate_status(report) == admin::kExitOk);
+  BOOST_TEST(report.users == static_cast<std::int64_t>(users.size()));
+  BOOST_TEST(report.resealed == static_cast<std::int64_t>(users.size()));
+  for (const auto& user : users)
+    BOOST_TEST(stored_key_id(user, server_key(1), both.store) == "new");
+}
+
 BOOST_AUTO_TEST_CASE(a_record_deleted_between_read_and_write_is_not_brought_back) {
   Parts old_parts({key("old", 'o')});
   BOOST_REQUIRE(old_parts.store.put("alice", server_key(1), credential("a1")));
