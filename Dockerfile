@@ -4,8 +4,9 @@
 # tests/container checks this file (lint rules, the scripts it runs, the runtime package list).
 
 # Build stage: the same script and make target as a developer's `make build`, narrowed to the
-# compiler and -dev packages (no Node, no test servers), to the handler executables, and to a
-# CMake configure that leaves tests/ out (its test-only tools are not installed here).
+# compiler and -dev packages (no Node, no test servers), to the handler executables and
+# credbroker-admin, and to a CMake configure that leaves tests/ out (its test-only tools are not
+# installed here).
 FROM debian:bookworm AS build
 WORKDIR /src
 # The package layer first, so source edits do not re-run apt.
@@ -29,7 +30,8 @@ RUN groupadd --system --gid 10001 credbroker \
 COPY --from=build /src/build-image/bin/credbroker-list /src/build-image/bin/credbroker-delete \
      /src/build-image/bin/credbroker-connect /src/build-image/bin/credbroker-callback \
      /src/build-image/bin/credbroker-health /src/build-image/bin/credbroker-resolve \
-     /src/build-image/bin/credbroker-authorize /usr/local/bin/
+     /src/build-image/bin/credbroker-authorize /src/build-image/bin/credbroker-admin \
+     /usr/local/bin/
 # The whole directory: credbroker.conf loads files next to it (header-names.lua).
 COPY infra/lighttpd/ /etc/lighttpd/credbroker/
 COPY infra/docker/entrypoint infra/docker/healthcheck /usr/local/libexec/credbroker/

@@ -4,6 +4,8 @@ JOBS ?= $(shell nproc)
 
 HANDLERS = credbroker-list credbroker-delete credbroker-connect credbroker-callback credbroker-health credbroker-resolve credbroker-authorize
 TOOLS = credbroker-devtoken
+# The operator's tool (README "credbroker-admin"), built and installed with the handlers.
+ADMIN = credbroker-admin
 # The image's build stage narrows these (Dockerfile):
 #   make build DEPS_FLAGS=--build-only TOOLS= CMAKE_ARGS=-DCREDBROKER_TESTS=OFF
 DEPS_FLAGS ?=
@@ -26,7 +28,7 @@ configure: deps
 
 # The executables (build/bin/), without the tests.
 build: configure
-	@cmake --build $(BUILD_DIR) -j $(JOBS) --target $(HANDLERS) $(TOOLS)
+	@cmake --build $(BUILD_DIR) -j $(JOBS) --target $(HANDLERS) $(ADMIN) $(TOOLS)
 
 # Everything, tests included.
 build-all: configure

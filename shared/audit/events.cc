@@ -37,6 +37,8 @@ std::string_view event_name(EventKind kind) {
       return "disconnected";
     case EventKind::kRevoked:
       return "revoked";
+    case EventKind::kPurged:
+      return "purged";
   }
   return "unknown";
 }

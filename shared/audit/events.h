@@ -33,6 +33,7 @@ enum class EventKind {
   kAuthorizeServed,    // front authorizer route: likewise
   kDisconnected,       // delete route: the record is gone
   kRevoked,            // delete route: one revocation at the upstream, per token kind
+  kPurged,             // credbroker-admin purge-user: every record of the user removed
 };
 
 /** The event's name in the log and the stream: "connect_started", …, "revoked". */

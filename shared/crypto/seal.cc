@@ -137,23 +137,34 @@ std::string seal(const Keyring& keyring, Random& random, const SealContext& wher
   return record;
 }
 
-Result<std::string, OpenError> open(const Keyring& keyring, const SealContext& where,
-                                    std::string_view record) {
+Result<std::string_view, OpenError> sealed_key_id(std::string_view record) {
   // Every length is checked against what is left before anything is read.
   if (record.size() < 2) return Err(OpenError::kMalformed);
   const auto version = static_cast<unsigned char>(record[0]);
-  // A format the caller does not take is malformed: flows (no generation) are format 1 only.
-  if (version != kVersion1 && !(version == kVersion2 && where.generation)) {
-    return Err(OpenError::kMalformed);
-  }
+  if (version != kVersion1 && version != kVersion2) return Err(OpenError::kMalformed);
   const std::size_t id_length = static_cast<unsigned char>(record[1]);
   if (id_length == 0 || id_length > kMaxIdLength) return Err(OpenError::kMalformed);
   const std::size_t generation_bytes = version == kVersion2 ? kGenerationBytes : 0;
   if (record.size() < 2 + id_length + generation_bytes + kNonceBytes + kTagBytes) {
     return Err(OpenError::kMalformed);
   }
+  return record.substr(2, id_length);
+}
 
-  const std::string_view key_id = record.substr(2, id_length);
+bool is_current_format(std::string_view record) {
+  return sealed_key_id(record).ok() && static_cast<unsigned char>(record[0]) == kVersion2;
+}
+
+Result<std::string, OpenError> open(const Keyring& keyring, const SealContext& where,
+                                    std::string_view record) {
+  const auto header = sealed_key_id(record);
+  if (!header) return Err(header.error());
+  const auto version = static_cast<unsigned char>(record[0]);
+  // A format the caller does not take is malformed: flows (no generation) are format 1 only.
+  if (version == kVersion2 && !where.generation) return Err(OpenError::kMalformed);
+  const std::string_view key_id = *header;
+  const std::size_t id_length = key_id.size();
+  const std::size_t generation_bytes = version == kVersion2 ? kGenerationBytes : 0;
   // Format 1 predates generations: it stands for generation 0 and is stale after any delete.
   const std::optional<std::uint64_t> generation =
       version == kVersion2

@@ -58,4 +58,15 @@ std::string seal(const Keyring& keyring, Random& random, const SealContext& wher
 Result<std::string, OpenError> open(const Keyring& keyring, const SealContext& where,
                                     std::string_view record);
 
+/**
+ * The id of the key a record names in its header (a view into `record`), without opening it;
+ * kMalformed when the header is not one seal() writes. Says nothing about whether the record is
+ * authentic: only open() does (key rotation uses it to skip records already under the first key).
+ */
+Result<std::string_view, OpenError> sealed_key_id(std::string_view record);
+
+/** Whether `record` is in the format seal() writes today (with a generation); false for older
+ *  formats and for anything that is no record. */
+bool is_current_format(std::string_view record);
+
 }  // namespace credbroker::crypto

@@ -279,6 +279,18 @@ Result<TokenResponse, TokenError> post(http::HttpClient& client,
 
 }  // namespace
 
+Result<Unit, TokenError> probe_token_endpoint(http::HttpClient& client,
+                                              const config::AuthBroker& broker) {
+  auto answer = post(client, token_request(broker, broker.token_endpoint, {}));
+  if (answer) return Err{failure(TokenErrorKind::kHttpStatus, 200)};  // a token for no grant
+  const TokenError& e = answer.error();
+  if (e.kind == TokenErrorKind::kHttpStatus && e.http_status == 400 &&
+      (e.oauth_error == "invalid_request" || e.oauth_error == "unsupported_grant_type")) {
+    return Unit{};
+  }
+  return Err{e};
+}
+
 http::OutboundRequest build_code_exchange(const config::AuthBroker& broker,
                                           const CodeExchange& exchange) {
   return token_request(broker, broker.token_endpoint,

@@ -110,6 +110,16 @@ http::OutboundRequest build_revocation(const config::AuthBroker& broker, std::st
 Result<Unit, TokenError> revoke(http::HttpClient& client, const config::AuthBroker& broker,
                                 std::string_view token, TokenKind kind);
 
+/**
+ * Whether the token endpoint answers like one, without sending a grant (credbroker-admin
+ * check-config): a POST with the server's client authentication and no grant_type. An OAuth 2.0
+ * server answers 400 invalid_request or unsupported_grant_type (RFC 6749 §5.2): success. Anything
+ * else is the error: kTransport, or kHttpStatus with the code named (invalid_client: the client
+ * authentication was refused).
+ */
+Result<Unit, TokenError> probe_token_endpoint(http::HttpClient& client,
+                                              const config::AuthBroker& broker);
+
 /** POSTs the exchange and parses the answer. */
 Result<TokenResponse, TokenError> exchange_code(http::HttpClient& client,
                                                 const config::AuthBroker& broker,

@@ -7,6 +7,7 @@
 
 #include "shared/crypto/cleanse.h"
 #include "shared/crypto/seal.h"
+#include "shared/store/keyspace.h"
 #include "shared/store/scripts.h"
 
 namespace credbroker::store {
@@ -272,15 +273,60 @@ Result<Unit, StoreError> CredentialStore::remove(std::string_view user,
   return Unit{};
 }
 
-Result<Resealed, StoreError> CredentialStore::reseal(std::string_view user,
-                                                     std::string_view server_key) {
+std::string CredentialStore::scan_pattern() const {
+  const std::string key = hash_key("");  // "<prefix>cred:{}"
+  return glob_escape(key.substr(0, key.size() - 1)) + "*}";
+}
+
+std::optional<std::string> CredentialStore::user_of(std::string_view key) const {
+  const std::string empty = hash_key("");
+  const std::string_view head = std::string_view(empty).substr(0, empty.size() - 1);
+  if (key.size() < empty.size() || key.substr(0, head.size()) != head || key.back() != '}') {
+    return std::nullopt;
+  }
+  std::string user(key.substr(head.size(), key.size() - empty.size()));
+  if (hash_key(user) != key) return std::nullopt;
+  return user;
+}
+
+Result<std::vector<std::string>, StoreError> CredentialStore::server_keys(std::string_view user) {
+  auto reply = redis_.command({"HKEYS", hash_key(user)});
+  if (!reply) return unavailable("server_keys", reply.error());
+  if (reply->type != Reply::Type::kArray) {
+    return unavailable("server_keys", {RedisError::kRejected, "unexpected reply to HKEYS"});
+  }
+  std::vector<std::string> out;
+  for (auto& e : reply->elements) out.push_back(std::move(e.str));
+  return out;
+}
+
+Result<CredentialStore::Reseal, StoreError> CredentialStore::reseal(std::string_view user,
+                                                                    std::string_view server_key) {
+  if (!enabled()) return Err(StoreError::kDisabled);
+  // One read through the store's own open, so every rule of the record format applies.
   auto current = load_versioned(user, server_key);
   if (!current) return Err(current.error());
-  if (current->version.empty()) return Resealed::kAbsent;
-  if (!current->credential) return Resealed::kUnreadable;
+  if (current->version.empty()) return Reseal::kGone;
+  if (!current->credential) return Reseal::kUnopenable;
+  // Re-running a rotation leaves records already under the first key alone: it is resumable.
+  // A record in the format before generations is sealed again even under the first key.
+  if (auto id = crypto::sealed_key_id(current->version);
+      id && *id == keyring_.primary().id && crypto::is_current_format(current->version)) {
+    return Reseal::kCurrent;
+  }
   auto written = put_if(user, server_key, *current->credential, *current);
   if (!written) return Err(written.error());
-  return written->has_value() ? Resealed::kDone : Resealed::kChanged;
+  return written->has_value() ? Reseal::kResealed : Reseal::kChanged;
+}
+
+Result<std::vector<std::string>, StoreError> CredentialStore::remove_all(std::string_view user) {
+  auto keys = server_keys(user);
+  if (!keys) return keys;
+  // One remove() each, so every generation moves on: a purged record put back does not open.
+  for (const auto& server_key : *keys) {
+    if (auto removed = remove(user, server_key); !removed) return Err(removed.error());
+  }
+  return keys;
 }
 
 Credential::~Credential() {

@@ -54,14 +54,6 @@ struct VersionedCredential {
   std::optional<Credential> credential;  // nullopt: absent, or present but unopenable (or stale)
 };
 
-/** What reseal() did. */
-enum class Resealed {
-  kDone,        // sealed again with the keyring's primary key, same generation
-  kAbsent,      // no record
-  kUnreadable,  // the record does not open (logged as credential_unreadable): left alone
-  kChanged,     // another write or a delete came between the read and the write: nothing written
-};
-
 /** JSON form inside the seal. decode returns nullopt on anything malformed. */
 std::string encode_credential(const Credential& c);
 std::optional<Credential> decode_credential(std::string_view json);
@@ -105,17 +97,38 @@ class CredentialStore {
                                                         const VersionedCredential& expected);
   /** Removes the record and bumps its generation in one step; removing nothing is success. */
   Result<Unit, StoreError> remove(std::string_view user, std::string_view server_key);
-  /**
-   * Opens the record and seals it again with the keyring's primary key under the same generation,
-   * with put_if (key rotation: afterwards the old key can leave the keyring). A record written
-   * before generations existed comes back in the current format.
-   */
-  Result<Resealed, StoreError> reseal(std::string_view user, std::string_view server_key);
 
   /** "<prefix>cred:{<user>}". */
   std::string hash_key(std::string_view user) const;
   /** "<prefix>gen:{<user>}": derived like hash_key, so it shares its hash tag (and slot). */
   std::string generation_key(std::string_view user) const;
+
+  // For the admin tool (admin/): key rotation, statistics, off-boarding.
+
+  /** A SCAN MATCH pattern for every user's hash (hash_key() with the user a wildcard). */
+  std::string scan_pattern() const;
+  /** The user whose hash `key` is, or nullopt when `key` is no hash_key(). */
+  std::optional<std::string> user_of(std::string_view key) const;
+  /** The server keys `user` has a record under (HKEYS), opened or not. */
+  Result<std::vector<std::string>, StoreError> server_keys(std::string_view user);
+
+  enum class Reseal {
+    kCurrent,     // already sealed under the first key (and opens): untouched
+    kResealed,    // opened and sealed again under the first key (compare-and-set)
+    kGone,        // no record (deleted meanwhile)
+    kChanged,     // the record changed between read and write: nothing written, try again
+    kUnopenable,  // under no key this keyring holds, or tampered: left as it is
+  };
+  /**
+   * Key rotation of one record: read it; if it is not under the first key (or is in the format
+   * before generations), open it and seal it again under the first key and the same generation
+   * with put_if() on the value read, so a record written or deleted meanwhile is never
+   * overwritten with stale content nor brought back.
+   */
+  Result<Reseal, StoreError> reseal(std::string_view user, std::string_view server_key);
+  /** Removes every record of `user`, each with remove() (its generation moves on); the server
+   *  keys it held. */
+  Result<std::vector<std::string>, StoreError> remove_all(std::string_view user);
 
  private:
   /** Opens and decodes one record sealed under `generation`; on failure logs

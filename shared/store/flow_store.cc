@@ -154,6 +154,25 @@ Result<Unit, StoreError> FlowStore::put(std::string_view state, const PendingFlo
   return Unit{};
 }
 
+Result<std::int64_t, StoreError> FlowStore::purge_user(std::string_view user) {
+  const auto failed = [this](const RedisFailure& f) {
+    log_.warn("redis_unavailable",
+              {{"op", std::string_view("flow_purge")}, {"detail", std::string_view(f.detail)}});
+    return Err{StoreError::kUnavailable};
+  };
+  const std::string index = index_key(user);
+  auto ids = redis_.command({"ZRANGE", index, "0", "-1"});
+  if (!ids) return failed(ids.error());
+  std::int64_t removed = 0;
+  for (const Reply& id : ids->elements) {
+    auto r = redis_.command({"DEL", prefix_ + "flow:" + id.str});
+    if (!r) return failed(r.error());
+    removed += r->integer;
+  }
+  if (auto r = redis_.command({"DEL", index}); !r) return failed(r.error());
+  return removed;
+}
+
 Result<std::optional<PendingFlow>, StoreError> FlowStore::take(std::string_view state) {
   if (!enabled()) return Err{StoreError::kDisabled};
   const std::string id = crypto::sha256_hex(state);

@@ -67,6 +67,10 @@ class FlowStore {
   /** "<prefix>flows:{<user>}" */
   std::string index_key(std::string_view user) const;
 
+  /** Off-boarding (admin purge-user): removes every pending flow in `user`'s index and the
+   *  index itself; the number of flows removed. */
+  Result<std::int64_t, StoreError> purge_user(std::string_view user);
+
  private:
   Redis& redis_;
   const crypto::Keyring& keyring_;

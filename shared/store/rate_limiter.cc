@@ -1,5 +1,6 @@
 #include "shared/store/rate_limiter.h"
 
+#include "shared/store/keyspace.h"
 #include "shared/store/scripts.h"
 
 namespace credbroker::store {
@@ -13,6 +14,13 @@ std::string RateLimiter::key(std::string_view user, std::string_view action,
   key.append(user).append("}:").append(action).push_back(':');
   key += std::to_string(window_start);
   return key;
+}
+
+std::string RateLimiter::user_pattern(std::string_view user) const {
+  // key() with an empty action and window 0: "<prefix>rate:{<user>}::0"; up to the user's
+  // closing "}:" it is literal, the rest a wildcard.
+  const std::string any = key(user, "", 0);
+  return glob_escape(any.substr(0, any.size() - 2)) + "*";
 }
 
 Result<RateDecision, StoreError> RateLimiter::hit(std::string_view user, std::string_view action,

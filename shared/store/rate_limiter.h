@@ -37,6 +37,8 @@ class RateLimiter {
 
   /** "<prefix>rate:{<user>}:<action>:<window start>" */
   std::string key(std::string_view user, std::string_view action, std::int64_t window_start) const;
+  /** A SCAN MATCH pattern for every counter of `user` (admin purge-user). */
+  std::string user_pattern(std::string_view user) const;
 
  private:
   Redis& redis_;

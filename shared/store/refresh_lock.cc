@@ -1,6 +1,7 @@
 #include "shared/store/refresh_lock.h"
 
 #include "shared/crypto/base64.h"
+#include "shared/store/keyspace.h"
 #include "shared/store/scripts.h"
 
 namespace credbroker::store {
@@ -21,6 +22,10 @@ std::string RefreshLock::lock_key(std::string_view user, std::string_view server
   std::string key = prefix_ + "lock:{";
   key.append(user).append("}:").append(server_key);
   return key;
+}
+
+std::string RefreshLock::user_pattern(std::string_view user) const {
+  return glob_escape(lock_key(user, "")) + "*";
 }
 
 Result<std::optional<std::string>, StoreError> RefreshLock::try_acquire(std::string_view user,

@@ -35,6 +35,8 @@ class RefreshLock {
 
   /** "<prefix>lock:{<user>}:<server key>" */
   std::string lock_key(std::string_view user, std::string_view server_key) const;
+  /** A SCAN MATCH pattern for every lock of `user` (admin purge-user). */
+  std::string user_pattern(std::string_view user) const;
 
  private:
   Err<StoreError> unavailable(std::string_view op, const RedisFailure& failure);

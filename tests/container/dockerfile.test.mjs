@@ -280,9 +280,13 @@ describe('what the image build runs and copies', () => {
   });
 });
 
-/** HANDLERS from the Makefile: the executables `make build` builds for the image. */
+/** HANDLERS and ADMIN (credbroker-admin) from the Makefile: the executables `make build` builds
+ *  for the image. */
 function makefileHandlers() {
-  const m = /^HANDLERS\s*=\s*(.+)$/m.exec(readFileSync(join(src, 'Makefile'), 'utf8'));
+  const makefile = readFileSync(join(src, 'Makefile'), 'utf8');
+  const m = /^HANDLERS\s*=\s*(.+)$/m.exec(makefile);
   assert.ok(m, 'Makefile has no HANDLERS');
-  return m[1].trim().split(/\s+/);
+  const admin = /^ADMIN\s*=\s*(.+)$/m.exec(makefile);
+  assert.ok(admin, 'Makefile has no ADMIN');
+  return [...m[1].trim().split(/\s+/), ...admin[1].trim().split(/\s+/)];
 }

@@ -53,7 +53,8 @@ BOOST_AUTO_TEST_CASE(every_kind_has_its_own_name) {
       {EventKind::kResolveServed, "resolve_served"},
       {EventKind::kAuthorizeServed, "authorize_served"},
       {EventKind::kDisconnected, "disconnected"},
-      {EventKind::kRevoked, "revoked"}};
+      {EventKind::kRevoked, "revoked"},
+      {EventKind::kPurged, "purged"}};
   for (const auto& [kind, name] : names) BOOST_TEST(event_name(kind) == name);
 }
 

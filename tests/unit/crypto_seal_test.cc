@@ -279,6 +279,19 @@ BOOST_AUTO_TEST_CASE(new_records_are_sealed_with_the_primary_key) {
   BOOST_TEST(record.substr(1, 3) == std::string("\x02k2"));
 }
 
+BOOST_AUTO_TEST_CASE(the_key_id_is_read_from_the_header_without_opening) {
+  const auto record = seal(keyring({key("k1", 'a')}), system_random(), kHere, "token");
+  const auto id = sealed_key_id(record);
+  BOOST_REQUIRE(id.ok());
+  BOOST_TEST(*id == "k1");
+  for (std::size_t n = 0; n < 2 + 2 + 12 + 16; ++n) {
+    BOOST_TEST(!sealed_key_id(record.substr(0, n)).ok(), n);
+  }
+  std::string other_version = record;
+  other_version[0] = 0x02;
+  BOOST_TEST(!sealed_key_id(other_version).ok());
+}
+
 BOOST_AUTO_TEST_CASE(record_sealed_with_an_older_key_opens_after_rotation) {
   const auto record = seal(keyring({key("k1", 'a')}), system_random(), kHere, "token");
   const auto rotated = keyring({key("k2", 'b'), key("k1", 'a')});

@@ -545,4 +545,48 @@ BOOST_AUTO_TEST_CASE(no_answer_is_a_transport_failure) {
 
 BOOST_AUTO_TEST_SUITE_END()
 
+// credbroker-admin check-config: the token endpoint reached without a grant.
+BOOST_AUTO_TEST_SUITE(probe)
+
+BOOST_AUTO_TEST_CASE(sends_the_client_authentication_and_no_grant) {
+  testing::FakeHttpClient http;
+  http.answer(400, "application/json", R"({"error":"invalid_request"})");
+  BOOST_TEST(probe_token_endpoint(http, broker(config::ClientAuthMethod::kClientSecretPost)).ok());
+  BOOST_REQUIRE(http.requests.size() == 1u);
+  BOOST_TEST(http.requests[0].method == "POST");
+  BOOST_TEST(http.requests[0].url == "https://as.test/oauth/token?tenant=acme");
+  BOOST_TEST(http.requests[0].body == "client_id=gh-client&client_secret=s3cr3t");
+  BOOST_TEST(http.requests[0].body.find("grant_type") == std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(only_a_400_naming_a_missing_or_unknown_grant_is_success) {
+  testing::FakeHttpClient http;
+  const auto b = broker(config::ClientAuthMethod::kClientSecretBasic);
+  http.answer(400, "application/json", R"({"error":"unsupported_grant_type"})");
+  BOOST_TEST(probe_token_endpoint(http, b).ok());
+
+  http.answer(401, "application/json", R"({"error":"invalid_client"})");
+  auto r = probe_token_endpoint(http, b);
+  BOOST_TEST_REQUIRE(!r.ok());
+  BOOST_TEST(r.error().http_status == 401);
+  BOOST_TEST(r.error().oauth_error == "invalid_client");
+
+  http.answer(400, "text/html", "<html>bad request</html>");
+  BOOST_TEST(!probe_token_endpoint(http, b).ok());
+  http.answer(404, "text/html", "<html>not found</html>");
+  BOOST_TEST(!probe_token_endpoint(http, b).ok());
+  // A token for no grant at all is no OAuth server either.
+  http.answer(200, "application/json", R"({"access_token":"at"})");
+  r = probe_token_endpoint(http, b);
+  BOOST_TEST_REQUIRE(!r.ok());
+  BOOST_TEST(r.error().http_status == 200);
+
+  http.fail(http::FetchError::kConnect);
+  r = probe_token_endpoint(http, b);
+  BOOST_TEST_REQUIRE(!r.ok());
+  BOOST_TEST(describe(r.error()) == "transport:connect");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
 }  // namespace credbroker::oauth

@@ -32,7 +32,6 @@ using credbroker::store::encode_credential;
 using credbroker::store::Redis;
 using credbroker::store::RedisFailure;
 using credbroker::store::Reply;
-using credbroker::store::Resealed;
 using credbroker::store::StoreError;
 using credbroker::testing::free_port;
 using credbroker::testing::RedisServer;
@@ -624,8 +623,8 @@ BOOST_AUTO_TEST_CASE(reseal_moves_a_record_to_the_primary_key_keeping_its_genera
   const auto jira = after.store.reseal("alice", kJira);
   BOOST_TEST_REQUIRE(gh.ok());
   BOOST_TEST_REQUIRE(jira.ok());
-  BOOST_TEST((*gh == Resealed::kDone));
-  BOOST_TEST((*jira == Resealed::kDone));
+  BOOST_TEST((*gh == CredentialStore::Reseal::kResealed));
+  BOOST_TEST((*jira == CredentialStore::Reseal::kResealed));
   BOOST_TEST(raw_generation("alice", kJira) == "1");
 
   Harness only_new(keyring({"k2"}));  // k1 retired: both still open
@@ -637,11 +636,11 @@ BOOST_AUTO_TEST_CASE(reseal_moves_a_record_to_the_primary_key_keeping_its_genera
 
   const auto absent = after.store.reseal("bob", kGithub);
   BOOST_TEST_REQUIRE(absent.ok());
-  BOOST_TEST((*absent == Resealed::kAbsent));
+  BOOST_TEST((*absent == CredentialStore::Reseal::kGone));
   put_raw("bob", kGithub, "garbage");
   const auto garbage = after.store.reseal("bob", kGithub);
   BOOST_TEST_REQUIRE(garbage.ok());
-  BOOST_TEST((*garbage == Resealed::kUnreadable));
+  BOOST_TEST((*garbage == CredentialStore::Reseal::kUnopenable));
   BOOST_TEST(raw_record("bob", kGithub) == "garbage");
 }
 
