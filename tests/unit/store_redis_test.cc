@@ -122,6 +122,13 @@ BOOST_AUTO_TEST_CASE(user_and_password_from_the_url) {
   BOOST_TEST(redis->command({"PING"}).ok());
 }
 
+// Before config owned the one parser, "REDIS://" passed start-up and every command then failed.
+BOOST_AUTO_TEST_CASE(upper_case_scheme_from_config_reaches_the_server) {
+  auto redis = make_hiredis(
+      config_with("REDIS://127.0.0.1:" + std::to_string(server().port()) + "/0", kPassword));
+  BOOST_TEST(redis->command({"PING"}).ok());
+}
+
 BOOST_AUTO_TEST_CASE(password_from_config) {
   auto redis = make_hiredis(config_with(tcp_url(), kPassword));
   BOOST_TEST(redis->command({"PING"}).ok());
