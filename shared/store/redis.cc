@@ -3,6 +3,7 @@
 #include <openssl/crypto.h>
 
 #include <charconv>
+#include <chrono>
 #include <map>
 #include <optional>
 #include <set>
@@ -114,18 +115,31 @@ class Single final : public Base {
 
 /**
  * Sentinel: the sentinels name the primary, which must say it is one (ROLE). The primary is looked
- * up again whenever its connection is gone or it answers READONLY (it was demoted). A command
- * refused with READONLY did not run, so it is sent once more to the new primary; one whose
- * connection broke mid-exchange may have run and is not sent again (the caller sees kUnreachable).
+ * up again whenever its connection is gone or it answers READONLY (it was demoted), and, since
+ * Sentinel promotes the new primary seconds before it demotes the old one (in between, writes to
+ * the old one are acknowledged and then lost), the sentinels are asked again before a command
+ * when the last answer is older than kRecheck. A command refused with READONLY did not run, so it
+ * is sent once more to the new primary; one whose connection broke mid-exchange may have run and
+ * is not sent again (the caller sees kUnreachable).
  */
 class Sentinel final : public Base {
  public:
   using Base::Base;
 
  private:
+  static constexpr auto kRecheck = std::chrono::seconds(1);
+  using Clock = std::chrono::steady_clock;
+
   Result<Reply, RedisFailure> run(const std::vector<std::string>& argv) override {
     for (int attempt = 0;; ++attempt) {
       drop_if_dead(conn_);
+      if (conn_ && Clock::now() - checked_ >= kRecheck) {
+        // Sentinels that cannot be asked leave a working primary in use.
+        checked_ = Clock::now();
+        if (auto named = ask_any(); named && node_name(*named) != node_name(primary_)) {
+          conn_.reset();
+        }
+      }
       if (!conn_) {
         auto found = discover();
         if (!found) return Err(found.error());
@@ -149,7 +163,7 @@ class Sentinel final : public Base {
     const std::size_t n = endpoint_.hosts.size();
     for (std::size_t i = 0; i < n; ++i) {
       const std::size_t at = (preferred_ + i) % n;
-      auto primary = ask(endpoint_.hosts[at]);
+      auto primary = ask(at);
       if (!primary) {
         last = primary.error();
         continue;
@@ -167,16 +181,40 @@ class Sentinel final : public Base {
         continue;
       }
       preferred_ = at;
+      primary_ = *primary;
+      checked_ = Clock::now();
       return c;
     }
     return Err(std::move(last));
   }
 
-  /** SENTINEL get-master-addr-by-name on one sentinel (no AUTH: see README). */
-  Result<RedisHost, RedisFailure> ask(const RedisHost& sentinel) {
-    auto c = Connection::open_tcp(sentinel, settings_);
-    if (!c) return Err(c.error());
-    auto r = (*c)->exchange({"SENTINEL", "get-master-addr-by-name", endpoint_.master_name});
+  Result<RedisHost, RedisFailure> ask_any() {
+    Result<RedisHost, RedisFailure> last = Err(unreachable("sentinel: no sentinel answered"));
+    for (std::size_t i = 0; i < endpoint_.hosts.size(); ++i) {
+      const std::size_t at = (preferred_ + i) % endpoint_.hosts.size();
+      last = ask(at);
+      if (last) {
+        preferred_ = at;
+        return last;
+      }
+    }
+    return last;
+  }
+
+  /** SENTINEL get-master-addr-by-name on sentinel `at` (no AUTH: see README), over a connection
+   *  kept for the next question. */
+  Result<RedisHost, RedisFailure> ask(std::size_t at) {
+    drop_if_dead(sentinel_conn_);
+    if (sentinel_conn_ && sentinel_at_ != at) sentinel_conn_.reset();
+    if (!sentinel_conn_) {
+      auto c = Connection::open_tcp(endpoint_.hosts[at], settings_);
+      if (!c) return Err(c.error());
+      sentinel_conn_ = std::move(*c);
+      sentinel_at_ = at;
+    }
+    auto r =
+        sentinel_conn_->exchange({"SENTINEL", "get-master-addr-by-name", endpoint_.master_name});
+    if (sentinel_conn_->broken()) sentinel_conn_.reset();
     if (!r) return Err(r.error());
     if (r->type != Reply::Type::kArray || r->elements.size() != 2) {
       return Err(unreachable("sentinel: the master name is unknown"));
@@ -199,6 +237,10 @@ class Sentinel final : public Base {
   }
 
   ConnectionPtr conn_;
+  RedisHost primary_;
+  Clock::time_point checked_;
+  ConnectionPtr sentinel_conn_;
+  std::size_t sentinel_at_ = 0;
   std::size_t preferred_ = 0;
 };
 

@@ -264,4 +264,25 @@ int RedisSentinelDeployment::wait_for_failover(int old_port) {
   return now;
 }
 
+void RedisSentinelDeployment::restart_stopped() {
+  for (auto& server : servers_) server->start();
+}
+
+int RedisSentinelDeployment::switch_over() {
+  const int old_port = primary_port();
+  wait_until(
+      [&] {
+        return server(old_port).cli({"INFO", "replication"}).str.find("state=online") !=
+               std::string::npos;
+      },
+      std::chrono::seconds(30), "a replica to be online");
+  wait_until(
+      [&] {
+        cli_at(sentinel_ports_[0], {"SENTINEL", "FAILOVER", "main"});
+        return true;
+      },
+      std::chrono::seconds(30), "a sentinel to accept the failover");
+  return wait_for_failover(old_port);
+}
+
 }  // namespace credbroker::testing

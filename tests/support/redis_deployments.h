@@ -73,6 +73,11 @@ class RedisSentinelDeployment {
   /** Waits (bounded) until the sentinels name a primary other than `old_port` and it answers as
    *  a primary; returns its port. */
   int wait_for_failover(int old_port);
+  /** Starts every stopped server again (the sentinels make it a replica of the primary). */
+  void restart_stopped();
+  /** SENTINEL FAILOVER (a planned switch, the old primary demoted, alive): retried until a
+   *  replica is good enough (bounded); returns the new primary's port. */
+  int switch_over();
 
  private:
   std::vector<std::unique_ptr<RedisServer>> servers_;

@@ -335,4 +335,33 @@ BOOST_AUTO_TEST_CASE(the_primary_is_found_and_a_failover_is_survived) {
   BOOST_TEST(survived <= kBurst);
 }
 
+BOOST_AUTO_TEST_CASE(a_planned_switch_leaves_the_demoted_primary_for_the_new_one) {
+  auto& s = sentinel_deployment();
+  s.restart_stopped();  // the primary killed above comes back and is made a replica
+  auto redis = make_hiredis(redis_config(s.url()));
+  BOOST_TEST_REQUIRE(redis->command({"SET", "switch", "1"}).ok());
+  const int before = s.primary_port();
+  const int after = s.switch_over();
+  BOOST_TEST_REQUIRE(after != before);
+
+  // Sentinel promotes first and demotes the old primary seconds later: in between both say
+  // "master". The client asks the sentinels again once its last answer is a second old, so after
+  // that second its writes go to the new primary even though the old one still takes them.
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  bool written = false;
+  for (int i = 0; i < 300 && !written; ++i) {  // bounded: 300 x 100 ms
+    written = redis->command({"SET", "switch", "2"}).ok();
+    if (!written) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  BOOST_TEST(written);
+  BOOST_TEST(s.server(after).cli({"GET", "switch"}).str == "2");
+  // And once the old primary is a replica (bounded wait), the value is the new primary's.
+  for (int i = 0; i < 300; ++i) {
+    if (s.server(before).cli({"ROLE"}).elements.at(0).str == "slave") break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  BOOST_TEST_REQUIRE(s.server(before).cli({"ROLE"}).elements.at(0).str == "slave");
+  BOOST_TEST(redis->command({"GET", "switch"})->str == "2");
+}
+
 BOOST_AUTO_TEST_SUITE_END()
