@@ -550,6 +550,14 @@ BOOST_AUTO_TEST_CASE(password_comes_from_the_url_and_env_overrides_it) {
                  .redis.endpoint.password == "only-env");
 }
 
+BOOST_AUTO_TEST_CASE(acl_user_from_the_url_with_the_password_from_the_environment) {
+  const Config c = parse_ok(ConfigJson().set("/redis/url", R"("rediss://credbroker:@h/0")").str(),
+                            env_with({{"CREDBROKER_REDIS_PASSWORD", "acl-pw"}}));
+  BOOST_TEST(c.redis.endpoint.user == "credbroker");
+  BOOST_TEST(c.redis.endpoint.password == "acl-pw");
+  BOOST_TEST(c.redis.endpoint.tls.enabled);
+}
+
 BOOST_AUTO_TEST_CASE(url_from_the_environment_wins_over_the_file) {
   const std::string json = ConfigJson().set("/redis/url", R"("redis://file-host:6379/0")").str();
   BOOST_TEST(parse_ok(json).redis.endpoint.hosts[0].host == "file-host");
