@@ -322,10 +322,7 @@ class Cluster final : public Base {
 
   /** SCRIPT LOAD goes to every primary, so that an EVALSHA finds the script wherever it lands. */
   Result<Reply, RedisFailure> broadcast(const std::vector<std::string>& argv) {
-    std::vector<std::string> primaries;
-    for (const auto& [name, host] : hosts_) {
-      if (primaries_.count(name) != 0) primaries.push_back(name);
-    }
+    const std::vector<std::string> primaries(primaries_.begin(), primaries_.end());
     Result<Reply, RedisFailure> last = Err(unreachable("cluster: no primary"));
     for (const auto& node : primaries) {
       last = send(node, argv, false);
