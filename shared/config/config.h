@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "shared/config/redis_url.h"
 #include "shared/util/result.h"
 
 namespace credbroker::config {
@@ -107,9 +108,9 @@ struct Authorize {
 };
 
 struct Redis {
-  // redis://[:password@]host:port/db or unix:///path; CREDBROKER_REDIS_URL overrides it
-  std::string url = "redis://127.0.0.1:6379/0";
-  std::string password;  // from the URL or CREDBROKER_REDIS_PASSWORD
+  // Parsed from "url" (CREDBROKER_REDIS_URL overrides it; redis_url.h lists the schemes), its
+  // password replaced by CREDBROKER_REDIS_PASSWORD when set, TLS files from "tls".
+  RedisEndpoint endpoint = {.hosts = {{"127.0.0.1", 6379}}};
   std::int64_t connect_timeout_ms = 500;
   std::int64_t command_timeout_ms = 500;
   std::string key_prefix = "credbroker:";

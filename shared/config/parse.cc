@@ -428,18 +428,42 @@ bool read_authorize(const Fields& root, std::optional<Authorize>& out, Check& c)
   return true;
 }
 
+bool read_redis_tls(const Fields& redis, RedisTls& tls, Check& c) {
+  const Value* v = redis.get("tls");
+  if (v == nullptr) return true;
+  if (!v->IsObject()) return c.fail(redis.at("tls"), "must be an object");
+  const Fields f(*v, redis.at("tls"));
+  if (!check_keys(f, {"ca_file", "cert_file", "key_file", "server_name"}, c) ||
+      !read_string(f, "ca_file", tls.ca_file, c) ||
+      !read_string(f, "cert_file", tls.cert_file, c) ||
+      !read_string(f, "key_file", tls.key_file, c) ||
+      !read_string(f, "server_name", tls.server_name, c)) {
+    return false;
+  }
+  if (tls.cert_file.empty() != tls.key_file.empty()) {
+    return c.fail(f.at(tls.cert_file.empty() ? "key_file" : "cert_file"),
+                  "cert_file and key_file go together");
+  }
+  return true;
+}
+
 bool read_redis(const Fields& root, const EnvLookup& env, Redis& redis, Check& c) {
   const Value* v = nullptr;
   if (!section(root, "redis", v, c)) return false;
+  std::string url = "redis://127.0.0.1:6379/0";
+  RedisTls tls;
+  bool has_tls = false;
   if (v != nullptr) {
     const Fields f(*v, root.at("redis"));
-    if (!check_keys(f, {"url", "connect_timeout_ms", "command_timeout_ms", "key_prefix"}, c) ||
-        !read_string(f, "url", redis.url, c) ||
+    if (!check_keys(f, {"url", "tls", "connect_timeout_ms", "command_timeout_ms", "key_prefix"},
+                    c) ||
+        !read_string(f, "url", url, c) || !read_redis_tls(f, tls, c) ||
         !read_int(f, "connect_timeout_ms", 1, 60000, redis.connect_timeout_ms, c) ||
         !read_int(f, "command_timeout_ms", 1, 60000, redis.command_timeout_ms, c) ||
         !read_string(f, "key_prefix", redis.key_prefix, c)) {
       return false;
     }
+    has_tls = f.get("tls") != nullptr;
     // Keys are "<prefix>cred:{<user>}": a brace in the prefix would move the Cluster hash tag.
     const bool prefix_ok = redis.key_prefix.size() <= 64 &&
                            syntax::is_scope_token(redis.key_prefix) &&
@@ -453,14 +477,19 @@ bool read_redis(const Fields& root, const EnvLookup& env, Redis& redis, Check& c
   // the environment names it and wins over the file.
   std::string url_loc = child(root.at("redis"), "url");
   if (auto from_env = env("CREDBROKER_REDIS_URL"); from_env && !from_env->empty()) {
-    redis.url = std::move(*from_env);
+    url = std::move(*from_env);
     url_loc = "CREDBROKER_REDIS_URL";
   }
-  auto password = syntax::redis_url_password(redis.url);
-  if (!password) return c.fail(url_loc, "must be redis://host:port/db or unix:///path");
-  redis.password = std::move(*password);
+  auto endpoint = parse_redis_url(url);
+  if (!endpoint) return c.fail(url_loc, endpoint.error());
+  redis.endpoint = std::move(*endpoint);
+  if (has_tls && !redis.endpoint.tls.enabled) {
+    return c.fail(child(root.at("redis"), "tls"), "needs a rediss scheme in redis.url");
+  }
+  tls.enabled = redis.endpoint.tls.enabled;
+  redis.endpoint.tls = std::move(tls);
   if (auto from_env = env("CREDBROKER_REDIS_PASSWORD"); from_env && !from_env->empty()) {
-    redis.password = std::move(*from_env);
+    redis.endpoint.password = std::move(*from_env);
   }
   return true;
 }

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 
-#include "shared/http/url.h"
 #include "shared/util/strings.h"
 
 namespace credbroker::config::syntax {
@@ -166,53 +165,6 @@ bool is_server_name(std::string_view s) {
     if ((c & 0xc0) != 0x80) ++chars;
   }
   return chars >= 1 && chars <= 128;
-}
-
-/**
- * "redis://[[user]:password@]host[:port][/db]" or "unix:///path[?db=N]" (the syntax store/redis.h
- * accepts). Returns the percent-decoded password ("" when none) or nullopt when malformed.
- */
-std::optional<std::string> redis_url_password(std::string_view s) {
-  if (!uri_chars(s)) return std::nullopt;
-  const std::string lower = to_lower(s.substr(0, 8));
-  if (lower.starts_with("unix://")) {
-    std::string_view path = s.substr(7);
-    const auto q = path.find('?');
-    if (q != std::string_view::npos) {
-      const std::string_view query = path.substr(q + 1);
-      if (!query.starts_with("db=") || !is_digits(query.substr(3)) || query.size() > 9) {
-        return std::nullopt;
-      }
-      path = path.substr(0, q);
-    }
-    if (path.size() < 2 || path[0] != '/' || path.find('#') != std::string_view::npos) {
-      return std::nullopt;
-    }
-    return std::string();
-  }
-  if (!lower.starts_with("redis://")) return std::nullopt;
-  s.remove_prefix(8);
-  if (s.find_first_of("?#") != std::string_view::npos) return std::nullopt;
-  const auto slash = s.find('/');
-  std::string_view authority = s.substr(0, slash);
-  if (slash != std::string_view::npos) {
-    const std::string_view db = s.substr(slash + 1);
-    if (!db.empty() && (!is_digits(db) || db.size() > 6)) return std::nullopt;
-  }
-  std::string password;
-  const auto at = authority.rfind('@');
-  if (at != std::string_view::npos) {
-    const std::string_view userinfo = authority.substr(0, at);
-    const auto colon = userinfo.find(':');
-    if (colon == std::string_view::npos) return std::nullopt;
-    const auto user = http::percent_decode(userinfo.substr(0, colon));
-    auto decoded = http::percent_decode(userinfo.substr(colon + 1));
-    if (!user || !decoded) return std::nullopt;
-    password = std::move(*decoded);
-    authority = authority.substr(at + 1);
-  }
-  if (!parse_host_port(authority)) return std::nullopt;
-  return password;
 }
 
 }  // namespace credbroker::config::syntax

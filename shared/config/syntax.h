@@ -45,10 +45,4 @@ bool is_env_name(std::string_view s);
 /** 1..128 characters (code points of valid UTF-8), no control characters, no '/'. */
 bool is_server_name(std::string_view s);
 
-/**
- * "redis://[[user]:password@]host[:port][/db]" or "unix:///path[?db=N]" (what store/redis.h
- * accepts). Returns the percent-decoded password ("" when none), or nullopt when malformed.
- */
-std::optional<std::string> redis_url_password(std::string_view s);
-
 }  // namespace credbroker::config::syntax

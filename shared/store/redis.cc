@@ -1,322 +1,410 @@
 #include "shared/store/redis.h"
 
-#include <hiredis/hiredis.h>
 #include <openssl/crypto.h>
-#include <poll.h>
-#include <signal.h>
-#include <sys/time.h>
 
-#include <algorithm>
-#include <cerrno>
 #include <charconv>
-#include <ctime>
+#include <chrono>
+#include <map>
 #include <optional>
+#include <set>
 
-#include "shared/http/url.h"
+#include "shared/store/redis_cluster.h"
+#include "shared/store/redis_connection.h"
+#include "shared/util/strings.h"
 
 namespace credbroker::store {
 
 namespace {
 
-constexpr std::string_view kTcpSyntax = "expected redis://[[user]:password@]host[:port][/db]";
-constexpr std::string_view kUnixSyntax = "expected unix:///path/to/sock[?db=N]";
+using config::RedisEndpoint;
+using config::RedisHost;
+using ConnectionPtr = std::unique_ptr<Connection>;
 
-std::string url_error(std::string_view what, std::string_view syntax) {
-  return "redis.url: " + std::string(what) + " (" + std::string(syntax) + ")";
+RedisFailure unreachable(std::string detail) {
+  return RedisFailure{RedisError::kUnreachable, std::move(detail)};
 }
 
-std::optional<int> parse_int(std::string_view s, int min, int max) {
-  int v = 0;
-  const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (s.empty() || ec != std::errc() || end != s.data() + s.size() || v < min || v > max) {
-    return std::nullopt;
-  }
-  return v;
+bool rejected_with(const Result<Reply, RedisFailure>& r, std::string_view prefix) {
+  return !r && r.error().kind == RedisError::kRejected && r.error().detail.starts_with(prefix);
 }
 
-Result<RedisEndpoint, std::string> parse_unix(std::string_view rest) {
-  RedisEndpoint ep;
-  ep.transport = RedisEndpoint::Transport::kUnix;
-  std::string_view path = rest;
-  if (const auto q = rest.find('?'); q != std::string_view::npos) {
-    path = rest.substr(0, q);
-    const auto params = http::parse_query(rest.substr(q + 1));
-    if (!params) return Err(url_error("malformed query", kUnixSyntax));
-    for (const auto& [name, value] : *params) {
-      if (name != "db") return Err(url_error("unknown parameter \"" + name + "\"", kUnixSyntax));
-      const auto db = parse_int(value, 0, 1 << 30);
-      if (!db) return Err(url_error("db must be a non-negative integer", kUnixSyntax));
-      ep.db = *db;
-    }
-  }
-  if (path.size() < 2 || path.front() != '/') {
-    return Err(url_error("socket path must be absolute", kUnixSyntax));
-  }
-  ep.socket_path = std::string(path);
-  return ep;
+std::string node_name(const RedisHost& h) {
+  return (h.host.find(':') != std::string::npos ? "[" + h.host + "]" : h.host) + ":" +
+         std::to_string(h.port);
 }
 
-Result<RedisEndpoint, std::string> parse_tcp(std::string_view rest) {
-  RedisEndpoint ep;
-  const auto slash = rest.find('/');
-  std::string_view authority = rest.substr(0, slash);
-  const std::string_view path = slash == std::string_view::npos ? "" : rest.substr(slash + 1);
-
-  if (const auto at = authority.rfind('@'); at != std::string_view::npos) {
-    const std::string_view userinfo = authority.substr(0, at);
-    authority = authority.substr(at + 1);
-    const auto colon = userinfo.find(':');
-    if (colon == std::string_view::npos) {
-      return Err(url_error("credentials must be [user]:password", kTcpSyntax));
-    }
-    auto user = http::percent_decode(userinfo.substr(0, colon));
-    auto password = http::percent_decode(userinfo.substr(colon + 1));
-    if (!user || !password) return Err(url_error("malformed escape in credentials", kTcpSyntax));
-    ep.user = std::move(*user);
-    ep.password = std::move(*password);
-  }
-
-  std::string_view port;
-  if (!authority.empty() && authority.front() == '[') {  // IPv6 literal, RFC 3986 §3.2.2
-    const auto close = authority.find(']');
-    if (close == std::string_view::npos) return Err(url_error("unclosed '[' in host", kTcpSyntax));
-    ep.host = std::string(authority.substr(1, close - 1));
-    const std::string_view after = authority.substr(close + 1);
-    if (!after.empty() && after.front() != ':') {
-      return Err(url_error("unexpected text after host", kTcpSyntax));
-    }
-    if (!after.empty()) port = after.substr(1);
-    if (after == ":") return Err(url_error("port must be 1..65535", kTcpSyntax));
-  } else {
-    const auto colon = authority.find(':');
-    ep.host = std::string(authority.substr(0, colon));
-    if (colon != std::string_view::npos) {
-      port = authority.substr(colon + 1);
-      if (port.empty()) return Err(url_error("port must be 1..65535", kTcpSyntax));
-    }
-  }
-  if (ep.host.empty()) return Err(url_error("host is required", kTcpSyntax));
-  if (!port.empty()) {
-    const auto p = parse_int(port, 1, 65535);
-    if (!p) return Err(url_error("port must be 1..65535", kTcpSyntax));
-    ep.port = *p;
-  }
-  if (!path.empty()) {
-    const auto db = parse_int(path, 0, 1 << 30);
-    if (!db) return Err(url_error("db must be a non-negative integer", kTcpSyntax));
-    ep.db = *db;
-  }
-  return ep;
-}
-
-struct ContextFree {
-  void operator()(redisContext* c) const { redisFree(c); }
-};
-struct ReplyFree {
-  void operator()(redisReply* r) const { freeReplyObject(r); }
-};
-using ContextPtr = std::unique_ptr<redisContext, ContextFree>;
-using ReplyPtr = std::unique_ptr<redisReply, ReplyFree>;
-
-timeval to_timeval(std::int64_t ms) {
-  ms = std::max<std::int64_t>(ms, 1);  // hiredis treats a zero timeout as "fail at once"
-  return timeval{static_cast<time_t>(ms / 1000), static_cast<suseconds_t>((ms % 1000) * 1000)};
-}
-
-/**
- * hiredis 0.14 writes with write(2), so a peer that went away raises SIGPIPE, whose default action
- * kills the process. Block it in this thread for the duration of one exchange and swallow the
- * SIGPIPE we caused; the failed write already shows up as an I/O error.
- */
-class SigpipeBlock {
+/** What every client shares: the endpoint, the timeouts and the TLS context. */
+class Base : public Redis {
  public:
-  SigpipeBlock() {
-    sigemptyset(&pipe_);
-    sigaddset(&pipe_, SIGPIPE);
-    sigset_t pending;
-    sigpending(&pending);
-    was_pending_ = sigismember(&pending, SIGPIPE) == 1;
-    pthread_sigmask(SIG_BLOCK, &pipe_, &old_);
-  }
-  ~SigpipeBlock() {
-    if (!was_pending_) {
-      sigset_t pending;
-      sigpending(&pending);
-      if (sigismember(&pending, SIGPIPE) == 1) {
-        const timespec zero{0, 0};
-        while (sigtimedwait(&pipe_, nullptr, &zero) < 0 && errno == EINTR) {
-        }
+  explicit Base(const config::Redis& config) : endpoint_(config.endpoint) {
+    settings_.connect_timeout = std::chrono::milliseconds(config.connect_timeout_ms);
+    settings_.command_timeout = std::chrono::milliseconds(config.command_timeout_ms);
+    if (endpoint_.tls.enabled) {
+      auto tls = TlsContext::create(endpoint_.tls);
+      if (tls) {
+        settings_.tls = std::move(*tls);
+      } else {
+        setup_error_ = tls.error();
       }
     }
-    pthread_sigmask(SIG_SETMASK, &old_, nullptr);
   }
-  SigpipeBlock(const SigpipeBlock&) = delete;
-  SigpipeBlock& operator=(const SigpipeBlock&) = delete;
+  ~Base() override { OPENSSL_cleanse(endpoint_.password.data(), endpoint_.password.size()); }
 
- private:
-  sigset_t pipe_;
-  sigset_t old_;
-  bool was_pending_ = false;
-};
-
-/** Redis's error line, minus the argument echo some errors carry ("unknown command ... with args
- *  beginning with: ..."): arguments may hold sealed records or user ids. */
-std::string error_text(const redisReply& r) {
-  std::string_view text(r.str, r.len);
-  if (const auto echo = text.find(", with args beginning with:"); echo != std::string_view::npos) {
-    text = text.substr(0, echo);
-  }
-  return std::string(text.substr(0, 200));
-}
-
-/** Converts a reply; the first error element anywhere in it becomes the failure. */
-Result<Reply, RedisFailure> convert(const redisReply& r) {
-  Reply out;
-  switch (r.type) {
-    case REDIS_REPLY_STRING:
-      out.type = Reply::Type::kString;
-      out.str.assign(r.str, r.len);
-      break;
-    case REDIS_REPLY_STATUS:
-      out.type = Reply::Type::kStatus;
-      out.str.assign(r.str, r.len);
-      break;
-    case REDIS_REPLY_INTEGER:
-      out.type = Reply::Type::kInteger;
-      out.integer = r.integer;
-      break;
-    case REDIS_REPLY_NIL:
-      out.type = Reply::Type::kNil;
-      break;
-    case REDIS_REPLY_ARRAY:
-      out.type = Reply::Type::kArray;
-      out.elements.reserve(r.elements);
-      for (std::size_t i = 0; i < r.elements; ++i) {
-        auto element = convert(*r.element[i]);
-        if (!element) return element;
-        out.elements.push_back(std::move(element).value());
-      }
-      break;
-    case REDIS_REPLY_ERROR:
-      return Err(RedisFailure{RedisError::kRejected, error_text(r)});
-    default:
-      return Err(RedisFailure{RedisError::kRejected, "unexpected reply type"});
-  }
-  return out;
-}
-
-class Hiredis final : public Redis {
- public:
-  explicit Hiredis(const config::Redis& config)
-      : connect_timeout_(to_timeval(config.connect_timeout_ms)),
-        command_timeout_(to_timeval(config.command_timeout_ms)) {
-    auto parsed = parse_redis_url(config.url);
-    if (!parsed) {
-      url_error_ = parsed.error();
-      return;
-    }
-    endpoint_ = std::move(parsed).value();
-    if (!config.password.empty()) endpoint_.password = config.password;
-  }
-
-  ~Hiredis() override { OPENSSL_cleanse(endpoint_.password.data(), endpoint_.password.size()); }
-
-  Result<Reply, RedisFailure> command(const std::vector<std::string>& argv) override {
-    if (!url_error_.empty()) return Err(RedisFailure{RedisError::kUnreachable, url_error_});
+  Result<Reply, RedisFailure> command(const std::vector<std::string>& argv) final {
+    if (!setup_error_.empty()) return Err(unreachable(setup_error_));
     if (argv.empty()) return Err(RedisFailure{RedisError::kRejected, "empty command"});
-    SigpipeBlock no_sigpipe;
-    if (ctx_ && !idle_connection_alive()) ctx_.reset();
-    if (!ctx_) {
-      auto opened = open();
-      if (!opened) return Err(opened.error());
-    }
-    return exchange(argv);
+    return run(argv);
   }
 
- private:
-  /** Between exchanges Redis (RESP2) sends nothing, so a readable socket means the server closed
-   *  it (restart, idle timeout, CLIENT KILL). Reconnecting now, before sending, cannot run a
-   *  command twice the way a retry after a failed exchange could. */
-  bool idle_connection_alive() const {
-    pollfd p{ctx_->fd, POLLIN, 0};
-    return poll(&p, 1, 0) == 0;
+ protected:
+  virtual Result<Reply, RedisFailure> run(const std::vector<std::string>& argv) = 0;
+
+  /** A data node: connect, AUTH, SELECT. */
+  Result<ConnectionPtr, RedisFailure> open_node(const RedisHost& host) {
+    auto c = Connection::open_tcp(host, settings_);
+    if (!c) return c;
+    if (auto s = (*c)->setup(endpoint_.user, endpoint_.password, endpoint_.db); !s) {
+      return Err(s.error());
+    }
+    return c;
   }
 
-  Result<Unit, RedisFailure> open() {
-    ContextPtr ctx(
-        endpoint_.transport == RedisEndpoint::Transport::kUnix
-            ? redisConnectUnixWithTimeout(endpoint_.socket_path.c_str(), connect_timeout_)
-            : redisConnectWithTimeout(endpoint_.host.c_str(), endpoint_.port, connect_timeout_));
-    if (!ctx) return Err(RedisFailure{RedisError::kUnreachable, "connect: out of memory"});
-    if (ctx->err) {
-      return Err(RedisFailure{RedisError::kUnreachable, std::string("connect: ") + ctx->errstr});
-    }
-    if (redisSetTimeout(ctx.get(), command_timeout_) != REDIS_OK) {
-      return Err(RedisFailure{RedisError::kUnreachable, std::string("connect: ") + ctx->errstr});
-    }
-    ctx_ = std::move(ctx);
-    if (!endpoint_.password.empty()) {
-      std::vector<std::string> auth{"AUTH"};
-      if (!endpoint_.user.empty()) auth.push_back(endpoint_.user);
-      auth.push_back(endpoint_.password);
-      auto r = exchange(auth);
-      for (auto& a : auth) OPENSSL_cleanse(a.data(), a.size());
-      if (!r) return setup_failed("AUTH", r.error());
-    }
-    if (endpoint_.db != 0) {
-      auto r = exchange({"SELECT", std::to_string(endpoint_.db)});
-      if (!r) return setup_failed("SELECT", r.error());
-    }
-    return Unit{};
-  }
-
-  /** A connection that failed AUTH or SELECT is of no use: drop it and say which step failed. */
-  Result<Unit, RedisFailure> setup_failed(std::string_view step, RedisFailure f) {
-    ctx_.reset();
-    f.detail = std::string(step) + ": " + f.detail;
-    return Err(std::move(f));
-  }
-
-  Result<Reply, RedisFailure> exchange(const std::vector<std::string>& argv) {
-    std::vector<const char*> args;
-    std::vector<std::size_t> lens;
-    args.reserve(argv.size());
-    lens.reserve(argv.size());
-    for (const auto& a : argv) {
-      args.push_back(a.data());
-      lens.push_back(a.size());
-    }
-    ReplyPtr reply(static_cast<redisReply*>(
-        redisCommandArgv(ctx_.get(), static_cast<int>(args.size()), args.data(), lens.data())));
-    if (!reply || ctx_->err) {
-      // I/O error, EOF or timeout: the stream's state is unknown, so the connection goes.
-      RedisFailure f{RedisError::kUnreachable, ctx_->err ? ctx_->errstr : "no reply"};
-      ctx_.reset();
-      return Err(std::move(f));
-    }
-    return convert(*reply);
+  /** Drops a connection that is gone: safe to replace before sending anything on it. */
+  static void drop_if_dead(ConnectionPtr& c) {
+    if (c && !c->idle_alive()) c.reset();
   }
 
   RedisEndpoint endpoint_;
-  std::string url_error_;
-  timeval connect_timeout_;
-  timeval command_timeout_;
-  ContextPtr ctx_;
+  ConnectionSettings settings_;
+  std::string setup_error_;
+};
+
+// ---------------------------------------------------------------------------------------------
+
+class Single final : public Base {
+ public:
+  using Base::Base;
+
+ private:
+  Result<Reply, RedisFailure> run(const std::vector<std::string>& argv) override {
+    drop_if_dead(conn_);
+    if (!conn_) {
+      auto opened = open();
+      if (!opened) return Err(opened.error());
+      conn_ = std::move(*opened);
+    }
+    auto r = conn_->exchange(argv);
+    if (conn_->broken()) conn_.reset();
+    return r;
+  }
+
+  Result<ConnectionPtr, RedisFailure> open() {
+    if (endpoint_.socket_path.empty()) return open_node(endpoint_.hosts.front());
+    auto c = Connection::open_unix(endpoint_.socket_path, settings_);
+    if (!c) return c;
+    if (auto s = (*c)->setup(endpoint_.user, endpoint_.password, endpoint_.db); !s) {
+      return Err(s.error());
+    }
+    return c;
+  }
+
+  ConnectionPtr conn_;
+};
+
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * Sentinel: the sentinels name the primary, which must say it is one (ROLE). The primary is looked
+ * up again whenever its connection is gone or it answers READONLY (it was demoted), and, since
+ * Sentinel promotes the new primary seconds before it demotes the old one (in between, writes to
+ * the old one are acknowledged and then lost), the sentinels are asked again before a command
+ * when the last answer is older than kRecheck. A command refused with READONLY did not run, so it
+ * is sent once more to the new primary; one whose connection broke mid-exchange may have run and
+ * is not sent again (the caller sees kUnreachable).
+ */
+class Sentinel final : public Base {
+ public:
+  using Base::Base;
+
+ private:
+  static constexpr auto kRecheck = std::chrono::seconds(1);
+  using Clock = std::chrono::steady_clock;
+
+  Result<Reply, RedisFailure> run(const std::vector<std::string>& argv) override {
+    for (int attempt = 0;; ++attempt) {
+      drop_if_dead(conn_);
+      if (conn_ && Clock::now() - checked_ >= kRecheck) {
+        // Sentinels that cannot be asked leave a working primary in use.
+        checked_ = Clock::now();
+        if (auto named = ask_any(); named && node_name(*named) != node_name(primary_)) {
+          conn_.reset();
+        }
+      }
+      if (!conn_) {
+        auto found = discover();
+        if (!found) return Err(found.error());
+        conn_ = std::move(*found);
+      }
+      auto r = conn_->exchange(argv);
+      if (conn_->broken()) {
+        conn_.reset();
+        return r;
+      }
+      if (attempt == 0 && rejected_with(r, "READONLY")) {
+        conn_.reset();
+        continue;
+      }
+      return r;
+    }
+  }
+
+  Result<ConnectionPtr, RedisFailure> discover() {
+    RedisFailure last = unreachable("sentinel: no sentinel answered");
+    const std::size_t n = endpoint_.hosts.size();
+    for (std::size_t i = 0; i < n; ++i) {
+      const std::size_t at = (preferred_ + i) % n;
+      auto primary = ask(at);
+      if (!primary) {
+        last = primary.error();
+        continue;
+      }
+      auto c = open_node(*primary);
+      if (!c) {
+        last = c.error();
+        continue;
+      }
+      auto role = (*c)->exchange({"ROLE"});
+      if (!role || role->type != Reply::Type::kArray || role->elements.empty() ||
+          role->elements[0].str != "master") {
+        last =
+            role ? unreachable("sentinel: the named primary is not a primary (yet)") : role.error();
+        continue;
+      }
+      preferred_ = at;
+      primary_ = *primary;
+      checked_ = Clock::now();
+      return c;
+    }
+    return Err(std::move(last));
+  }
+
+  Result<RedisHost, RedisFailure> ask_any() {
+    Result<RedisHost, RedisFailure> last = Err(unreachable("sentinel: no sentinel answered"));
+    for (std::size_t i = 0; i < endpoint_.hosts.size(); ++i) {
+      const std::size_t at = (preferred_ + i) % endpoint_.hosts.size();
+      last = ask(at);
+      if (last) {
+        preferred_ = at;
+        return last;
+      }
+    }
+    return last;
+  }
+
+  /** SENTINEL get-master-addr-by-name on sentinel `at` (no AUTH: see README), over a connection
+   *  kept for the next question. */
+  Result<RedisHost, RedisFailure> ask(std::size_t at) {
+    drop_if_dead(sentinel_conn_);
+    if (sentinel_conn_ && sentinel_at_ != at) sentinel_conn_.reset();
+    if (!sentinel_conn_) {
+      auto c = Connection::open_tcp(endpoint_.hosts[at], settings_);
+      if (!c) return Err(c.error());
+      sentinel_conn_ = std::move(*c);
+      sentinel_at_ = at;
+    }
+    auto r =
+        sentinel_conn_->exchange({"SENTINEL", "get-master-addr-by-name", endpoint_.master_name});
+    if (sentinel_conn_->broken()) sentinel_conn_.reset();
+    if (!r) return Err(r.error());
+    if (r->type != Reply::Type::kArray || r->elements.size() != 2) {
+      return Err(unreachable("sentinel: the master name is unknown"));
+    }
+    RedisHost h;
+    h.host = r->elements[0].str;
+    const auto port = parse_int64(r->elements[1].str);
+    if (h.host.empty() || !port || *port < 1 || *port > 65535) {
+      return Err(unreachable("sentinel: malformed primary address"));
+    }
+    h.port = static_cast<int>(*port);
+    return h;
+  }
+
+  static std::optional<std::int64_t> parse_int64(const std::string& s) {
+    std::int64_t v = 0;
+    const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+    if (s.empty() || ec != std::errc() || end != s.data() + s.size()) return std::nullopt;
+    return v;
+  }
+
+  ConnectionPtr conn_;
+  RedisHost primary_;
+  Clock::time_point checked_;
+  ConnectionPtr sentinel_conn_;
+  std::size_t sentinel_at_ = 0;
+  std::size_t preferred_ = 0;
+};
+
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * Cluster: the slot map from CLUSTER SLOTS (asked of a known node or a seed), each command sent to
+ * the primary of its first key's slot (cluster::first_key), keyless commands to any primary. MOVED
+ * updates the slot and reloads the map, then the command goes to the named node; ASK sends
+ * ASKING and the command to the named node once. Both replies mean the command did not run, so
+ * following them is safe; at most kMaxRedirects hops per command.
+ */
+class Cluster final : public Base {
+ public:
+  using Base::Base;
+
+ private:
+  static constexpr int kMaxRedirects = 5;
+
+  Result<Reply, RedisFailure> run(const std::vector<std::string>& argv) override {
+    if (!map_loaded_) {
+      if (auto loaded = load_map(); !loaded) return Err(loaded.error());
+    }
+    if (iequals(argv[0], "SCRIPT") && argv.size() > 1 && iequals(argv[1], "LOAD")) {
+      return broadcast(argv);
+    }
+    const auto key = cluster::first_key(argv);
+    std::string node = key ? owner_[cluster::key_slot(argv[*key])] : std::string();
+    if (node.empty()) node = any_primary();
+    bool asking = false;
+    for (int hop = 0; hop <= kMaxRedirects; ++hop) {
+      auto r = send(node, argv, asking);
+      if (!r && r.error().kind == RedisError::kRejected) {
+        if (const auto redirect = cluster::parse_redirect(r.error().detail)) {
+          node = node_name(redirect->node);
+          hosts_[node] = redirect->node;
+          asking = redirect->ask;
+          if (!asking) {
+            owner_[redirect->slot] = node;
+            (void)load_map();  // the map changed: take the whole new one when a node answers
+          }
+          continue;
+        }
+      }
+      return r;
+    }
+    return Err(unreachable("cluster: too many redirections"));
+  }
+
+  /** One exchange on a node; a broken connection is dropped and the map reloaded next time. */
+  Result<Reply, RedisFailure> send(const std::string& node, const std::vector<std::string>& argv,
+                                   bool asking) {
+    auto& conn = conns_[node];
+    drop_if_dead(conn);
+    if (!conn) {
+      const auto host = hosts_.find(node);
+      if (host == hosts_.end()) return Err(unreachable("cluster: unknown node"));
+      auto opened = open_node(host->second);
+      if (!opened) {
+        map_loaded_ = false;
+        return Err(opened.error());
+      }
+      conn = std::move(*opened);
+    }
+    if (asking) {
+      auto ok = conn->exchange({"ASKING"});
+      if (!ok) {
+        if (conn->broken()) conn.reset();
+        return ok;
+      }
+    }
+    auto r = conn->exchange(argv);
+    if (conn->broken()) {
+      conn.reset();
+      map_loaded_ = false;
+    }
+    return r;
+  }
+
+  /** SCRIPT LOAD goes to every primary, so that an EVALSHA finds the script wherever it lands. */
+  Result<Reply, RedisFailure> broadcast(const std::vector<std::string>& argv) {
+    const std::vector<std::string> primaries(primaries_.begin(), primaries_.end());
+    Result<Reply, RedisFailure> last = Err(unreachable("cluster: no primary"));
+    for (const auto& node : primaries) {
+      last = send(node, argv, false);
+      if (!last) return last;
+    }
+    return last;
+  }
+
+  std::string any_primary() const {
+    return primaries_.empty() ? std::string() : *primaries_.begin();
+  }
+
+  /** CLUSTER SLOTS from a known primary, else from each seed in turn. */
+  Result<Unit, RedisFailure> load_map() {
+    std::vector<RedisHost> candidates;
+    for (const auto& name : primaries_) candidates.push_back(hosts_.at(name));
+    candidates.insert(candidates.end(), endpoint_.hosts.begin(), endpoint_.hosts.end());
+    RedisFailure last = unreachable("cluster: no node answered");
+    for (const auto& host : candidates) {
+      const std::string name = node_name(host);
+      hosts_[name] = host;
+      auto r = send(name, {"CLUSTER", "SLOTS"}, false);
+      if (!r) {
+        last = r.error();
+        continue;
+      }
+      if (apply_map(*r, host)) {
+        map_loaded_ = true;
+        return Unit{};
+      }
+      last = unreachable("cluster: malformed or incomplete CLUSTER SLOTS");
+    }
+    return Err(std::move(last));
+  }
+
+  bool apply_map(const Reply& slots, const RedisHost& asked) {
+    if (slots.type != Reply::Type::kArray || slots.elements.empty()) return false;
+    std::vector<std::string> owner(cluster::kSlots);
+    std::set<std::string> primaries;
+    std::map<std::string, RedisHost> hosts;
+    for (const Reply& range : slots.elements) {
+      if (range.type != Reply::Type::kArray || range.elements.size() < 3) return false;
+      const Reply& node = range.elements[2];
+      if (node.type != Reply::Type::kArray || node.elements.size() < 2) return false;
+      const auto start = range.elements[0].integer;
+      const auto end = range.elements[1].integer;
+      if (start < 0 || end >= cluster::kSlots || start > end) return false;
+      RedisHost h;
+      // An empty or "?" endpoint means "the address you reached me at" (CLUSTER SLOTS, Redis 7).
+      h.host = node.elements[0].str.empty() || node.elements[0].str == "?" ? asked.host
+                                                                           : node.elements[0].str;
+      h.port = static_cast<int>(node.elements[1].integer);
+      const std::string name = node_name(h);
+      hosts[name] = h;
+      primaries.insert(name);
+      for (auto s = start; s <= end; ++s) owner[static_cast<std::size_t>(s)] = name;
+    }
+    owner_ = std::move(owner);
+    primaries_ = std::move(primaries);
+    for (auto& [name, h] : hosts) hosts_[name] = h;
+    return true;
+  }
+
+  bool map_loaded_ = false;
+  std::vector<std::string> owner_ = std::vector<std::string>(cluster::kSlots);  // slot -> node
+  std::set<std::string> primaries_;
+  std::map<std::string, RedisHost> hosts_;  // every node seen, by "host:port"
+  std::map<std::string, ConnectionPtr> conns_;
 };
 
 }  // namespace
 
-Result<RedisEndpoint, std::string> parse_redis_url(std::string_view url) {
-  constexpr std::string_view kRedis = "redis://";
-  constexpr std::string_view kUnix = "unix://";
-  if (url.starts_with(kRedis)) return parse_tcp(url.substr(kRedis.size()));
-  if (url.starts_with(kUnix)) return parse_unix(url.substr(kUnix.size()));
-  if (url.starts_with("rediss://")) return Err(url_error("TLS is not supported", kTcpSyntax));
-  return Err(url_error("unknown scheme", "expected redis://... or unix:///..."));
-}
-
 std::unique_ptr<Redis> make_hiredis(const config::Redis& config) {
-  return std::make_unique<Hiredis>(config);
+  switch (config.endpoint.mode) {
+    case RedisEndpoint::Mode::kSentinel:
+      return std::make_unique<Sentinel>(config);
+    case RedisEndpoint::Mode::kCluster:
+      return std::make_unique<Cluster>(config);
+    case RedisEndpoint::Mode::kSingle:
+      break;
+  }
+  return std::make_unique<Single>(config);
 }
 
 }  // namespace credbroker::store

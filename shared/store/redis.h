@@ -1,12 +1,11 @@
 #pragma once
-// Redis behind a small interface. The production implementation is hiredis: one persistent
-// connection per process with connect and command timeouts, dropped after any I/O failure and
-// re-opened on the next command, so the process keeps serving once Redis is back.
+// Redis behind a small interface. The production implementation (make_hiredis) speaks RESP with
+// hiredis's protocol reader and writer over its own sockets (TLS by OpenSSL): one persistent
+// connection per node per process with connect and command timeouts.
 
 #include <cstdint>
 #include <memory>
 #include <string>
-#include <string_view>
 #include <vector>
 
 #include "shared/config/config.h"
@@ -40,29 +39,13 @@ class Redis {
   virtual Result<Reply, RedisFailure> command(const std::vector<std::string>& argv) = 0;
 };
 
-/** Where to connect, parsed from config::Redis::url. */
-struct RedisEndpoint {
-  enum class Transport { kTcp, kUnix };
-  Transport transport = Transport::kTcp;
-  std::string host;         // kTcp; IPv6 literals without brackets
-  int port = 6379;          // kTcp
-  std::string socket_path;  // kUnix
-  std::string user;         // percent-decoded; empty = default user
-  std::string password;     // percent-decoded; empty = no AUTH
-  int db = 0;
-};
-
 /**
- * Parses "redis://[[user]:password@]host[:port][/db]" or "unix:///path/to/sock[?db=N]". The error
- * says which part is wrong and quotes the expected syntax, never the URL itself (it may hold a
- * password).
- */
-Result<RedisEndpoint, std::string> parse_redis_url(std::string_view url);
-
-/**
- * hiredis client for the configured URL; connects lazily on the first command. A non-empty
- * config.password overrides the URL's password. An unparsable URL makes every command fail with
- * kUnreachable (config validation reports it at start).
+ * The client for config.endpoint (config/redis_url.h): one server, Sentinel or Cluster, over TCP,
+ * TLS or a Unix socket (store/redis_connection.h). It connects lazily on the first command, drops
+ * a connection after any I/O failure and opens a new one on the next command, so the process keeps
+ * serving once Redis is back. A command whose connection broke mid-exchange is never sent again
+ * (it may have run); one refused before it ran (READONLY from a demoted primary, MOVED, ASK) is.
+ * Bad TLS files make every command fail with kUnreachable (config does not read files).
  */
 std::unique_ptr<Redis> make_hiredis(const config::Redis& config);
 

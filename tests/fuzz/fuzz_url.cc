@@ -1,11 +1,14 @@
 // Fuzzes the request-path and query codecs: http::percent_decode, http::parse_query and the
 // routes' {server} segment (routes::server_segment, routes::decode_server_name), with the
-// round-trip properties their callers rely on.
+// round-trip properties their callers rely on; and the Redis URL parser (config/redis_url.h) and
+// the Cluster rules (store/redis_cluster.h).
 
 #include <cstdint>
 
+#include "shared/config/redis_url.h"
 #include "shared/http/url.h"
 #include "shared/routes/context.h"
+#include "shared/store/redis_cluster.h"
 #include "tests/fuzz/fuzz_input.h"
 
 using namespace credbroker;
@@ -45,6 +48,22 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       fuzz::require(name->empty() || (name->front() != ' ' && name->back() != ' '),
                     "server names are trimmed");
     }
+  }
+  if (const auto ep = config::parse_redis_url(text)) {
+    fuzz::require(ep->hosts.empty() != ep->socket_path.empty(), "hosts or a socket, never both");
+    for (const auto& h : ep->hosts) {
+      fuzz::require(!h.host.empty() && h.port >= 1 && h.port <= 65535, "hosts and ports valid");
+    }
+    fuzz::require(ep->mode != config::RedisEndpoint::Mode::kCluster || ep->db == 0,
+                  "Cluster has db 0 only");
+  } else {
+    fuzz::require(ep.error().starts_with("must be a Redis URL: "), "one error form");
+  }
+  fuzz::require(store::cluster::key_slot(text) < store::cluster::kSlots, "slots in range");
+  if (const auto r = store::cluster::parse_redirect(text)) {
+    fuzz::require(r->slot >= 0 && r->slot < store::cluster::kSlots && r->node.port >= 1 &&
+                      r->node.port <= 65535 && !r->node.host.empty(),
+                  "redirections are well-formed");
   }
   return 0;
 }

@@ -2,6 +2,7 @@
 
 #include <hiredis/hiredis.h>
 
+#include <csignal>
 #include <memory>
 #include <stdexcept>
 #include <thread>
@@ -98,13 +99,19 @@ std::string RedisServer::unix_url() const {
   return "unix://" + dir_.file("redis.sock");
 }
 
-config::Redis RedisServer::config() const {
+config::Redis redis_config(std::string_view url, std::string password) {
+  auto endpoint = config::parse_redis_url(url);
+  if (!endpoint) throw std::runtime_error("redis_config: " + endpoint.error());
   config::Redis c;
-  c.url = url();
-  c.password = options_.password;
+  c.endpoint = std::move(*endpoint);
+  if (!password.empty()) c.endpoint.password = std::move(password);
   c.connect_timeout_ms = 250;
   c.command_timeout_ms = 250;
   return c;
+}
+
+config::Redis RedisServer::config() const {
+  return redis_config(url(), options_.password);
 }
 
 void RedisServer::launch() {
@@ -158,6 +165,15 @@ void RedisServer::start() {
 
 void RedisServer::stop() {
   if (process_) process_->stop();
+  process_.reset();
+  paused_ = false;
+}
+
+void RedisServer::kill() {
+  if (process_) {
+    process_->signal(SIGKILL);
+    process_->stop();
+  }
   process_.reset();
   paused_ = false;
 }

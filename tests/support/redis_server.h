@@ -5,6 +5,7 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "shared/config/config.h"
@@ -13,6 +14,10 @@
 #include "tests/support/tempdir.h"
 
 namespace credbroker::testing {
+
+/** A client config for `url` (parsed by config's one parser; throws when it does not parse), with
+ *  `password` (as CREDBROKER_REDIS_PASSWORD would set it) and short timeouts (250 ms). */
+config::Redis redis_config(std::string_view url, std::string password = "");
 
 struct RedisServerOptions {
   std::string password;                 // non-empty: --requirepass
@@ -40,6 +45,8 @@ class RedisServer {
   void start();
   /** SIGTERM, bounded wait, SIGKILL. The port stays reserved for start(). */
   void stop();
+  /** SIGKILL: no shutdown work at all (a crash, a lost machine). */
+  void kill();
   /** SIGSTOP / SIGCONT: connections are accepted by the kernel but never answered. */
   void pause();
   void resume();

@@ -13,6 +13,7 @@
 #include "tests/support/apache_front.h"
 #include "tests/support/lambda_front.h"
 #include "tests/support/nginx_front.h"
+#include "tests/support/redis_server.h"
 
 namespace credbroker::testing {
 
@@ -277,8 +278,9 @@ std::unique_ptr<Front> start_front(const TestIssuer& issuer, StackOptions option
 
 void seed_credential(const std::string& redis_url, const std::string& keys, std::string_view user,
                      std::string_view server_key, const store::Credential& credential) {
-  config::Redis rc;
-  rc.url = redis_url;
+  config::Redis rc = redis_config(redis_url);
+  rc.connect_timeout_ms = 500;
+  rc.command_timeout_ms = 500;
   auto redis = store::make_hiredis(rc);
   auto keyring = crypto::Keyring::parse(keys);
   if (!keyring) throw std::runtime_error(keyring.error());
@@ -291,8 +293,9 @@ void seed_credential(const std::string& redis_url, const std::string& keys, std:
 std::optional<store::Credential> load_credential(const std::string& redis_url,
                                                  const std::string& keys, std::string_view user,
                                                  std::string_view server_key) {
-  config::Redis rc;
-  rc.url = redis_url;
+  config::Redis rc = redis_config(redis_url);
+  rc.connect_timeout_ms = 500;
+  rc.command_timeout_ms = 500;
   auto redis = store::make_hiredis(rc);
   auto keyring = crypto::Keyring::parse(keys);
   if (!keyring) throw std::runtime_error(keyring.error());

@@ -115,8 +115,12 @@ BOOST_AUTO_TEST_CASE(minimal_config_parses_with_documented_defaults) {
   BOOST_TEST(cfg.identity.algorithms == (std::vector<std::string>{"RS256", "ES256"}));
   BOOST_TEST(cfg.identity.leeway_seconds == 60);
   BOOST_TEST(cfg.identity.jwks_file == "/etc/credbroker/jwks.json");
-  BOOST_TEST(cfg.redis.url == "redis://127.0.0.1:6379/0");
-  BOOST_TEST(cfg.redis.password == "");
+  BOOST_TEST_REQUIRE(cfg.redis.endpoint.hosts.size() == 1u);
+  BOOST_TEST(cfg.redis.endpoint.hosts[0].host == "127.0.0.1");
+  BOOST_TEST(cfg.redis.endpoint.hosts[0].port == 6379);
+  BOOST_TEST(cfg.redis.endpoint.db == 0);
+  BOOST_TEST(cfg.redis.endpoint.password == "");
+  BOOST_TEST(!cfg.redis.endpoint.tls.enabled);
   BOOST_TEST(cfg.redis.connect_timeout_ms == 500);
   BOOST_TEST(cfg.redis.command_timeout_ms == 500);
   BOOST_TEST(cfg.redis.key_prefix == "credbroker:");
@@ -152,7 +156,7 @@ BOOST_AUTO_TEST_CASE(every_field_set_is_read) {
   BOOST_TEST(cfg.identity.algorithms == (std::vector<std::string>{"EdDSA", "PS256"}));
   BOOST_TEST(cfg.identity.leeway_seconds == 0);
   BOOST_TEST(cfg.identity.jwks_url == "https://idp.example.com/jwks");
-  BOOST_TEST(cfg.redis.url == "unix:///run/redis.sock");
+  BOOST_TEST(cfg.redis.endpoint.socket_path == "/run/redis.sock");
   BOOST_TEST(cfg.redis.connect_timeout_ms == 100);
   BOOST_TEST(cfg.redis.command_timeout_ms == 200);
   BOOST_TEST(cfg.redis.key_prefix == "cb:");
@@ -607,47 +611,100 @@ BOOST_AUTO_TEST_SUITE(redis_section)
 BOOST_AUTO_TEST_CASE(url_forms) {
   for (const char* good :
        {"redis://localhost", "redis://10.0.0.1:6380/3", "redis://[::1]:6379/0",
-        "unix:///tmp/r.sock", "unix:///tmp/r.sock?db=2", "redis://user:p%40ss@host:1/"}) {
+        "unix:///tmp/r.sock", "unix:///tmp/r.sock?db=2", "redis://user:p%40ss@host:1/",
+        "REDIS://localhost", "rediss://h", "redis-sentinel://s1,s2/m", "rediss-cluster://n1,n2"}) {
     BOOST_TEST_CONTEXT(good) {
       parse_ok(ConfigJson().set("/redis/url", "\"" + std::string(good) + "\"").str());
     }
   }
   for (const char* bad :
        {"http://host:6379", "redis://", "redis://host:port/0", "redis://host:6379/x", "unix://",
-        "unix:///", "redis://host/0?x=1", "redis://user@host", "redis://:p%zz@host"}) {
+        "unix:///", "redis://host/0?x=1", "redis://user@host", "redis://:p%zz@host",
+        "redis-sentinel://s1", "redis-cluster://n1/2"}) {
     BOOST_TEST_CONTEXT(bad) {
-      BOOST_TEST(parse_error(ConfigJson().set("/redis/url", "\"" + std::string(bad) + "\"")) ==
-                 "redis.url: must be redis://host:port/db or unix:///path");
+      BOOST_TEST(parse_error(ConfigJson().set("/redis/url", "\"" + std::string(bad) + "\""))
+                     .starts_with("redis.url: must be a Redis URL: "));
     }
   }
+}
+
+// Before one parser, "REDIS://h" passed start-up and every request then failed: the scheme case
+// rule is config's, and the store only ever sees the parsed endpoint.
+BOOST_AUTO_TEST_CASE(upper_case_scheme_gives_the_same_endpoint) {
+  const Config upper = parse_ok(ConfigJson().set("/redis/url", R"("REDIS://H:7/2")").str());
+  const Config lower = parse_ok(ConfigJson().set("/redis/url", R"("redis://H:7/2")").str());
+  BOOST_TEST(upper.redis.endpoint.hosts[0].host == lower.redis.endpoint.hosts[0].host);
+  BOOST_TEST(upper.redis.endpoint.hosts[0].port == 7);
+  BOOST_TEST(upper.redis.endpoint.db == 2);
+}
+
+BOOST_AUTO_TEST_CASE(modes_and_tls_come_from_the_scheme_and_the_tls_block) {
+  const Config sentinel =
+      parse_ok(ConfigJson().set("/redis/url", R"("redis-sentinel://a:1,b:2/main/1")").str());
+  BOOST_TEST((sentinel.redis.endpoint.mode == RedisEndpoint::Mode::kSentinel));
+  BOOST_TEST(sentinel.redis.endpoint.master_name == "main");
+  BOOST_TEST(sentinel.redis.endpoint.hosts.size() == 2u);
+
+  const Config tls = parse_ok(ConfigJson()
+                                  .set("/redis", R"({"url": "rediss-cluster://n1:7000",
+                                       "tls": {"ca_file": "/ca.pem", "cert_file": "/c.pem",
+                                               "key_file": "/k.pem", "server_name": "redis.lan"}})")
+                                  .str());
+  BOOST_TEST((tls.redis.endpoint.mode == RedisEndpoint::Mode::kCluster));
+  BOOST_TEST(tls.redis.endpoint.tls.enabled);
+  BOOST_TEST(tls.redis.endpoint.tls.ca_file == "/ca.pem");
+  BOOST_TEST(tls.redis.endpoint.tls.cert_file == "/c.pem");
+  BOOST_TEST(tls.redis.endpoint.tls.key_file == "/k.pem");
+  BOOST_TEST(tls.redis.endpoint.tls.server_name == "redis.lan");
+
+  BOOST_TEST(parse_error(ConfigJson().set(
+                 "/redis", R"({"url": "redis://h", "tls": {"ca_file": "/ca.pem"}})")) ==
+             "redis.tls: needs a rediss scheme in redis.url");
+  BOOST_TEST(parse_error(ConfigJson().set(
+                 "/redis", R"({"url": "rediss://h", "tls": {"cert_file": "/c.pem"}})")) ==
+             "redis.tls.cert_file: cert_file and key_file go together");
+  BOOST_TEST(parse_error(ConfigJson().set("/redis",
+                                          R"({"url": "rediss://h", "tls": {"ca": "/ca.pem"}})")) ==
+             "redis.tls.ca: unknown field");
+  BOOST_TEST(parse_error(ConfigJson().set("/redis", R"({"url": "rediss://h", "tls": 1})")) ==
+             "redis.tls: must be an object");
 }
 
 BOOST_AUTO_TEST_CASE(password_comes_from_the_url_and_env_overrides_it) {
   const std::string json = ConfigJson().set("/redis/url", R"("redis://:p%40ss@h:6379/0")").str();
   const Config from_url = parse_ok(json);
-  BOOST_TEST(from_url.redis.password == "p@ss");
-  BOOST_TEST(from_url.redis.url == "redis://:p%40ss@h:6379/0");
-  BOOST_TEST(
-      parse_ok(ConfigJson().set("/redis/url", R"("redis://user:pw@h/0")").str()).redis.password ==
-      "pw");
-  BOOST_TEST(parse_ok(json, env_with({{"CREDBROKER_REDIS_PASSWORD", "from-env"}})).redis.password ==
-             "from-env");
-  BOOST_TEST(
-      parse_ok(kMinimal, env_with({{"CREDBROKER_REDIS_PASSWORD", "only-env"}})).redis.password ==
-      "only-env");
+  BOOST_TEST(from_url.redis.endpoint.password == "p@ss");
+  const Config with_user =
+      parse_ok(ConfigJson().set("/redis/url", R"("redis://user:pw@h/0")").str());
+  BOOST_TEST(with_user.redis.endpoint.user == "user");
+  BOOST_TEST(with_user.redis.endpoint.password == "pw");
+  BOOST_TEST(parse_ok(json, env_with({{"CREDBROKER_REDIS_PASSWORD", "from-env"}}))
+                 .redis.endpoint.password == "from-env");
+  BOOST_TEST(parse_ok(kMinimal, env_with({{"CREDBROKER_REDIS_PASSWORD", "only-env"}}))
+                 .redis.endpoint.password == "only-env");
+}
+
+BOOST_AUTO_TEST_CASE(acl_user_from_the_url_with_the_password_from_the_environment) {
+  const Config c = parse_ok(ConfigJson().set("/redis/url", R"("rediss://credbroker:@h/0")").str(),
+                            env_with({{"CREDBROKER_REDIS_PASSWORD", "acl-pw"}}));
+  BOOST_TEST(c.redis.endpoint.user == "credbroker");
+  BOOST_TEST(c.redis.endpoint.password == "acl-pw");
+  BOOST_TEST(c.redis.endpoint.tls.enabled);
 }
 
 BOOST_AUTO_TEST_CASE(url_from_the_environment_wins_over_the_file) {
   const std::string json = ConfigJson().set("/redis/url", R"("redis://file-host:6379/0")").str();
-  BOOST_TEST(parse_ok(json).redis.url == "redis://file-host:6379/0");
+  BOOST_TEST(parse_ok(json).redis.endpoint.hosts[0].host == "file-host");
   const Config from_env =
       parse_ok(json, env_with({{"CREDBROKER_REDIS_URL", "redis://:pw@cache.internal:6379/1"}}));
-  BOOST_TEST(from_env.redis.url == "redis://:pw@cache.internal:6379/1");
-  BOOST_TEST(from_env.redis.password == "pw");
-  BOOST_TEST(parse_ok(json, env_with({{"CREDBROKER_REDIS_URL", ""}})).redis.url ==
-             "redis://file-host:6379/0");
-  BOOST_TEST(parse_error(json, env_with({{"CREDBROKER_REDIS_URL", "http://nope"}})) ==
-             "CREDBROKER_REDIS_URL: must be redis://host:port/db or unix:///path");
+  BOOST_TEST(from_env.redis.endpoint.hosts[0].host == "cache.internal");
+  BOOST_TEST(from_env.redis.endpoint.db == 1);
+  BOOST_TEST(from_env.redis.endpoint.password == "pw");
+  BOOST_TEST(
+      parse_ok(json, env_with({{"CREDBROKER_REDIS_URL", ""}})).redis.endpoint.hosts[0].host ==
+      "file-host");
+  BOOST_TEST(parse_error(json, env_with({{"CREDBROKER_REDIS_URL", "http://nope"}}))
+                 .starts_with("CREDBROKER_REDIS_URL: must be a Redis URL: unknown scheme"));
 }
 
 BOOST_AUTO_TEST_CASE(key_prefix_cannot_move_the_hash_tag) {

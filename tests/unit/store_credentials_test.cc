@@ -684,7 +684,7 @@ BOOST_AUTO_TEST_CASE(disabled_store_answers_disabled_without_touching_redis) {
 
 BOOST_AUTO_TEST_CASE(redis_down_is_unavailable_and_logged) {
   credbroker::config::Redis down = server().config();
-  down.url = "redis://127.0.0.1:" + std::to_string(free_port()) + "/0";
+  down.endpoint.hosts = {{"127.0.0.1", free_port()}};
   Harness h(keyring({"k1"}), down);
   const auto all = h.store.load_all("alice");
   const auto one = h.store.load("alice", kGithub);
