@@ -9,10 +9,13 @@
 #include "shared/crypto/base64.h"
 #include "shared/identity/key_fit.h"
 #include "shared/identity/openssl_ptr.h"
-#include "shared/identity/strict_json.h"
+#include "shared/json/strict.h"
 #include "shared/util/strings.h"
 
 namespace credbroker::identity {
+
+using json::find_member;
+using json::string_of;
 
 namespace {
 
@@ -45,7 +48,7 @@ std::optional<CompactJws> split_compact(std::string_view token) {
 }
 
 bool parse_object(std::string_view json, rapidjson::Document& out) {
-  return parse_strict_json(json, kMaxJsonDepth, out).ok() && out.IsObject();
+  return json::parse_strict(json, kMaxJsonDepth, out).ok() && out.IsObject();
 }
 
 bool decode_object(std::string_view segment, rapidjson::Document& out) {
