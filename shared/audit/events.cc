@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "shared/crypto/base64.h"
+#include "shared/util/strings.h"
 
 namespace credbroker::audit {
 
@@ -113,13 +114,8 @@ std::string instance_name() {
 
 std::string request_id(std::optional<std::string_view> header, crypto::Random& random) {
   constexpr std::size_t kMaxLength = 64;
-  if (header && !header->empty() && header->size() <= kMaxLength) {
-    bool safe = true;
-    for (char c : *header) {
-      safe = safe && ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                      c == '.' || c == '_' || c == '-');
-    }
-    if (safe) return std::string(*header);
+  if (header && header->size() <= kMaxLength && is_alnum_or(*header, "._-")) {
+    return std::string(*header);
   }
   return crypto::base64url_encode(random.bytes(16));
 }

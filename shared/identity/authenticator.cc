@@ -90,11 +90,7 @@ Result<std::string, std::string> read_small_file(const std::string& path);
 
 // ALB kids are UUIDs; anything but [A-Za-z0-9_-] could walk a URL or a path (RFC 3986 §3.3).
 bool safe_kid(std::string_view kid) {
-  if (kid.empty() || kid.size() > 128) return false;
-  return std::all_of(kid.begin(), kid.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-           c == '_';
-  });
+  return kid.size() <= 128 && is_alnum_or(kid, "-_");
 }
 
 class AlbKeySource final : public KeySource {

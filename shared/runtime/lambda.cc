@@ -17,6 +17,7 @@
 #include "shared/runtime/lambda_event.h"
 #include "shared/runtime/runtime.h"
 #include "shared/runtime/transport_common.h"
+#include "shared/util/strings.h"
 
 namespace credbroker::runtime {
 
@@ -29,13 +30,7 @@ constexpr int kMaxNextFailures = 3;
 
 /** Lambda request ids are UUIDs; anything else must not be pasted into a URL. */
 bool is_request_id(std::string_view id) {
-  if (id.empty() || id.size() > 128) return false;
-  for (char c : id) {
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                    c == '-' || c == '_' || c == '.';
-    if (!ok) return false;
-  }
-  return true;
+  return id.size() <= 128 && is_alnum_or(id, "-_.");
 }
 
 std::string find_header(const http::OutboundResponse& r, std::string_view name) {

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "shared/crypto/base64.h"
+#include "shared/http/grammar.h"
 #include "shared/http/url.h"
 #include "shared/json/strict.h"
 #include "shared/util/strings.h"
@@ -38,21 +39,6 @@ using Pairs = std::vector<std::pair<std::string, std::string>>;
 
 bool has_nul(std::string_view s) {
   return s.find('\0') != std::string_view::npos;
-}
-
-bool has_ctl_line_break(std::string_view s) {
-  return s.find_first_of(std::string_view("\r\n\0", 3)) != std::string_view::npos;
-}
-
-/** RFC 9110 §5.1 token: header names and methods. */
-bool is_token(std::string_view s) {
-  if (s.empty()) return false;
-  for (char c : s) {
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                    std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
-    if (!ok) return false;
-  }
-  return true;
 }
 
 /** Reads the fields of one event; the first failure sticks. Member names are unique (the event
@@ -101,7 +87,7 @@ class Reader {
 
 bool read_method(Reader& r, const Value& parent, std::string_view name, http::Request& out) {
   if (!r.text(parent, name, out.method, true)) return false;
-  if (!is_token(out.method) || out.method.size() > 32) return r.fail();
+  if (!http::is_token(out.method) || out.method.size() > 32) return r.fail();
   return true;
 }
 
@@ -125,7 +111,7 @@ bool from_function_url(Reader& r, const Value& context) {
 bool add_header(Reader& r, http::Request& out, std::string_view name, const Value& value) {
   if (!value.IsString()) return r.fail();
   const std::string_view v = string_of(value);
-  if (!is_token(name) || has_ctl_line_break(v)) return r.fail();
+  if (!http::is_token(name) || !http::is_field_value(v)) return r.fail();
   out.add_header(name, v);
   return true;
 }
@@ -253,7 +239,7 @@ bool read_v2(Reader& r, const Value& event, LambdaEvent& out) {
     if (!cookies->IsArray()) return r.fail();
     std::string joined;
     for (const auto& c : cookies->GetArray()) {
-      if (!c.IsString() || has_ctl_line_break(string_of(c))) return r.fail();
+      if (!c.IsString() || !http::is_field_value(string_of(c))) return r.fail();
       if (!joined.empty()) joined += "; ";
       joined += string_of(c);
     }
@@ -287,7 +273,7 @@ std::vector<std::pair<std::string, std::vector<std::string>>> group_headers(
   std::vector<std::pair<std::string, std::vector<std::string>>> out;
   for (const auto& [name, value] : response.headers) {
     // A CR or LF would never reach a client intact; a bug must not become header injection.
-    if (has_ctl_line_break(name) || has_ctl_line_break(value)) continue;
+    if (!http::is_field_value(name) || !http::is_field_value(value)) continue;
     // JSON strings must be UTF-8 (RFC 8259 §8.1); our headers are ASCII, a bug must not break it.
     auto it = out.begin();
     while (it != out.end() && !iequals(it->first, name)) ++it;
