@@ -17,6 +17,7 @@
 #include "shared/config/config.h"
 #include "shared/config/syntax.h"
 #include "shared/http/grammar.h"
+#include "shared/identity/algorithms.h"
 #include "shared/util/strings.h"
 
 namespace credbroker::config {
@@ -212,8 +213,15 @@ bool read_ui_redirect(const Fields& root, Config& cfg, Check& c) {
   return true;
 }
 
-constexpr std::array<std::string_view, 7> kAlgorithms = {"RS256", "RS384", "RS512", "PS256",
-                                                         "ES256", "ES384", "EdDSA"};
+/** "RS256, RS384, ...": identity's list, for messages. */
+std::string supported_algorithms() {
+  std::string out;
+  for (const identity::Alg alg : identity::kAlgorithms) {
+    if (!out.empty()) out += ", ";
+    out += identity::alg_name(alg);
+  }
+  return out;
+}
 
 bool read_algorithms(const Fields& f, std::vector<std::string>& out, Check& c) {
   const Value* v = f.get("algorithms");
@@ -225,10 +233,9 @@ bool read_algorithms(const Fields& f, std::vector<std::string>& out, Check& c) {
     const Value& a = (*v)[i];
     if (!a.IsString()) return c.fail(item(loc, i), "must be a string");
     const std::string_view name = view(a);
-    if (std::find(kAlgorithms.begin(), kAlgorithms.end(), name) == kAlgorithms.end()) {
-      return c.fail(item(loc, i),
-                    "unsupported algorithm " + quoted(name) +
-                        " (supported: RS256, RS384, RS512, PS256, ES256, ES384, EdDSA)");
+    if (!identity::parse_alg(name)) {
+      return c.fail(item(loc, i), "unsupported algorithm " + quoted(name) +
+                                      " (supported: " + supported_algorithms() + ")");
     }
     if (std::find(out.begin(), out.end(), name) != out.end()) {
       return c.fail(item(loc, i), "duplicate algorithm " + quoted(name));

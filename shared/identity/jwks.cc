@@ -1,5 +1,4 @@
-// parse_jwks and parse_pem_public_key (declared in jwt.h): turn published public keys into
-// EVP_PKEYs, refusing anything we would not verify with.
+#include "shared/identity/jwks.h"
 
 #include <openssl/core_names.h>
 #include <openssl/err.h>
@@ -10,8 +9,6 @@
 #include <string>
 
 #include "shared/crypto/base64.h"
-#include "shared/identity/jwt.h"
-#include "shared/identity/key_fit.h"
 #include "shared/identity/openssl_ptr.h"
 #include "shared/json/strict.h"
 
