@@ -1,6 +1,7 @@
 #include "shared/broker/lifecycle.h"
 #include "shared/http/url.h"
 #include "shared/oauth/token_client.h"
+#include "shared/routes/common.h"
 #include "shared/routes/routes.h"
 #include "shared/util/strings.h"
 

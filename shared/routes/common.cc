@@ -1,7 +1,8 @@
+#include "shared/routes/common.h"
+
 #include <chrono>
 
 #include "shared/http/url.h"
-#include "shared/routes/context.h"
 #include "shared/util/strings.h"
 
 namespace credbroker::routes {

@@ -1,4 +1,5 @@
 #include "shared/oauth/token_client.h"
+#include "shared/routes/common.h"
 #include "shared/routes/routes.h"
 
 namespace credbroker::routes {

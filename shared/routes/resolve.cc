@@ -11,6 +11,7 @@
 
 #include "shared/broker/lifecycle.h"
 #include "shared/json/strict.h"
+#include "shared/routes/common.h"
 #include "shared/routes/routes.h"
 #include "shared/util/strings.h"
 

@@ -5,7 +5,7 @@
 #include <cstdint>
 
 #include "shared/http/url.h"
-#include "shared/routes/context.h"
+#include "shared/routes/common.h"
 #include "tests/fuzz/fuzz_input.h"
 
 using namespace credbroker;
