@@ -95,9 +95,7 @@ void Events::record(const Event& event) {
   auto added = redis_.command(argv);
   if (added && added->type == store::Reply::Type::kString) return;
   ++append_failures_;
-  const std::string_view cause =
-      !added ? (added.error().kind == store::RedisError::kUnreachable ? "unreachable" : "rejected")
-             : "unexpected_reply";
+  const std::string_view cause = !added ? store::label(added.error().kind) : "unexpected_reply";
   log_.warn("audit_append_failed",
             {{"audit_event", name},
              {"request_id", std::string_view(request_id_)},

@@ -46,6 +46,22 @@ std::string_view describe(FetchError e) {
   return "request failed";
 }
 
+std::string_view label(FetchError e) {
+  switch (e) {
+    case FetchError::kTimeout:
+      return "timeout";
+    case FetchError::kConnect:
+      return "connect";
+    case FetchError::kTls:
+      return "tls";
+    case FetchError::kTooLarge:
+      return "too_large";
+    case FetchError::kOther:
+      return "other";
+  }
+  return "other";
+}
+
 namespace {
 
 void init_curl_once() {

@@ -18,6 +18,22 @@ constexpr std::int64_t kMaxLeewaySeconds = 253402300799;  // same bound as jwt.c
 
 }  // namespace
 
+std::string_view label(const AuthError& e) {
+  switch (e.kind) {
+    case AuthErrorKind::kMissing:
+      return "no_credentials";
+    case AuthErrorKind::kTooLarge:
+      return "identity_header_too_large";
+    case AuthErrorKind::kDuplicate:
+      return "duplicate_identity_header";
+    case AuthErrorKind::kKeysUnavailable:
+      return "identity_keys_unavailable";
+    case AuthErrorKind::kInvalid:
+      return label(e.jwt);
+  }
+  return "unknown";
+}
+
 /*
  * A repeated identity header is refused, not resolved: whichever copy a reader picks, the client
  * may have supplied the other. Fronts deliver repetition either as separate fields (nginx 1.22

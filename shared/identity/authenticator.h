@@ -31,6 +31,10 @@ struct AuthError {
   JwtError jwt = JwtError::kMalformed;  // meaningful when kind == kInvalid
 };
 
+/** The log label of a refusal: "no_credentials", "identity_header_too_large",
+ *  "duplicate_identity_header", "identity_keys_unavailable", or label(JwtError) when kInvalid. */
+std::string_view label(const AuthError& e);
+
 /**
  * The raw token the identity header `header` carries: the Bearer credential (RFC 6750 §2.1) when
  * it is "Authorization", else the whole value, trimmed. kMissing when absent or empty, kTooLarge

@@ -45,22 +45,6 @@ std::string known_error(std::string_view error) {
   return {};
 }
 
-std::string_view fetch_label(http::FetchError e) {
-  switch (e) {
-    case http::FetchError::kTimeout:
-      return "timeout";
-    case http::FetchError::kConnect:
-      return "connect";
-    case http::FetchError::kTls:
-      return "tls";
-    case http::FetchError::kTooLarge:
-      return "too_large";
-    case http::FetchError::kOther:
-      return "other";
-  }
-  return "other";
-}
-
 TokenError failure(TokenErrorKind kind, int http_status = 0) {
   TokenError e;
   e.kind = kind;
@@ -184,10 +168,10 @@ Result<TokenResponse, TokenError> parse_form(std::string_view body) {
 
 }  // namespace
 
-std::string describe(const TokenError& e) {
+std::string label(const TokenError& e) {
   switch (e.kind) {
     case TokenErrorKind::kTransport:
-      return "transport:" + std::string(fetch_label(e.fetch));
+      return "transport:" + std::string(http::label(e.fetch));
     case TokenErrorKind::kHttpStatus:
       return "http_status";
     case TokenErrorKind::kBadBody:
@@ -199,7 +183,7 @@ std::string describe(const TokenError& e) {
 }
 
 std::string failure_label(const TokenError& e) {
-  return e.oauth_error.empty() ? describe(e) : e.oauth_error;
+  return e.oauth_error.empty() ? label(e) : e.oauth_error;
 }
 
 namespace {

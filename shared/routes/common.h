@@ -27,9 +27,6 @@ namespace credbroker::routes {
 http::Response dispatch(std::string_view route_name, RouteFn route, const http::Request& request,
                         Context& context);
 
-/** The label a refused token is logged with ("no_credentials", "token expired", ...). */
-std::string_view auth_reason(const identity::AuthError& e);
-
 /** The verified caller's user id, or the 401/503 response to send. */
 Result<std::string, http::Response> authenticate(const http::Request& request, Context& context,
                                                  RequestNote& note);

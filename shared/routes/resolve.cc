@@ -37,7 +37,7 @@ Result<std::string, http::Response> authenticate_caller(const http::Request& req
   auto verified = context.callers->authenticate(request);
   if (!verified) {
     const identity::AuthError& e = verified.error();
-    note.reason = "caller_" + std::string(auth_reason(e));
+    note.reason = "caller_" + std::string(identity::label(e));
     if (e.kind == identity::AuthErrorKind::kKeysUnavailable) {
       return Err{http::json_error(503, "Caller verification is unavailable")};
     }
@@ -169,7 +169,7 @@ http::Response resolve(const http::Request& request, Context& context, RequestNo
 
   auto subject = context.authenticator.verify(body->subject_token);
   if (!subject) {
-    note.reason = "subject_" + std::string(auth_reason(subject.error()));
+    note.reason = "subject_" + std::string(identity::label(subject.error()));
     if (subject.error().kind == identity::AuthErrorKind::kKeysUnavailable) {
       return http::json_error(503, "Identity verification is unavailable");
     }

@@ -69,7 +69,7 @@ class RuntimeApi {
     if (!answer) {
       log_.error("lambda_post_failed",
                  {{"endpoint", std::string_view(path).substr(path.rfind('/') + 1)},
-                  {"cause", http::describe(answer.error())}});
+                  {"cause", http::label(answer.error())}});
       return false;
     }
     if (answer->status / 100 != 2) {
@@ -103,7 +103,7 @@ void serve_one(RuntimeApi& api, const std::string& id, std::string_view body,
   const std::string invocation = "invocation/" + id + "/";
   auto event = parse_event(body);
   if (!event) {
-    api.log().error("lambda_event_rejected", {{"cause", describe(event.error())}});
+    api.log().error("lambda_event_rejected", {{"cause", label(event.error())}});
     api.post(invocation + "error", format_error("InvalidEvent", describe(event.error())),
              "InvalidEvent");
     return;
@@ -127,7 +127,7 @@ int serve_lambda(const std::string& runtime_api, const Handler& handler) {
     if (!next || next->status != 200) {
       ++failures;
       if (!next) {
-        api.log().error("lambda_next_failed", {{"cause", http::describe(next.error())}});
+        api.log().error("lambda_next_failed", {{"cause", http::label(next.error())}});
       } else {
         api.log().error("lambda_next_failed",
                         {{"http_status", static_cast<std::int64_t>(next->status)}});

@@ -31,6 +31,22 @@ std::string_view describe(EventError e) {
   return "invocation event rejected";
 }
 
+std::string_view label(EventError e) {
+  switch (e) {
+    case EventError::kTooLarge:
+      return "too_large";
+    case EventError::kNotJson:
+      return "not_json";
+    case EventError::kUnknownFormat:
+      return "unknown_format";
+    case EventError::kBadField:
+      return "bad_field";
+    case EventError::kBadBody:
+      return "bad_body";
+  }
+  return "bad_field";
+}
+
 namespace {
 
 using json::string_of;

@@ -54,7 +54,10 @@ enum class EventError {
   kBadBody,        // isBase64Encoded, but the body is not base64
 };
 
+/** English, posted to the Runtime API ("invocation event too large"). */
 std::string_view describe(EventError e);
+/** The log label: "too_large", "not_json", "unknown_format", "bad_field", "bad_body". */
+std::string_view label(EventError e);
 
 /** Lambda's limit for a synchronous invocation payload (6 MB); larger events are refused. */
 inline constexpr std::size_t kMaxEventBytes = 6 * 1024 * 1024;

@@ -61,10 +61,6 @@ bool read_strings(const rapidjson::Value& obj, const char* name, std::vector<std
   return true;
 }
 
-std::string_view kind_name(RedisError e) {
-  return e == RedisError::kUnreachable ? "unreachable" : "rejected";
-}
-
 }  // namespace
 
 std::string encode_credential(const Credential& c) {
@@ -235,7 +231,7 @@ std::optional<Credential> CredentialStore::open_record(std::string_view user,
     cleanse(*opened);
   }
   if (!c) {
-    const std::string_view why = opened ? "malformed" : crypto::describe(opened.error());
+    const std::string_view why = opened ? "malformed" : crypto::label(opened.error());
     log_.warn("credential_unreadable",
               {{"user", user}, {"server_key", server_key}, {"reason", why}});
   }
@@ -244,7 +240,7 @@ std::optional<Credential> CredentialStore::open_record(std::string_view user,
 
 Err<StoreError> CredentialStore::unavailable(std::string_view op, const RedisFailure& failure) {
   log_.warn("redis_unavailable",
-            {{"op", op}, {"kind", kind_name(failure.kind)}, {"detail", failure.detail}});
+            {{"op", op}, {"kind", label(failure.kind)}, {"detail", failure.detail}});
   return Err(StoreError::kUnavailable);
 }
 
