@@ -159,7 +159,7 @@ std::vector<CheckRow> check_config(const config::Config& config,
       continue;
     }
     const oauth::TokenError& e = probed.error();
-    std::string detail = oauth::describe(e);
+    std::string detail = oauth::label(e);
     if (e.kind == oauth::TokenErrorKind::kHttpStatus) {
       detail += " " + std::to_string(e.http_status);
       if (!e.oauth_error.empty()) detail += " " + e.oauth_error;

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "shared/crypto/cleanse.h"
+#include "shared/routes/common.h"
 #include "shared/runtime/runtime.h"
 
 namespace credbroker::app {

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "shared/crypto/base64.h"
+#include "shared/util/strings.h"
 
 namespace credbroker::audit {
 
@@ -96,9 +97,7 @@ void Events::record(const Event& event) {
   auto added = redis_.command(argv);
   if (added && added->type == store::Reply::Type::kString) return;
   ++append_failures_;
-  const std::string_view cause =
-      !added ? (added.error().kind == store::RedisError::kUnreachable ? "unreachable" : "rejected")
-             : "unexpected_reply";
+  const std::string_view cause = !added ? store::label(added.error().kind) : "unexpected_reply";
   log_.warn("audit_append_failed",
             {{"audit_event", name},
              {"request_id", std::string_view(request_id_)},
@@ -115,13 +114,8 @@ std::string instance_name() {
 
 std::string request_id(std::optional<std::string_view> header, crypto::Random& random) {
   constexpr std::size_t kMaxLength = 64;
-  if (header && !header->empty() && header->size() <= kMaxLength) {
-    bool safe = true;
-    for (char c : *header) {
-      safe = safe && ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                      c == '.' || c == '_' || c == '-');
-    }
-    if (safe) return std::string(*header);
+  if (header && header->size() <= kMaxLength && is_alnum_or(*header, "._-")) {
+    return std::string(*header);
   }
   return crypto::base64url_encode(random.bytes(16));
 }

@@ -123,7 +123,7 @@ Outcome Resolver::renew_as_owner(Call& call) {
   auto token = oauth::request_grant(http_, call.broker, grant);
   const std::int64_t now = clock_.now_seconds();
   if (!token) {
-    const std::string cause = oauth::describe(token.error());
+    const std::string cause = oauth::label(token.error());
     log_.warn(call.exchanges() ? "credential_exchange_failed" : "credential_refresh_failed",
               {{"user", std::string_view(user)},
                {"server", std::string_view(server.name)},

@@ -17,6 +17,8 @@
 #include "shared/config/config.h"
 #include "shared/config/syntax.h"
 #include "shared/crypto/cleanse.h"
+#include "shared/http/grammar.h"
+#include "shared/identity/algorithms.h"
 #include "shared/util/strings.h"
 
 namespace credbroker::config {
@@ -29,13 +31,7 @@ using rapidjson::Value;
 // Locations and the first error
 
 bool is_plain_key(std::string_view key) {
-  if (key.empty()) return false;
-  for (char c : key) {
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                    c == '_' || c == '-';
-    if (!ok) return false;
-  }
-  return true;
+  return is_alnum_or(key, "_-");
 }
 
 /** A JSON string literal for `s`, cut at 64 bytes so that an error stays one short line. */
@@ -218,8 +214,15 @@ bool read_ui_redirect(const Fields& root, Config& cfg, Check& c) {
   return true;
 }
 
-constexpr std::array<std::string_view, 7> kAlgorithms = {"RS256", "RS384", "RS512", "PS256",
-                                                         "ES256", "ES384", "EdDSA"};
+/** "RS256, RS384, ...": identity's list, for messages. */
+std::string supported_algorithms() {
+  std::string out;
+  for (const identity::Alg alg : identity::kAlgorithms) {
+    if (!out.empty()) out += ", ";
+    out += identity::alg_name(alg);
+  }
+  return out;
+}
 
 bool read_algorithms(const Fields& f, std::vector<std::string>& out, Check& c) {
   const Value* v = f.get("algorithms");
@@ -231,10 +234,9 @@ bool read_algorithms(const Fields& f, std::vector<std::string>& out, Check& c) {
     const Value& a = (*v)[i];
     if (!a.IsString()) return c.fail(item(loc, i), "must be a string");
     const std::string_view name = view(a);
-    if (std::find(kAlgorithms.begin(), kAlgorithms.end(), name) == kAlgorithms.end()) {
-      return c.fail(item(loc, i),
-                    "unsupported algorithm " + quoted(name) +
-                        " (supported: RS256, RS384, RS512, PS256, ES256, ES384, EdDSA)");
+    if (!identity::parse_alg(name)) {
+      return c.fail(item(loc, i), "unsupported algorithm " + quoted(name) +
+                                      " (supported: " + supported_algorithms() + ")");
     }
     if (std::find(out.begin(), out.end(), name) != out.end()) {
       return c.fail(item(loc, i), "duplicate algorithm " + quoted(name));
@@ -283,7 +285,7 @@ bool read_allowed_types(const Fields& f, std::vector<std::string>& out, Check& c
   for (std::size_t i = 0; i < types.size(); ++i) {
     std::string_view name = types[i];
     if (name.starts_with("application/")) name.remove_prefix(12);  // RFC 7515 §4.1.9
-    if (!syntax::is_token(name)) {
+    if (!http::is_token(name)) {
       return c.fail(item(loc, i), "must be a media type such as \"JWT\" or \"at+jwt\"");
     }
   }
@@ -364,7 +366,7 @@ bool read_identity(const Fields& root, Identity& id, Check& c) {
     return false;
   }
   if (!read_string(f, "header", id.header, c)) return false;
-  if (!syntax::is_token(id.header)) return c.fail(f.at("header"), "must be an HTTP header name");
+  if (!http::is_token(id.header)) return c.fail(f.at("header"), "must be an HTTP header name");
   return read_verifier(f, id, c) && read_string(f, "user_claim", id.user_claim, c) &&
          read_bool(f, "trust_api_gateway_authorizer", id.trust_api_gateway_authorizer, c) &&
          read_allowed_types(f, id.allowed_types, c) &&
@@ -633,7 +635,7 @@ bool read_auth_method(const Fields& f, AuthBroker& b, Check& c) {
 /** "header" and "header_format": how a resolved credential is presented to the upstream. */
 bool read_presentation(const Fields& f, AuthBroker& b, Check& c) {
   if (!read_string(f, "header", b.header, c)) return false;
-  if (!syntax::is_token(b.header)) return c.fail(f.at("header"), "must be an HTTP header name");
+  if (!http::is_token(b.header)) return c.fail(f.at("header"), "must be an HTTP header name");
   if (!read_string(f, "header_format", b.header_format, c)) return false;
   if (b.header_format.find("{token}") == std::string::npos) {
     return c.fail(f.at("header_format"), "must contain \"{token}\"");

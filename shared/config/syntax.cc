@@ -41,12 +41,7 @@ std::optional<std::string> parse_host_port(std::string_view authority) {
     const auto colon = authority.find(':');
     host = authority.substr(0, colon);
     rest = colon == std::string_view::npos ? std::string_view() : authority.substr(colon);
-    if (host.empty()) return std::nullopt;
-    for (char c : host) {
-      const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                      c == '-' || c == '.' || c == '_';
-      if (!ok) return std::nullopt;
-    }
+    if (!is_alnum_or(host, "-._")) return std::nullopt;
   }
   if (!rest.empty()) {
     const std::string_view port = rest.substr(1);
@@ -118,24 +113,10 @@ bool is_prefix_path(std::string_view s) {
     const auto slash = rest.find('/');
     const std::string_view segment = rest.substr(0, slash);
     if (segment.empty() || segment == "." || segment == "..") return false;
-    for (char c : segment) {
-      const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                      c == '-' || c == '.' || c == '_' || c == '~';
-      if (!ok) return false;
-    }
+    if (!is_alnum_or(segment, "-._~")) return false;
     if (slash == std::string_view::npos) return true;
     rest.remove_prefix(slash + 1);
   }
-}
-
-bool is_token(std::string_view s) {
-  if (s.empty()) return false;
-  for (char c : s) {
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                    std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
-    if (!ok) return false;
-  }
-  return true;
 }
 
 /** RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E ). */
@@ -148,13 +129,7 @@ bool is_scope_token(std::string_view s) {
 }
 
 bool is_env_name(std::string_view s) {
-  if (s.empty() || (s[0] >= '0' && s[0] <= '9')) return false;
-  for (char c : s) {
-    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_')) {
-      return false;
-    }
-  }
-  return true;
+  return is_alnum_or(s, "_") && !(s[0] >= '0' && s[0] <= '9');
 }
 
 /** 1..128 characters (code points; the parser validated UTF-8), no control characters, no '/'. */

@@ -33,9 +33,6 @@ bool is_relative_path(std::string_view s);
  */
 bool is_prefix_path(std::string_view s);
 
-/** RFC 9110 §5.6.2 token, as in a header name. */
-bool is_token(std::string_view s);
-
 /** RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E ). */
 bool is_scope_token(std::string_view s);
 

@@ -23,11 +23,7 @@ void cleanse(std::vector<Key>& keys) {
 }
 
 bool valid_id(std::string_view id) {
-  if (id.empty() || id.size() > kMaxIdLength) return false;
-  return std::all_of(id.begin(), id.end(), [](char c) {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' ||
-           c == '_' || c == '-';
-  });
+  return id.size() <= kMaxIdLength && is_alnum_or(id, "._-");
 }
 
 constexpr std::string_view kBadId = "key id must be 1 to 64 characters of A-Z a-z 0-9 . _ -";

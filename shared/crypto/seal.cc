@@ -200,7 +200,7 @@ Result<std::string, OpenError> open(const Keyring& keyring, const SealContext& w
   return plaintext;
 }
 
-std::string_view describe(OpenError e) {
+std::string_view label(OpenError e) {
   switch (e) {
     case OpenError::kMalformed:
       return "malformed";

@@ -41,7 +41,7 @@ enum class OpenError {
 };
 
 /** The log label of an OpenError: "malformed", "unknown_key_id", "auth_failed", "stale". */
-std::string_view describe(OpenError e);
+std::string_view label(OpenError e);
 
 /**
  * Seals `plaintext` with the keyring's primary key and a fresh 12-byte nonce from `random`.

@@ -7,6 +7,7 @@
 #include <curl/curl.h>
 
 #include "shared/crypto/cleanse.h"
+#include "shared/http/grammar.h"
 #include "shared/util/strings.h"
 
 namespace credbroker::http {
@@ -43,6 +44,22 @@ std::string_view describe(FetchError e) {
       return "request failed";
   }
   return "request failed";
+}
+
+std::string_view label(FetchError e) {
+  switch (e) {
+    case FetchError::kTimeout:
+      return "timeout";
+    case FetchError::kConnect:
+      return "connect";
+    case FetchError::kTls:
+      return "tls";
+    case FetchError::kTooLarge:
+      return "too_large";
+    case FetchError::kOther:
+      return "other";
+  }
+  return "other";
 }
 
 namespace {
@@ -133,34 +150,18 @@ FetchError map_error(CURLcode rc, bool too_large) {
   }
 }
 
-/** RFC 9110 §5.1 token. */
-bool is_token(std::string_view s) {
-  if (s.empty()) return false;
-  for (char c : s) {
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                    std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
-    if (!ok) return false;
-  }
-  return true;
-}
-
-/** No CR, LF or NUL anywhere a caller's string becomes part of the request head. */
-bool is_header_value(std::string_view s) {
-  return s.find_first_of(std::string_view("\r\n\0", 3)) == std::string_view::npos;
-}
-
 class CurlClient final : public HttpClient {
  public:
   CurlClient(EasyHandle handle, ClientOptions options)
       : handle_(std::move(handle)), options_(std::move(options)) {}
 
   Result<OutboundResponse, FetchError> send(const OutboundRequest& request) override {
-    if (!handle_ || !is_token(request.method) || !is_header_value(request.url)) {
+    if (!handle_ || !is_token(request.method) || !is_field_value(request.url)) {
       return Err(FetchError::kOther);
     }
     HeaderList headers;
     for (const auto& [name, value] : request.headers) {
-      if (!is_token(name) || !is_header_value(value)) return Err(FetchError::kOther);
+      if (!is_token(name) || !is_field_value(value)) return Err(FetchError::kOther);
       // "Name:" would make libcurl drop its own header of that name; "Name;" sends it empty.
       if (!append(headers, value.empty() ? name + ";" : name + ": " + value)) {
         return Err(FetchError::kOther);

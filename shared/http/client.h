@@ -45,7 +45,10 @@ enum class FetchError {
   kOther,     // anything else libcurl reports
 };
 
+/** English for people and error messages ("timed out"). */
 std::string_view describe(FetchError e);
+/** The log label: "timeout", "connect", "tls", "too_large", "other". */
+std::string_view label(FetchError e);
 
 struct ClientOptions {
   long connect_timeout_ms = 2000;

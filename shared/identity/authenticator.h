@@ -12,6 +12,7 @@
 #include "shared/http/client.h"
 #include "shared/http/request.h"
 #include "shared/identity/jwt.h"
+#include "shared/identity/key_source.h"
 #include "shared/util/clock.h"
 #include "shared/util/result.h"
 
@@ -30,6 +31,10 @@ struct AuthError {
   JwtError jwt = JwtError::kMalformed;  // meaningful when kind == kInvalid
 };
 
+/** The log label of a refusal: "no_credentials", "identity_header_too_large",
+ *  "duplicate_identity_header", "identity_keys_unavailable", or label(JwtError) when kInvalid. */
+std::string_view label(const AuthError& e);
+
 /**
  * The raw token the identity header `header` carries: the Bearer credential (RFC 6750 §2.1) when
  * it is "Authorization", else the whole value, trimmed. kMissing when absent or empty, kTooLarge
@@ -38,41 +43,6 @@ struct AuthError {
  */
 Result<std::string_view, AuthErrorKind> extract_token(const http::Request& request,
                                                       std::string_view header);
-
-/** Supplies verification keys. */
-class KeySource {
- public:
-  virtual ~KeySource() = default;
-  /** The current keys; may load them on first use. Error text is safe to log. */
-  virtual Result<const KeySet*, std::string> keys(std::int64_t now) = 0;
-  /** Called when a token names a kid we lack: re-loads if allowed (rate limited); true if reloaded.
-   */
-  virtual bool refresh(std::int64_t now) = 0;
-  /** Sources that publish one key per kid (AWS ALB) load that kid's key: true if they now hold
-   *  it, false if there is none (or it was asked for too recently); an error when the source
-   *  could not answer. Others hold every key already. */
-  virtual Result<bool, std::string> fetch_kid(std::string_view, std::int64_t) { return false; }
-};
-
-/** A fixed key set (jwks_file, public_key_pem_file): loaded once at start. */
-std::unique_ptr<KeySource> make_static_key_source(KeySet keys);
-/** A JWKS URL fetched through `client`, cached, refreshed at most once per `min_refresh_seconds`
- *  (on an unknown kid, and when the keys are an hour old); a failed fetch keeps the old keys. */
-std::unique_ptr<KeySource> make_jwks_url_source(std::string url, http::HttpClient& client,
-                                                std::int64_t min_refresh_seconds = 60);
-
-/** AWS ALB keys, one PEM per kid: from `url_pattern` with "{kid}" replaced (through `client`),
- *  or from "<dir>/<kid>.pem"; cached, each kid asked for at most once per 60 s. */
-std::unique_ptr<KeySource> make_alb_key_source(const config::AlbIdentity& alb,
-                                               http::HttpClient& client);
-
-/**
- * Builds the key source the identity config names (file sources are read now: a bad file fails
- * start-up with a message naming the field).
- */
-Result<std::unique_ptr<KeySource>, std::string> make_key_source(
-    const config::Identity& identity, http::HttpClient& client,
-    std::string_view section = "identity");
 
 class Authenticator {
  public:

@@ -1,5 +1,4 @@
-// parse_jwks and parse_pem_public_key (declared in jwt.h): turn published public keys into
-// EVP_PKEYs, refusing anything we would not verify with.
+#include "shared/identity/jwks.h"
 
 #include <openssl/core_names.h>
 #include <openssl/err.h>
@@ -10,12 +9,13 @@
 #include <string>
 
 #include "shared/crypto/base64.h"
-#include "shared/identity/jwt.h"
-#include "shared/identity/key_fit.h"
 #include "shared/identity/openssl_ptr.h"
-#include "shared/identity/strict_json.h"
+#include "shared/json/strict.h"
 
 namespace credbroker::identity {
+
+using json::find_member;
+using json::string_of;
 
 namespace {
 
@@ -190,7 +190,7 @@ Result<KeyType, std::string> key_type_of(EVP_PKEY* pkey) {
 Result<KeySet, std::string> parse_jwks(std::string_view json) {
   if (json.size() > kMaxJwksBytes) return Err(std::string("JWKS is larger than 1 MiB"));
   rapidjson::Document doc;
-  if (auto parsed = parse_strict_json(json, kMaxJwksDepth, doc); !parsed) {
+  if (auto parsed = json::parse_strict(json, kMaxJwksDepth, doc); !parsed) {
     return Err("JWKS is not valid JSON: " + std::string(describe(parsed.error())));
   }
   const Value* keys = doc.IsObject() ? find_member(doc, "keys") : nullptr;

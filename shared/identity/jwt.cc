@@ -7,12 +7,14 @@
 #include <cmath>
 
 #include "shared/crypto/base64.h"
-#include "shared/identity/key_fit.h"
 #include "shared/identity/openssl_ptr.h"
-#include "shared/identity/strict_json.h"
+#include "shared/json/strict.h"
 #include "shared/util/strings.h"
 
 namespace credbroker::identity {
+
+using json::find_member;
+using json::string_of;
 
 namespace {
 
@@ -45,7 +47,7 @@ std::optional<CompactJws> split_compact(std::string_view token) {
 }
 
 bool parse_object(std::string_view json, rapidjson::Document& out) {
-  return parse_strict_json(json, kMaxJsonDepth, out).ok() && out.IsObject();
+  return json::parse_strict(json, kMaxJsonDepth, out).ok() && out.IsObject();
 }
 
 bool decode_object(std::string_view segment, rapidjson::Document& out) {
@@ -269,34 +271,6 @@ Result<VerifiedToken, JwtError> check_claims(const Value& claims, const VerifyPo
 }
 
 }  // namespace
-
-std::optional<Alg> parse_alg(std::string_view name) {
-  for (Alg alg : {Alg::kRS256, Alg::kRS384, Alg::kRS512, Alg::kPS256, Alg::kES256, Alg::kES384,
-                  Alg::kEdDSA}) {
-    if (alg_name(alg) == name) return alg;
-  }
-  return std::nullopt;
-}
-
-std::string_view alg_name(Alg alg) {
-  switch (alg) {
-    case Alg::kRS256:
-      return "RS256";
-    case Alg::kRS384:
-      return "RS384";
-    case Alg::kRS512:
-      return "RS512";
-    case Alg::kPS256:
-      return "PS256";
-    case Alg::kES256:
-      return "ES256";
-    case Alg::kES384:
-      return "ES384";
-    case Alg::kEdDSA:
-      return "EdDSA";
-  }
-  return "?";
-}
 
 std::string_view describe(JwtError e) {
   switch (e) {

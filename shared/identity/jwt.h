@@ -3,49 +3,16 @@
 // EVP. Pure: takes the keys, the policy and "now"; does no I/O.
 
 #include <cstdint>
-#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "shared/identity/algorithms.h"
+#include "shared/identity/jwks.h"
 #include "shared/util/result.h"
 
-struct evp_pkey_st;  // OpenSSL EVP_PKEY, kept out of callers' sight.
-
 namespace credbroker::identity {
-
-/** Signature algorithms we verify (RFC 7518 §3, RFC 8037 for EdDSA). HMAC and "none" are absent
- *  on purpose: a public-key verifier must never accept them. */
-enum class Alg { kRS256, kRS384, kRS512, kPS256, kES256, kES384, kEdDSA };
-
-std::optional<Alg> parse_alg(std::string_view name);  // "RS256" → kRS256; unknown → nullopt
-std::string_view alg_name(Alg alg);
-
-/** What kind of key a PublicKey holds; decides which algorithms it can verify. */
-enum class KeyType { kRsa, kEcP256, kEcP384, kEd25519 };
-
-/** One verification key. */
-struct PublicKey {
-  std::string kid;         // empty for a key from a PEM file
-  std::optional<Alg> alg;  // the JWK's "alg", when it names one: then only that algorithm
-  KeyType type;
-  std::shared_ptr<evp_pkey_st> pkey;
-};
-
-struct KeySet {
-  std::vector<PublicKey> keys;
-};
-
-/**
- * Parses a JWKS document (RFC 7517 §5). Keys with "use" other than "sig", unsupported "kty"/"crv",
- * RSA moduli under 2048 bits, or private parts are skipped; a document that is not a JWKS, or that
- * yields no usable key, is an error with a message naming the problem (never key material).
- */
-Result<KeySet, std::string> parse_jwks(std::string_view json);
-
-/** Loads one PEM "PUBLIC KEY" (RSA ≥ 2048 bits, EC P-256/P-384 or Ed25519); kid is empty. */
-Result<KeySet, std::string> parse_pem_public_key(std::string_view pem);
 
 /** AWS ALB (x-amzn-oidc-data): its regional keys sign for every AWS account, so a token is ours
  *  only if its header's "signer" is our load balancer's ARN (and "client" our app client). */

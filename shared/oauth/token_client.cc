@@ -8,7 +8,7 @@
 #include "shared/crypto/base64.h"
 #include "shared/crypto/cleanse.h"
 #include "shared/http/url.h"
-#include "shared/identity/strict_json.h"
+#include "shared/json/strict.h"
 #include "shared/util/strings.h"
 
 namespace credbroker::oauth {
@@ -43,22 +43,6 @@ std::string known_error(std::string_view error) {
     if (error == known) return std::string(known);
   }
   return {};
-}
-
-std::string_view fetch_label(http::FetchError e) {
-  switch (e) {
-    case http::FetchError::kTimeout:
-      return "timeout";
-    case http::FetchError::kConnect:
-      return "connect";
-    case http::FetchError::kTls:
-      return "tls";
-    case http::FetchError::kTooLarge:
-      return "too_large";
-    case http::FetchError::kOther:
-      return "other";
-  }
-  return "other";
 }
 
 TokenError failure(TokenErrorKind kind, int http_status = 0) {
@@ -143,7 +127,7 @@ Result<TokenResponse, TokenError> parse_json(std::string_view body) {
   // Strict: UTF-8 only (RFC 8259 §8.1), nesting capped, and no member twice, so two
   // "access_token"s cannot mean one token to us and another to whoever reads the body next.
   rapidjson::Document doc;
-  if (!identity::parse_strict_json(body, kMaxJsonDepth, doc) || !doc.IsObject()) {
+  if (!json::parse_strict(body, kMaxJsonDepth, doc) || !doc.IsObject()) {
     return Err{failure(TokenErrorKind::kBadBody)};
   }
   std::vector<std::pair<std::string, std::string>> fields;
@@ -184,10 +168,10 @@ Result<TokenResponse, TokenError> parse_form(std::string_view body) {
 
 }  // namespace
 
-std::string describe(const TokenError& e) {
+std::string label(const TokenError& e) {
   switch (e.kind) {
     case TokenErrorKind::kTransport:
-      return "transport:" + std::string(fetch_label(e.fetch));
+      return "transport:" + std::string(http::label(e.fetch));
     case TokenErrorKind::kHttpStatus:
       return "http_status";
     case TokenErrorKind::kBadBody:
@@ -199,7 +183,7 @@ std::string describe(const TokenError& e) {
 }
 
 std::string failure_label(const TokenError& e) {
-  return e.oauth_error.empty() ? describe(e) : e.oauth_error;
+  return e.oauth_error.empty() ? label(e) : e.oauth_error;
 }
 
 namespace {
@@ -376,10 +360,10 @@ Result<Unit, TokenError> revoke(http::HttpClient& client, const config::AuthBrok
   TokenError e = failure(TokenErrorKind::kHttpStatus, answer->status);
   // An error body is the token endpoint's JSON error (RFC 7009 §2.2.1); only its code is kept.
   rapidjson::Document doc;
-  if (identity::parse_strict_json(answer->body, kMaxJsonDepth, doc) && doc.IsObject()) {
+  if (json::parse_strict(answer->body, kMaxJsonDepth, doc) && doc.IsObject()) {
     const auto error = doc.FindMember("error");
     if (error != doc.MemberEnd() && error->value.IsString()) {
-      e.oauth_error = known_error(identity::string_of(error->value));
+      e.oauth_error = known_error(json::string_of(error->value));
     }
   }
   return Err{std::move(e)};

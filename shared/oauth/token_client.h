@@ -73,10 +73,10 @@ struct TokenError {
 
 /** The fixed label for logs: "transport:timeout" (…:connect, :tls, :too_large, :other),
  *  "http_status", "bad_body", "no_access_token". */
-std::string describe(const TokenError& e);
+std::string label(const TokenError& e);
 
 /** What a failure is recorded as (audit events): the RFC 6749 §5.2 / RFC 7009 §2.2.1 code the
- *  endpoint named, else describe(). */
+ *  endpoint named, else label(). */
 std::string failure_label(const TokenError& e);
 
 /** The request the exchange sends: method, URL, headers, form body (exposed for tests). */

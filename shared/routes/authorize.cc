@@ -9,6 +9,7 @@
 #include <rapidjson/writer.h>
 
 #include "shared/broker/lifecycle.h"
+#include "shared/routes/common.h"
 #include "shared/routes/routes.h"
 #include "shared/util/strings.h"
 

@@ -1,6 +1,7 @@
 #include "shared/broker/lifecycle.h"
 #include "shared/http/url.h"
 #include "shared/oauth/token_client.h"
+#include "shared/routes/common.h"
 #include "shared/routes/routes.h"
 #include "shared/util/strings.h"
 
@@ -154,7 +155,7 @@ http::Response callback(const http::Request& request, Context& context, RequestN
                                      .redirect_uri = flow.redirect_uri,
                                      .code_verifier = flow.verifier});
   if (!token) {
-    const std::string cause = oauth::describe(token.error());
+    const std::string cause = oauth::label(token.error());
     context.log.warn("token_exchange_failed",
                      {{"user", std::string_view(user)},
                       {"server", std::string_view(server.name)},

@@ -1,7 +1,8 @@
+#include "shared/routes/common.h"
+
 #include <chrono>
 
 #include "shared/http/url.h"
-#include "shared/routes/context.h"
 #include "shared/util/strings.h"
 
 namespace credbroker::routes {
@@ -54,22 +55,6 @@ http::Response dispatch(std::string_view route_name, RouteFn route, const http::
   return response;
 }
 
-std::string_view auth_reason(const identity::AuthError& e) {
-  switch (e.kind) {
-    case identity::AuthErrorKind::kMissing:
-      return "no_credentials";
-    case identity::AuthErrorKind::kTooLarge:
-      return "identity_header_too_large";
-    case identity::AuthErrorKind::kDuplicate:
-      return "duplicate_identity_header";
-    case identity::AuthErrorKind::kKeysUnavailable:
-      return "identity_keys_unavailable";
-    case identity::AuthErrorKind::kInvalid:
-      return identity::label(e.jwt);
-  }
-  return "unknown";
-}
-
 Result<std::string, http::Response> authenticate(const http::Request& request, Context& context,
                                                  RequestNote& note) {
   auto verified = context.authenticator.authenticate(request);
@@ -81,7 +66,7 @@ Result<std::string, http::Response> authenticate(const http::Request& request, C
 }
 
 http::Response authentication_failure(const identity::AuthError& error, RequestNote& note) {
-  note.reason = std::string(auth_reason(error));
+  note.reason = std::string(identity::label(error));
   if (error.kind == identity::AuthErrorKind::kKeysUnavailable) {
     return http::json_error(503, "Identity verification is unavailable");
   }

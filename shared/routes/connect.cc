@@ -1,5 +1,6 @@
 #include "shared/crypto/pkce.h"
 #include "shared/http/url.h"
+#include "shared/routes/common.h"
 #include "shared/routes/routes.h"
 
 namespace credbroker::routes {

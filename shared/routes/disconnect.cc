@@ -1,4 +1,5 @@
 #include "shared/oauth/token_client.h"
+#include "shared/routes/common.h"
 #include "shared/routes/routes.h"
 
 namespace credbroker::routes {
@@ -33,7 +34,7 @@ std::vector<oauth::TokenKind> revoke_tokens(Context& context, const std::string&
       } else {
         unreachable = revoked.error().kind == oauth::TokenErrorKind::kTransport;
         outcome = oauth::failure_label(revoked.error());
-        const std::string cause = oauth::describe(revoked.error());
+        const std::string cause = oauth::label(revoked.error());
         context.log.warn("credential_revocation_failed",
                          {{"user", std::string_view(user)},
                           {"server", std::string_view(server.name)},

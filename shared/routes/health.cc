@@ -1,3 +1,4 @@
+#include "shared/routes/common.h"
 #include "shared/routes/routes.h"
 
 namespace credbroker::routes {

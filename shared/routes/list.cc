@@ -2,6 +2,7 @@
 #include <rapidjson/writer.h>
 
 #include "shared/broker/lifecycle.h"
+#include "shared/routes/common.h"
 #include "shared/routes/routes.h"
 
 namespace credbroker::routes {

@@ -10,7 +10,8 @@
 #include <algorithm>
 
 #include "shared/broker/lifecycle.h"
-#include "shared/identity/strict_json.h"
+#include "shared/json/strict.h"
+#include "shared/routes/common.h"
 #include "shared/routes/routes.h"
 #include "shared/util/strings.h"
 
@@ -36,7 +37,7 @@ Result<std::string, http::Response> authenticate_caller(const http::Request& req
   auto verified = context.callers->authenticate(request);
   if (!verified) {
     const identity::AuthError& e = verified.error();
-    note.reason = "caller_" + std::string(auth_reason(e));
+    note.reason = "caller_" + std::string(identity::label(e));
     if (e.kind == identity::AuthErrorKind::kKeysUnavailable) {
       return Err{http::json_error(503, "Caller verification is unavailable")};
     }
@@ -76,15 +77,15 @@ http::Response bad_body(RequestNote& note, std::string_view why) {
 /** Exactly {"server": string, "subject_token": string}: strict JSON, nothing else. */
 Result<ResolveBody, http::Response> parse_body(std::string_view text, RequestNote& note) {
   rapidjson::Document doc;
-  if (auto parsed = identity::parse_strict_json(text, kMaxJsonDepth, doc); !parsed) {
-    return Err{bad_body(note, parsed.error() == identity::JsonError::kDuplicateKey
+  if (auto parsed = json::parse_strict(text, kMaxJsonDepth, doc); !parsed) {
+    return Err{bad_body(note, parsed.error() == json::JsonError::kDuplicateKey
                                   ? "a member occurs twice"
                                   : "not a JSON object")};
   }
   if (!doc.IsObject()) return Err{bad_body(note, "not a JSON object")};
   ResolveBody out;
   for (const auto& m : doc.GetObject()) {
-    const std::string_view name = identity::string_of(m.name);
+    const std::string_view name = json::string_of(m.name);
     std::string* field = name == "server"          ? &out.server
                          : name == "subject_token" ? &out.subject_token
                                                    : nullptr;
@@ -92,7 +93,7 @@ Result<ResolveBody, http::Response> parse_body(std::string_view text, RequestNot
     if (!m.value.IsString()) {
       return Err{bad_body(note, with_quoted("", name) + " must be a string")};
     }
-    field->assign(identity::string_of(m.value));
+    field->assign(json::string_of(m.value));
   }
   if (out.server.empty()) return Err{bad_body(note, "\"server\" is required")};
   if (out.subject_token.empty()) return Err{bad_body(note, "\"subject_token\" is required")};
@@ -168,7 +169,7 @@ http::Response resolve(const http::Request& request, Context& context, RequestNo
 
   auto subject = context.authenticator.verify(body->subject_token);
   if (!subject) {
-    note.reason = "subject_" + std::string(auth_reason(subject.error()));
+    note.reason = "subject_" + std::string(identity::label(subject.error()));
     if (subject.error().kind == identity::AuthErrorKind::kKeysUnavailable) {
       return http::json_error(503, "Identity verification is unavailable");
     }

@@ -17,6 +17,7 @@
 #include "shared/runtime/lambda_event.h"
 #include "shared/runtime/runtime.h"
 #include "shared/runtime/transport_common.h"
+#include "shared/util/strings.h"
 
 namespace credbroker::runtime {
 
@@ -29,13 +30,7 @@ constexpr int kMaxNextFailures = 3;
 
 /** Lambda request ids are UUIDs; anything else must not be pasted into a URL. */
 bool is_request_id(std::string_view id) {
-  if (id.empty() || id.size() > 128) return false;
-  for (char c : id) {
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                    c == '-' || c == '_' || c == '.';
-    if (!ok) return false;
-  }
-  return true;
+  return id.size() <= 128 && is_alnum_or(id, "-_.");
 }
 
 std::string find_header(const http::OutboundResponse& r, std::string_view name) {
@@ -74,7 +69,7 @@ class RuntimeApi {
     if (!answer) {
       log_.error("lambda_post_failed",
                  {{"endpoint", std::string_view(path).substr(path.rfind('/') + 1)},
-                  {"cause", http::describe(answer.error())}});
+                  {"cause", http::label(answer.error())}});
       return false;
     }
     if (answer->status / 100 != 2) {
@@ -108,7 +103,7 @@ void serve_one(RuntimeApi& api, const std::string& id, std::string_view body,
   const std::string invocation = "invocation/" + id + "/";
   auto event = parse_event(body);
   if (!event) {
-    api.log().error("lambda_event_rejected", {{"cause", describe(event.error())}});
+    api.log().error("lambda_event_rejected", {{"cause", label(event.error())}});
     api.post(invocation + "error", format_error("InvalidEvent", describe(event.error())),
              "InvalidEvent");
     return;
@@ -132,7 +127,7 @@ int serve_lambda(const std::string& runtime_api, const Handler& handler) {
     if (!next || next->status != 200) {
       ++failures;
       if (!next) {
-        api.log().error("lambda_next_failed", {{"cause", http::describe(next.error())}});
+        api.log().error("lambda_next_failed", {{"cause", http::label(next.error())}});
       } else {
         api.log().error("lambda_next_failed",
                         {{"http_status", static_cast<std::int64_t>(next->status)}});

@@ -4,12 +4,13 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
-#include <set>
 #include <utility>
 #include <vector>
 
 #include "shared/crypto/base64.h"
+#include "shared/http/grammar.h"
 #include "shared/http/url.h"
+#include "shared/json/strict.h"
 #include "shared/util/strings.h"
 
 namespace credbroker::runtime {
@@ -30,35 +31,34 @@ std::string_view describe(EventError e) {
   return "invocation event rejected";
 }
 
+std::string_view label(EventError e) {
+  switch (e) {
+    case EventError::kTooLarge:
+      return "too_large";
+    case EventError::kNotJson:
+      return "not_json";
+    case EventError::kUnknownFormat:
+      return "unknown_format";
+    case EventError::kBadField:
+      return "bad_field";
+    case EventError::kBadBody:
+      return "bad_body";
+  }
+  return "bad_field";
+}
+
 namespace {
 
+using json::string_of;
 using Value = rapidjson::Value;
 using Pairs = std::vector<std::pair<std::string, std::string>>;
-
-std::string_view view(const Value& v) {
-  return {v.GetString(), v.GetStringLength()};
-}
 
 bool has_nul(std::string_view s) {
   return s.find('\0') != std::string_view::npos;
 }
 
-bool has_ctl_line_break(std::string_view s) {
-  return s.find_first_of(std::string_view("\r\n\0", 3)) != std::string_view::npos;
-}
-
-/** RFC 9110 §5.1 token: header names and methods. */
-bool is_token(std::string_view s) {
-  if (s.empty()) return false;
-  for (char c : s) {
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                    std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
-    if (!ok) return false;
-  }
-  return true;
-}
-
-/** Reads the fields of one event; the first failure sticks. */
+/** Reads the fields of one event; the first failure sticks. Member names are unique (the event
+ *  went through json::parse_strict), so a member is found once. */
 class Reader {
  public:
   EventError error = EventError::kBadField;
@@ -69,25 +69,17 @@ class Reader {
     return false;
   }
 
-  /** Member `name`, or nullptr when absent or null. Fails on an object naming a member twice. */
+  /** Member `name`, or nullptr when absent or null. */
   const Value* member(const Value& obj, std::string_view name) {
-    const Value* found = nullptr;
-    for (const auto& m : obj.GetObject()) {
-      if (view(m.name) != name) continue;
-      if (found != nullptr) {
-        fail();
-        return nullptr;
-      }
-      found = &m.value;
-    }
+    const Value* found = json::find_member(obj, name);
     return found == nullptr || found->IsNull() ? nullptr : found;
   }
 
-  /** An object whose member names are unique, or nullptr (absent, null; fails if not an object). */
+  /** An object, or nullptr (absent, null; fails if not an object). */
   const Value* object(const Value& parent, std::string_view name) {
     const Value* v = member(parent, name);
     if (v == nullptr) return nullptr;
-    if (!v->IsObject() || !unique(*v)) {
+    if (!v->IsObject()) {
       fail();
       return nullptr;
     }
@@ -98,16 +90,8 @@ class Reader {
   bool text(const Value& parent, std::string_view name, std::string& out, bool required) {
     const Value* v = member(parent, name);
     if (v == nullptr) return !required && error_free();
-    if (!v->IsString() || has_nul(view(*v))) return fail();
-    out = std::string(view(*v));
-    return true;
-  }
-
-  bool unique(const Value& obj) {
-    std::set<std::string_view> seen;
-    for (const auto& m : obj.GetObject()) {
-      if (!seen.insert(view(m.name)).second) return fail();
-    }
+    if (!v->IsString() || has_nul(string_of(*v))) return fail();
+    out = std::string(string_of(*v));
     return true;
   }
 
@@ -119,7 +103,7 @@ class Reader {
 
 bool read_method(Reader& r, const Value& parent, std::string_view name, http::Request& out) {
   if (!r.text(parent, name, out.method, true)) return false;
-  if (!is_token(out.method) || out.method.size() > 32) return r.fail();
+  if (!http::is_token(out.method) || out.method.size() > 32) return r.fail();
   return true;
 }
 
@@ -142,8 +126,8 @@ bool from_function_url(Reader& r, const Value& context) {
 
 bool add_header(Reader& r, http::Request& out, std::string_view name, const Value& value) {
   if (!value.IsString()) return r.fail();
-  const std::string_view v = view(value);
-  if (!is_token(name) || has_ctl_line_break(v)) return r.fail();
+  const std::string_view v = string_of(value);
+  if (!http::is_token(name) || !http::is_field_value(v)) return r.fail();
   out.add_header(name, v);
   return true;
 }
@@ -153,7 +137,7 @@ bool read_headers(Reader& r, const Value& event, http::Request& out) {
   const Value* headers = r.object(event, "headers");
   if (headers == nullptr) return r.error_free();
   for (const auto& m : headers->GetObject()) {
-    if (!add_header(r, out, view(m.name), m.value)) return false;
+    if (!add_header(r, out, string_of(m.name), m.value)) return false;
   }
   return true;
 }
@@ -166,7 +150,7 @@ bool read_multi_value_headers(Reader& r, const Value& event, http::Request& out,
   for (const auto& m : headers->GetObject()) {
     if (!m.value.IsArray()) return r.fail();
     for (const auto& v : m.value.GetArray()) {
-      if (!add_header(r, out, view(m.name), v)) return false;
+      if (!add_header(r, out, string_of(m.name), v)) return false;
     }
   }
   return true;
@@ -176,20 +160,20 @@ bool read_multi_value_headers(Reader& r, const Value& event, http::Request& out,
 bool read_query_parameters(Reader& r, const Value& event, bool alb, http::Request& out) {
   Pairs params;
   const auto take = [&](std::string_view name, const Value& v) {
-    if (!v.IsString() || has_nul(view(v)) || has_nul(name)) return r.fail();
-    params.emplace_back(std::string(name), std::string(view(v)));
+    if (!v.IsString() || has_nul(string_of(v)) || has_nul(name)) return r.fail();
+    params.emplace_back(std::string(name), std::string(string_of(v)));
     return true;
   };
   if (const Value* multi = r.object(event, "multiValueQueryStringParameters")) {
     for (const auto& m : multi->GetObject()) {
       if (!m.value.IsArray()) return r.fail();
       for (const auto& v : m.value.GetArray()) {
-        if (!take(view(m.name), v)) return false;
+        if (!take(string_of(m.name), v)) return false;
       }
     }
   } else if (const Value* single = r.object(event, "queryStringParameters")) {
     for (const auto& m : single->GetObject()) {
-      if (!take(view(m.name), m.value)) return false;
+      if (!take(string_of(m.name), m.value)) return false;
     }
   }
   if (!r.error_free()) return false;
@@ -217,11 +201,11 @@ bool read_body(Reader& r, const Value& event, http::Request& out) {
   if (body == nullptr) return true;
   if (!body->IsString()) return r.fail();
   if (b64 != nullptr && b64->GetBool()) {
-    auto decoded = crypto::base64_decode(view(*body));
+    auto decoded = crypto::base64_decode(string_of(*body));
     if (!decoded) return r.fail(EventError::kBadBody);
     out.body = std::move(*decoded);
   } else {
-    out.body = std::string(view(*body));
+    out.body = std::string(string_of(*body));
   }
   return true;
 }
@@ -239,7 +223,7 @@ bool read_claims(Reader& r, const Value* context, http::Request& out) {
     const Value& v = m.value;
     std::string text;
     if (v.IsString()) {
-      text = std::string(view(v));
+      text = std::string(string_of(v));
     } else if (v.IsInt64()) {
       text = std::to_string(v.GetInt64());
     } else if (v.IsBool()) {
@@ -247,8 +231,8 @@ bool read_claims(Reader& r, const Value* context, http::Request& out) {
     } else {
       continue;  // arrays and objects: API Gateway sends claims as strings; nothing we read
     }
-    if (has_nul(view(m.name)) || has_nul(text)) return r.fail();
-    out_claims.emplace_back(std::string(view(m.name)), std::move(text));
+    if (has_nul(string_of(m.name)) || has_nul(text)) return r.fail();
+    out_claims.emplace_back(std::string(string_of(m.name)), std::move(text));
   }
   out.gateway_claims = std::move(out_claims);
   return true;
@@ -271,9 +255,9 @@ bool read_v2(Reader& r, const Value& event, LambdaEvent& out) {
     if (!cookies->IsArray()) return r.fail();
     std::string joined;
     for (const auto& c : cookies->GetArray()) {
-      if (!c.IsString() || has_ctl_line_break(view(c))) return r.fail();
+      if (!c.IsString() || !http::is_field_value(string_of(c))) return r.fail();
       if (!joined.empty()) joined += "; ";
-      joined += view(c);
+      joined += string_of(c);
     }
     if (!joined.empty()) req.add_header("cookie", joined);
   }
@@ -305,7 +289,7 @@ std::vector<std::pair<std::string, std::vector<std::string>>> group_headers(
   std::vector<std::pair<std::string, std::vector<std::string>>> out;
   for (const auto& [name, value] : response.headers) {
     // A CR or LF would never reach a client intact; a bug must not become header injection.
-    if (has_ctl_line_break(name) || has_ctl_line_break(value)) continue;
+    if (!http::is_field_value(name) || !http::is_field_value(value)) continue;
     // JSON strings must be UTF-8 (RFC 8259 §8.1); our headers are ASCII, a bug must not break it.
     auto it = out.begin();
     while (it != out.end() && !iequals(it->first, name)) ++it;
@@ -357,23 +341,24 @@ std::string encode_path(std::string_view path, PathForm form) {
 
 Result<LambdaEvent, EventError> parse_event(std::string_view json) {
   if (json.size() > kMaxEventBytes) return Err(EventError::kTooLarge);
-  // RapidJSON's memory stream would read a raw NUL as the end of the text.
-  if (has_nul(json)) return Err(EventError::kNotJson);
   rapidjson::Document doc;
-  doc.Parse<rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag>(json.data(),
-                                                                                    json.size());
-  if (doc.HasParseError() || !doc.IsObject()) return Err(EventError::kNotJson);
+  // No depth cap of its own: the size cap bounds it, and the parse is iterative.
+  if (auto parsed = json::parse_strict(json, static_cast<int>(kMaxEventBytes), doc); !parsed) {
+    // A member named twice is a malformed field wherever it stands (two readers could disagree).
+    return Err(parsed.error() == json::JsonError::kDuplicateKey ? EventError::kBadField
+                                                                : EventError::kNotJson);
+  }
+  if (!doc.IsObject()) return Err(EventError::kNotJson);
 
   Reader r;
   LambdaEvent out;
-  if (!r.unique(doc)) return Err(r.error);
   const Value* version = r.member(doc, "version");
   if (!r.error_free()) return Err(r.error);
   bool ok = false;
-  if (version != nullptr && version->IsString() && view(*version) == "2.0") {
+  if (version != nullptr && version->IsString() && string_of(*version) == "2.0") {
     ok = read_v2(r, doc, out);
   } else if (r.member(doc, "httpMethod") != nullptr) {
-    const bool http_api = version != nullptr && version->IsString() && view(*version) == "1.0";
+    const bool http_api = version != nullptr && version->IsString() && string_of(*version) == "1.0";
     ok = read_v1(r, doc, http_api, out);
   } else {
     return Err(EventError::kUnknownFormat);

@@ -50,11 +50,14 @@ enum class EventError {
   kTooLarge,       // over kMaxEventBytes
   kNotJson,        // not one JSON object (syntax, invalid UTF-8, a NUL byte)
   kUnknownFormat,  // neither payload format 2.0 nor 1.0
-  kBadField,       // a field has the wrong type, a duplicate member, or a NUL / invalid method
+  kBadField,       // a field has the wrong type, a NUL / invalid method; a duplicate member
   kBadBody,        // isBase64Encoded, but the body is not base64
 };
 
+/** English, posted to the Runtime API ("invocation event too large"). */
 std::string_view describe(EventError e);
+/** The log label: "too_large", "not_json", "unknown_format", "bad_field", "bad_body". */
+std::string_view label(EventError e);
 
 /** Lambda's limit for a synchronous invocation payload (6 MB); larger events are refused. */
 inline constexpr std::size_t kMaxEventBytes = 6 * 1024 * 1024;
@@ -66,7 +69,8 @@ struct LambdaEvent {
   http::Request request;
 };
 
-/** Parses one invocation event (RapidJSON, iterative: nesting cannot exhaust the stack). */
+/** Parses one invocation event (json::parse_strict: iterative, so nesting cannot exhaust the
+ *  stack; an object naming a member twice, anywhere, is refused as kBadField). */
 Result<LambdaEvent, EventError> parse_event(std::string_view json);
 
 /**

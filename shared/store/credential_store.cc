@@ -62,10 +62,6 @@ bool read_strings(const rapidjson::Value& obj, const char* name, std::vector<std
   return true;
 }
 
-std::string_view kind_name(RedisError e) {
-  return e == RedisError::kUnreachable ? "unreachable" : "rejected";
-}
-
 // A put that keeps losing to deletes gives up after this many seals (each one round trip more).
 constexpr int kPutAttempts = 3;
 
@@ -359,7 +355,7 @@ std::optional<Credential> CredentialStore::open_record(std::string_view user,
     cleanse(*opened);
   }
   if (!c) {
-    const std::string_view why = opened ? "malformed" : crypto::describe(opened.error());
+    const std::string_view why = opened ? "malformed" : crypto::label(opened.error());
     log_.warn("credential_unreadable",
               {{"user", user}, {"server_key", server_key}, {"reason", why}});
   }
@@ -368,7 +364,7 @@ std::optional<Credential> CredentialStore::open_record(std::string_view user,
 
 Err<StoreError> CredentialStore::unavailable(std::string_view op, const RedisFailure& failure) {
   log_.warn("redis_unavailable",
-            {{"op", op}, {"kind", kind_name(failure.kind)}, {"detail", failure.detail}});
+            {{"op", op}, {"kind", label(failure.kind)}, {"detail", failure.detail}});
   return Err(StoreError::kUnavailable);
 }
 

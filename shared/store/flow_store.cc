@@ -186,7 +186,7 @@ Result<std::optional<PendingFlow>, StoreError> FlowStore::take(std::string_view 
   if (got->type != Reply::Type::kString) return std::optional<PendingFlow>();
   auto opened = crypto::open(keyring_, {.user = id, .server_key = "", .kind = kFlowKind}, got->str);
   if (!opened) {
-    log_.warn("flow_unreadable", {{"reason", crypto::describe(opened.error())}});
+    log_.warn("flow_unreadable", {{"reason", crypto::label(opened.error())}});
     return std::optional<PendingFlow>();
   }
   auto flow = decode_flow(*opened);

@@ -407,4 +407,14 @@ std::unique_ptr<Redis> make_hiredis(const config::Redis& config) {
   return std::make_unique<Single>(config);
 }
 
+std::string_view label(RedisError e) {
+  switch (e) {
+    case RedisError::kUnreachable:
+      return "unreachable";
+    case RedisError::kRejected:
+      return "rejected";
+  }
+  return "rejected";
+}
+
 }  // namespace credbroker::store

@@ -26,6 +26,9 @@ enum class RedisError {
   kRejected,     // Redis answered with an error (OOM, NOAUTH, WRONGTYPE, ...)
 };
 
+/** The log label of a RedisError: "unreachable", "rejected". */
+std::string_view label(RedisError e);
+
 /** Text for logs: the kind plus Redis's own error line for kRejected (never command arguments). */
 struct RedisFailure {
   RedisError kind;

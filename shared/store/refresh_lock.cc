@@ -6,13 +6,7 @@
 
 namespace credbroker::store {
 
-namespace {
-
-std::string_view kind_name(RedisError e) {
-  return e == RedisError::kUnreachable ? "unreachable" : "rejected";
-}
-
-}  // namespace
+namespace {}  // namespace
 
 RefreshLock::RefreshLock(Redis& redis, crypto::Random& random, std::string key_prefix,
                          audit::Log& log)
@@ -65,7 +59,7 @@ Result<bool, StoreError> RefreshLock::held(std::string_view user, std::string_vi
 
 Err<StoreError> RefreshLock::unavailable(std::string_view op, const RedisFailure& failure) {
   log_.warn("redis_unavailable",
-            {{"op", op}, {"kind", kind_name(failure.kind)}, {"detail", failure.detail}});
+            {{"op", op}, {"kind", label(failure.kind)}, {"detail", failure.detail}});
   return Err(StoreError::kUnavailable);
 }
 

@@ -12,6 +12,8 @@ bool iequals(std::string_view a, std::string_view b);
 /** Strips ASCII whitespace (space, tab, CR, LF) from both ends. */
 std::string_view trim(std::string_view s);
 std::vector<std::string_view> split(std::string_view s, char sep);
+/** Whether `s` is non-empty and each byte an ASCII letter, an ASCII digit or one of `extra`. */
+bool is_alnum_or(std::string_view s, std::string_view extra);
 /** Compares two secrets in time independent of where they differ (lengths may leak). */
 bool constant_time_equals(std::string_view a, std::string_view b);
 /** Lower-case hex of bytes. */

@@ -3,7 +3,7 @@
 
 #include <cstdint>
 
-#include "shared/identity/jwt.h"
+#include "shared/identity/jwks.h"
 #include "tests/fuzz/fuzz_input.h"
 
 using namespace credbroker;

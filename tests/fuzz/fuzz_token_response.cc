@@ -48,7 +48,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     bool known = false;
     for (auto k : kKnownErrors) known = known || e == k;
     fuzz::require(known, "only RFC 6749 error codes are kept");
-    fuzz::require(!oauth::describe(parsed.error()).empty(), "every failure has a label");
+    fuzz::require(!oauth::label(parsed.error()).empty(), "every failure has a label");
   }
   return 0;
 }

@@ -7,7 +7,7 @@
 
 #include "shared/config/redis_url.h"
 #include "shared/http/url.h"
-#include "shared/routes/context.h"
+#include "shared/routes/common.h"
 #include "shared/store/redis_cluster.h"
 #include "tests/fuzz/fuzz_input.h"
 

@@ -17,7 +17,7 @@
 #include <string>
 #include <vector>
 
-#include "shared/identity/strict_json.h"
+#include "shared/json/strict.h"
 #include "tests/support/jwt_mint.h"
 #include "tests/support/tempdir.h"
 
@@ -145,7 +145,7 @@ int mint(const Options& o) {
   for (const auto& arg : o.all("claim-json")) {
     const auto [name, value] = name_value(arg, "--claim-json");
     rapidjson::Document doc;
-    if (!credbroker::identity::parse_strict_json(value, 16, doc)) {
+    if (!credbroker::json::parse_strict(value, 16, doc)) {
       throw UsageError("--claim-json " + name + ": value is not JSON");
     }
     claims.claim_raw(name, value);

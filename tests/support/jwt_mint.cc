@@ -10,7 +10,7 @@
 #include <stdexcept>
 
 #include "shared/crypto/base64.h"
-#include "shared/identity/key_fit.h"
+#include "shared/identity/algorithms.h"
 #include "shared/identity/openssl_ptr.h"
 #include "tests/support/tempdir.h"
 

@@ -3,6 +3,7 @@
 #include <stdexcept>
 
 #include "shared/identity/jwt.h"
+#include "shared/routes/common.h"
 #include "tests/support/jwt_mint.h"
 
 namespace credbroker::testing {
@@ -91,7 +92,8 @@ RouteHarness::RouteHarness(RouteOptions options)
       credentials(redis, keyring, random, config.redis.key_prefix, log),
       flows(redis, keyring, config.redis.key_prefix, random, clock, log),
       refresh_lock(redis, random, config.redis.key_prefix, log),
-      resolver(credentials, refresh_lock, http, clock, log, events, broker::resolver_options(config),
+      resolver(credentials, refresh_lock, http, clock, log, events,
+               broker::resolver_options(config),
                [this](std::chrono::milliseconds) {
                  ++sleeps;
                  if (on_sleep) on_sleep();

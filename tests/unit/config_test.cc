@@ -12,6 +12,7 @@
 #include <string>
 
 #include "shared/crypto/hash.h"
+#include "shared/identity/algorithms.h"
 #include "tests/support/tempdir.h"
 
 namespace credbroker::config {
@@ -585,6 +586,17 @@ BOOST_AUTO_TEST_CASE(algorithms_come_from_the_allowlist) {
              "identity.algorithms: must be a non-empty array of strings");
   BOOST_TEST(parse_error(ConfigJson().set("/identity/algorithms", R"(["ES256", "ES256"])")) ==
              "identity.algorithms[1]: duplicate algorithm \"ES256\"");
+}
+
+BOOST_AUTO_TEST_CASE(every_algorithm_identity_verifies_is_accepted) {
+  for (const identity::Alg alg : identity::kAlgorithms) {
+    const std::string name(identity::alg_name(alg));
+    BOOST_TEST_CONTEXT(name) {
+      const Config cfg =
+          parse_ok(ConfigJson().set("/identity/algorithms", "[\"" + name + "\"]").str());
+      BOOST_TEST(cfg.identity.algorithms == std::vector<std::string>{name});
+    }
+  }
 }
 
 BOOST_AUTO_TEST_CASE(trust_api_gateway_authorizer_is_an_opt_in_boolean) {

@@ -207,7 +207,7 @@ BOOST_AUTO_TEST_CASE(a_format_1_record_stands_for_generation_0) {
   SealContext one = kHere;
   one.generation = 1;
   BOOST_TEST(open_error(ring, one, record) == OpenError::kStale);
-  BOOST_TEST(describe(OpenError::kStale) == "stale");
+  BOOST_TEST(label(OpenError::kStale) == "stale");
 }
 
 BOOST_AUTO_TEST_CASE(truncated_format_2_records_of_every_length_fail_without_crashing) {

@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "shared/http/grammar.h"
 #include "shared/http/request.h"
 #include "shared/http/url.h"
 
@@ -33,6 +34,19 @@ std::string show(const std::optional<Pairs>& pairs) {
 }  // namespace
 
 // ---- percent_decode / percent_encode (RFC 3986 §2.1) ----
+
+BOOST_AUTO_TEST_CASE(token_is_rfc_9110_tchar_and_field_value_has_no_line_break_or_nul) {
+  BOOST_TEST(http::is_token("X-Custom_Header.1"));
+  BOOST_TEST(http::is_token("!#$%&'*+-.^_`|~"));
+  for (const char* bad : {"", "a b", "a:b", "a(b", "a\"b", "a/b", "a\tb", "caf\xc3\xa9"}) {
+    BOOST_TEST(!http::is_token(bad), bad);
+  }
+  BOOST_TEST(http::is_field_value("a, b; c=\"d\"\t"));
+  BOOST_TEST(http::is_field_value(""));
+  BOOST_TEST(!http::is_field_value("a\rb"));
+  BOOST_TEST(!http::is_field_value("a\nb"));
+  BOOST_TEST(!http::is_field_value(std::string_view("a\0b", 3)));
+}
 
 BOOST_AUTO_TEST_CASE(percent_decode_decodes_escapes_in_either_case) {
   BOOST_TEST(or_invalid(percent_decode("a%20b")) == "a b");

@@ -389,7 +389,7 @@ BOOST_AUTO_TEST_CASE(transport_failures_keep_their_kind) {
     BOOST_TEST((t.error().fetch == fetch));
     BOOST_TEST(t.error().http_status == 0);
     BOOST_TEST(t.error().oauth_error.empty());
-    BOOST_TEST(describe(t.error()) == label);
+    BOOST_TEST(oauth::label(t.error()) == label);
   }
 }
 
@@ -403,7 +403,7 @@ BOOST_AUTO_TEST_CASE(a_400_names_the_rfc6749_error_code_and_nothing_else) {
   BOOST_TEST((t.error().kind == TokenErrorKind::kHttpStatus));
   BOOST_TEST(t.error().http_status == 400);
   BOOST_TEST(t.error().oauth_error == "invalid_grant");
-  BOOST_TEST(describe(t.error()) == "http_status");
+  BOOST_TEST(label(t.error()) == "http_status");
 }
 
 BOOST_AUTO_TEST_CASE(a_401_with_a_form_body_names_invalid_client) {
@@ -458,7 +458,7 @@ BOOST_AUTO_TEST_CASE(a_200_with_a_bad_body_is_bad_body_with_the_status) {
   BOOST_TEST_REQUIRE(!t.ok());
   BOOST_TEST((t.error().kind == TokenErrorKind::kBadBody));
   BOOST_TEST(t.error().http_status == 200);
-  BOOST_TEST(describe(t.error()) == "bad_body");
+  BOOST_TEST(label(t.error()) == "bad_body");
 }
 
 BOOST_AUTO_TEST_CASE(a_200_with_an_error_and_no_token_is_no_access_token) {
@@ -470,7 +470,7 @@ BOOST_AUTO_TEST_CASE(a_200_with_an_error_and_no_token_is_no_access_token) {
   BOOST_TEST((t.error().kind == TokenErrorKind::kNoAccessToken));
   BOOST_TEST(t.error().http_status == 200);
   BOOST_TEST(t.error().oauth_error == "invalid_grant");
-  BOOST_TEST(describe(t.error()) == "no_access_token");
+  BOOST_TEST(label(t.error()) == "no_access_token");
 }
 
 BOOST_AUTO_TEST_SUITE_END()
@@ -531,7 +531,7 @@ BOOST_AUTO_TEST_CASE(any_other_status_is_refused_naming_only_a_known_error_code)
   http.answer(503, "text/html", "<html>down</html>");
   r = revoke(http, b, "at", TokenKind::kAccessToken);
   BOOST_TEST_REQUIRE(!r.ok());
-  BOOST_TEST(describe(r.error()) == "http_status");
+  BOOST_TEST(label(r.error()) == "http_status");
 }
 
 BOOST_AUTO_TEST_CASE(no_answer_is_a_transport_failure) {
@@ -540,7 +540,7 @@ BOOST_AUTO_TEST_CASE(no_answer_is_a_transport_failure) {
   const auto r =
       revoke(http, revoking(config::ClientAuthMethod::kNone), "at", TokenKind::kAccessToken);
   BOOST_TEST_REQUIRE(!r.ok());
-  BOOST_TEST(describe(r.error()) == "transport:timeout");
+  BOOST_TEST(label(r.error()) == "transport:timeout");
 }
 
 BOOST_AUTO_TEST_SUITE_END()
@@ -584,7 +584,7 @@ BOOST_AUTO_TEST_CASE(only_a_400_naming_a_missing_or_unknown_grant_is_success) {
   http.fail(http::FetchError::kConnect);
   r = probe_token_endpoint(http, b);
   BOOST_TEST_REQUIRE(!r.ok());
-  BOOST_TEST(describe(r.error()) == "transport:connect");
+  BOOST_TEST(label(r.error()) == "transport:connect");
 }
 
 BOOST_AUTO_TEST_SUITE_END()

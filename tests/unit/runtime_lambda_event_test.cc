@@ -240,6 +240,11 @@ BOOST_AUTO_TEST_CASE(malformed_fields) {
       {"query value not a string",
        R"({"httpMethod":"GET","path":"/","queryStringParameters":{"a":["b"]}})"},
       {"httpMethod not a string", R"({"httpMethod":1,"path":"/"})"},
+      {"duplicate in a member nothing reads", v2("/api", R"(,"pathParameters":{"a":"1","a":"2"})")},
+      {"duplicate in an unread claim", R"({"version":"2.0","rawPath":"/","requestContext":{"http":)"
+                                       R"({"method":"GET"},"authorizer":{"jwt":{"claims":)"
+                                       R"({"x":{"y":1,"y":2}}}}}})"},
+      {"duplicate version", R"({"version":"2.0","version":"1.0","httpMethod":"GET","path":"/"})"},
   };
   for (const auto& [what, json] : cases) {
     BOOST_TEST_CONTEXT(what) {

@@ -47,6 +47,16 @@ BOOST_AUTO_TEST_CASE(split_keeps_empty_fields) {
   BOOST_TEST(joined(split("abc", ',')) == "[abc]");
 }
 
+BOOST_AUTO_TEST_CASE(is_alnum_or_takes_ascii_letters_digits_and_the_extra_bytes_only) {
+  BOOST_TEST(is_alnum_or("aZ09", ""));
+  BOOST_TEST(is_alnum_or("a-b_c", "-_"));
+  BOOST_TEST(!is_alnum_or("a-b_c", "-"));
+  BOOST_TEST(!is_alnum_or("", "-"));
+  BOOST_TEST(!is_alnum_or("caf\xc3\xa9", ""));
+  BOOST_TEST(!is_alnum_or(std::string_view("a\0b", 3), ""));
+  BOOST_TEST(!is_alnum_or("a b", "-"));
+}
+
 BOOST_AUTO_TEST_CASE(constant_time_equals_compares_contents_and_lengths) {
   BOOST_TEST(constant_time_equals("secret", "secret"));
   BOOST_TEST(!constant_time_equals("secret", "secreT"));

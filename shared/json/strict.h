@@ -1,6 +1,7 @@
 #pragma once
-// Strict JSON for untrusted documents (JWS headers and claims, JWKS): valid UTF-8, nesting depth
-// capped, no NUL byte, nothing after the value, and no duplicate member names. RapidJSON keeps
+// Strict JSON, the one parser of JSON from outside (JWS headers and claims, JWKS, token endpoint
+// answers, resolve bodies, Lambda invocation events): valid UTF-8, nesting depth capped, no NUL
+// byte, nothing after the value, and no duplicate member names. RapidJSON keeps
 // duplicates and its FindMember returns the first, while other parsers take the last: a token
 // with two "sub" members would mean different users to different readers (RFC 7515 §5.2 lets a
 // JWS parser reject duplicates; RFC 8259 §4 calls their meaning unpredictable).
@@ -11,7 +12,7 @@
 
 #include "shared/util/result.h"
 
-namespace credbroker::identity {
+namespace credbroker::json {
 
 enum class JsonError {
   kSyntax,        // not one JSON value (or a NUL byte)
@@ -23,8 +24,8 @@ enum class JsonError {
 std::string_view describe(JsonError e);
 
 /** Parses `text` into `out` under the rules above. */
-Result<Unit, JsonError> parse_strict_json(std::string_view text, int max_depth,
-                                          rapidjson::Document& out);
+Result<Unit, JsonError> parse_strict(std::string_view text, int max_depth,
+                                     rapidjson::Document& out);
 
 /** The member `name` of object `obj` (exact bytes, embedded NULs included), or nullptr. */
 const rapidjson::Value* find_member(const rapidjson::Value& obj, std::string_view name);
@@ -34,4 +35,4 @@ inline std::string_view string_of(const rapidjson::Value& v) {
   return {v.GetString(), v.GetStringLength()};
 }
 
-}  // namespace credbroker::identity
+}  // namespace credbroker::json

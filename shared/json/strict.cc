@@ -1,4 +1,4 @@
-#include "shared/identity/strict_json.h"
+#include "shared/json/strict.h"
 
 #include <rapidjson/memorystream.h>
 #include <rapidjson/reader.h>
@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-namespace credbroker::identity {
+namespace credbroker::json {
 
 namespace {
 
@@ -91,8 +91,8 @@ std::string_view describe(JsonError e) {
   return "invalid JSON";
 }
 
-Result<Unit, JsonError> parse_strict_json(std::string_view text, int max_depth,
-                                          rapidjson::Document& out) {
+Result<Unit, JsonError> parse_strict(std::string_view text, int max_depth,
+                                     rapidjson::Document& out) {
   // RapidJSON reads '\0' as the end of input, so "{...}\0junk" would parse as "{...}". A raw NUL
   // is never valid JSON (RFC 8259 §7: control characters must be escaped), so refuse it here.
   if (text.find('\0') != std::string_view::npos) return Err(JsonError::kSyntax);
@@ -123,4 +123,4 @@ const rapidjson::Value* find_member(const rapidjson::Value& obj, std::string_vie
   return nullptr;
 }
 
-}  // namespace credbroker::identity
+}  // namespace credbroker::json
