@@ -68,8 +68,7 @@ int run(int argc, char** argv, std::string_view route_name, routes::RouteFn rout
   auto redis = store::make_hiredis(config->redis);
   store::CredentialStore credentials(*redis, *keyring, crypto::system_random(),
                                      config->redis.key_prefix, log);
-  store::FlowStore flows(*redis, *keyring, config->redis.key_prefix, crypto::system_random(),
-                         system_clock(), log);
+  store::FlowStore flows(*redis, *keyring, config->redis.key_prefix, crypto::system_random(), log);
   store::RefreshLock refresh_lock(*redis, crypto::system_random(), config->redis.key_prefix, log);
   audit::Events events(log, system_clock(), crypto::system_random(), audit::instance_name(),
                        config->audit, *redis);

@@ -4,10 +4,10 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
-#include <chrono>
-
 #include "shared/crypto/hash.h"
 #include "shared/crypto/seal.h"
+#include "shared/store/script.h"
+#include "shared/store/scripts.h"
 
 namespace credbroker::store {
 
@@ -62,12 +62,11 @@ std::optional<PendingFlow> decode_flow(std::string_view json) {
 }
 
 FlowStore::FlowStore(Redis& redis, const crypto::Keyring& keyring, std::string key_prefix,
-                     crypto::Random& random, const Clock& clock, audit::Log& log)
+                     crypto::Random& random, audit::Log& log)
     : redis_(redis),
       keyring_(keyring),
       prefix_(std::move(key_prefix)),
       random_(random),
-      clock_(clock),
       log_(log) {}
 
 std::string FlowStore::flow_key(std::string_view state) const {
@@ -94,62 +93,25 @@ Result<Unit, StoreError> FlowStore::put(std::string_view state, const PendingFlo
     return Err{StoreError::kUnavailable};
   };
 
-  // model: connect.set_nx
-  auto set = redis_.command({"SET", key, sealed, "NX", "EX", std::to_string(limits.ttl_seconds)});
-  if (!set) return failed(set.error());
-  // A nil reply means the key exists: 256 random bits collided, or the state was reused.
-  if (set->type == Reply::Type::kNil) return Err{StoreError::kUnavailable};
-
-  // The per-user index, ordered by creation time in microseconds, holds the cap.
-  const std::string index = index_key(flow.user);
-  // From here on the record exists. On a later failure the caller answers 503 and nobody ever
-  // holds this state, so the record goes again (best effort) rather than sit outside the cap
-  // until its TTL.
-  // model: connect.abandon
-  const auto abandon = [&](const RedisFailure& f) {
-    (void)redis_.command({"ZREM", index, id});
-    (void)redis_.command({"DEL", key});
-    return failed(f);
-  };
-  const auto now_us =
-      std::chrono::duration_cast<std::chrono::microseconds>(clock_.now().time_since_epoch())
-          .count();
-  const std::int64_t horizon_us = now_us - limits.ttl_seconds * 1'000'000;
-  // model: connect.index_and_cap
-  if (auto r = redis_.command({"ZADD", index, std::to_string(now_us), id}); !r) {
-    return abandon(r.error());
+  // One atomic step on the server (scripts::kPutFlow): the flow's SET NX EX, its index entry
+  // scored by the server's TIME, the index trimmed of expired entries and down to the cap (the
+  // oldest others first, their flows deleted), the index's EXPIRE. Nothing is left half done, so
+  // there is nothing to undo; a reply lost after the script ran leaves a flow nobody holds, inside
+  // the cap, until its TTL.
+  static const Script kPut(scripts::kPutFlow);
+  // model: connect.put_script
+  auto reply = kPut.run(redis_, {key, index_key(flow.user)},
+                        {sealed, std::to_string(limits.ttl_seconds),
+                         std::to_string(limits.max_per_user), id, prefix_ + "flow:"});
+  if (!reply) return failed(reply.error());
+  if (reply->type != Reply::Type::kInteger) {
+    return failed({RedisError::kRejected, "unexpected reply to EVALSHA"});
   }
-  if (auto r = redis_.command({"ZREMRANGEBYSCORE", index, "-inf", std::to_string(horizon_us)});
-      !r) {
-    return abandon(r.error());
-  }
-  auto count = redis_.command({"ZCARD", index});
-  if (!count) return abandon(count.error());
-  if (count->integer > limits.max_per_user) {
-    // The flow just stored must survive even when it does not have the lowest score (hosts whose
-    // clocks disagree, or equal microseconds, which Redis orders by member): pop one more than
-    // the excess and put one back, this flow when it was popped, else the youngest popped.
-    const std::int64_t excess = count->integer - limits.max_per_user;
-    auto popped = redis_.command({"ZPOPMIN", index, std::to_string(excess + 1)});
-    if (!popped) return abandon(popped.error());
-    // ZPOPMIN answers member, score, member, score, ..., lowest score first.
-    const auto& e = popped->elements;
-    std::size_t keep = e.size() >= 2 ? e.size() - 2 : e.size();
-    for (std::size_t i = 0; i + 1 < e.size(); i += 2) {
-      if (e[i].str == id) keep = i;
-    }
-    std::int64_t dropped = 0;
-    for (std::size_t i = 0; i + 1 < e.size(); i += 2) {
-      auto r = i == keep ? redis_.command({"ZADD", index, e[i + 1].str, e[i].str})
-                         : redis_.command({"DEL", prefix_ + "flow:" + e[i].str});
-      if (!r) return abandon(r.error());
-      if (i != keep) ++dropped;
-    }
+  // -1: the key exists: 256 random bits collided, or the state was reused.
+  if (reply->integer < 0) return Err{StoreError::kUnavailable};
+  if (reply->integer > 0) {
     log_.info("pending_flows_capped",
-              {{"user", std::string_view(flow.user)}, {"dropped", dropped}});
-  }
-  if (auto r = redis_.command({"EXPIRE", index, std::to_string(limits.ttl_seconds)}); !r) {
-    return abandon(r.error());
+              {{"user", std::string_view(flow.user)}, {"dropped", reply->integer}});
   }
   return Unit{};
 }

@@ -2,8 +2,9 @@
 // Pending authorization-code flows between connect and callback, which may run in different
 // processes or machines (docs/architecture.md "Data in Redis"):
 //   <prefix>flow:<sha256hex(state)>  string, sealed flow, SET NX EX ttl, consumed by GETDEL
-//   <prefix>flows:{<user>}           sorted set of that user's live flow ids by creation time,
-//                                    used to hold the per-user cap (oldest dropped first)
+//   <prefix>flows:{<user>}           sorted set of that user's live flow ids by creation time
+//                                    (the Redis server's TIME, microseconds), used to hold the
+//                                    per-user cap (oldest dropped first)
 // Redis stores only the state's hash; the state itself exists only in the browser's URL.
 
 #include <cstdint>
@@ -16,7 +17,6 @@
 #include "shared/crypto/random.h"
 #include "shared/store/credential_store.h"
 #include "shared/store/redis.h"
-#include "shared/util/clock.h"
 #include "shared/util/result.h"
 
 namespace credbroker::store {
@@ -43,15 +43,15 @@ struct FlowLimits {
 class FlowStore {
  public:
   FlowStore(Redis& redis, const crypto::Keyring& keyring, std::string key_prefix,
-            crypto::Random& random, const Clock& clock, audit::Log& log);
+            crypto::Random& random, audit::Log& log);
 
   bool enabled() const { return !keyring_.empty(); }
 
   /**
-   * Stores `flow` under `state` with the TTL, then drops the user's oldest flows beyond the cap.
-   * The record is sealed with associated data naming its own key, so it cannot be replayed under
-   * another state. When a step after the write fails, the record is removed again (best effort):
-   * the caller reports the failure, so nobody will ever hold the state.
+   * Stores `flow` under `state` with the TTL and drops the user's oldest other flows beyond the
+   * cap, in one atomic server-side script (EVALSHA of scripts::kPutFlow; ordered by the Redis
+   * server's clock). The record is sealed with associated data naming its own key, so it cannot
+   * be replayed under another state. kUnavailable also when the state's key already exists.
    */
   Result<Unit, StoreError> put(std::string_view state, const PendingFlow& flow,
                                const FlowLimits& limits);
@@ -72,7 +72,6 @@ class FlowStore {
   const crypto::Keyring& keyring_;
   std::string prefix_;
   crypto::Random& random_;
-  const Clock& clock_;
   audit::Log& log_;
 };
 

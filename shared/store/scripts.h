@@ -30,4 +30,28 @@ inline constexpr std::string_view kCountHit =
     "if n == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end "
     "return n";
 
+// Pending flows (shared/store/flow_store.cc), run by EVALSHA (shared/store/script.h).
+// Stores one flow and holds the user's cap in one atomic step: KEYS[1] the flow key, KEYS[2] the
+// user's index; ARGV[1] the sealed flow, ARGV[2] the TTL in seconds, ARGV[3] the cap, ARGV[4] the
+// flow's id (its index member), ARGV[5] the flow keys' prefix (prefix .. id = a flow key). Returns
+// -1 when the flow key exists (nothing written), else how many older flows it dropped. Ordered by
+// the server's TIME, so hosts whose clocks disagree cannot reorder flows; the flow just stored is
+// never dropped (on equal microseconds Redis orders by member, hence the skip).
+inline constexpr std::string_view kPutFlow =
+    "if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[2]) then return -1 end "
+    "local t = redis.call('TIME') "
+    "local now = tonumber(t[1]) * 1000000 + tonumber(t[2]) "
+    "local ttl = tonumber(ARGV[2]) "
+    "redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', string.format('%d', now - ttl * 1000000)) "
+    "redis.call('ZADD', KEYS[2], string.format('%d', now), ARGV[4]) "
+    "local excess = redis.call('ZCARD', KEYS[2]) - tonumber(ARGV[3]) "
+    "local dropped = 0 "
+    "if excess > 0 then "
+    "for _, m in ipairs(redis.call('ZRANGE', KEYS[2], 0, excess)) do "
+    "if dropped < excess and m ~= ARGV[4] then "
+    "redis.call('ZREM', KEYS[2], m) redis.call('DEL', ARGV[5] .. m) dropped = dropped + 1 "
+    "end end end "
+    "redis.call('EXPIRE', KEYS[2], ARGV[2]) "
+    "return dropped";
+
 }  // namespace credbroker::store::scripts

@@ -89,9 +89,10 @@ RouteHarness::RouteHarness(RouteOptions options)
       key_source(identity::make_static_key_source(key_set(signing_key()))),
       authenticator(config.identity, *key_source, clock),
       credentials(redis, keyring, random, config.redis.key_prefix, log),
-      flows(redis, keyring, config.redis.key_prefix, random, clock, log),
+      flows(redis, keyring, config.redis.key_prefix, random, log),
       refresh_lock(redis, random, config.redis.key_prefix, log),
-      resolver(credentials, refresh_lock, http, clock, log, events, broker::resolver_options(config),
+      resolver(credentials, refresh_lock, http, clock, log, events,
+               broker::resolver_options(config),
                [this](std::chrono::milliseconds) {
                  ++sleeps;
                  if (on_sleep) on_sleep();

@@ -11,6 +11,7 @@
 #include "shared/crypto/hash.h"
 #include "shared/http/url.h"
 #include "shared/routes/routes.h"
+#include "shared/store/script.h"
 #include "shared/store/scripts.h"
 #include "tests/support/route_harness.h"
 
@@ -151,12 +152,21 @@ BOOST_AUTO_TEST_CASE(stores_the_flow_under_the_hash_of_the_state_for_the_configu
   const std::string state = "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE";
   const std::string key = "credbroker:flow:" + crypto::sha256_hex(state);
   BOOST_TEST_REQUIRE(h.redis.log.size() >= 2u);
-  const Argv& set = h.redis.log[1];  // after the connect was counted (EVAL)
-  BOOST_TEST_REQUIRE(set.size() == 6u);
-  BOOST_TEST(set[0] == "SET");
-  BOOST_TEST(set[1] == key);
-  BOOST_TEST((Argv(set.begin() + 3, set.end()) == Argv{"NX", "EX", "600"}));
+  // After the connect was counted (EVAL): one script by its SHA-1, loaded on NOSCRIPT.
+  const Argv& put = h.redis.log[1];
+  BOOST_TEST_REQUIRE(put.size() == 10u);
+  BOOST_TEST(put[0] == "EVALSHA");
+  BOOST_TEST(put[1] == store::script_sha(store::scripts::kPutFlow));
+  BOOST_TEST(
+      (Argv(put.begin() + 2, put.begin() + 5) == Argv{"2", key, "credbroker:flows:{alice}"}));
+  BOOST_TEST((Argv(put.begin() + 6, put.end()) ==
+              Argv{"600", "16", crypto::sha256_hex(state), "credbroker:flow:"}));
+  BOOST_TEST(h.redis.count("SCRIPT") == 1u, "loaded on the first NOSCRIPT");
   BOOST_TEST(h.redis.ttl(key).value_or(-1) == 600);
+  h.redis.log.clear();
+  h.connect(h.request("GET", "/api/v1/user/credentials/github/connect"));
+  BOOST_TEST(h.redis.count("SCRIPT") == 0u, "loaded once per server");
+  BOOST_TEST(h.redis.count("EVALSHA") == 1u);
 
   const auto flow = h.flows.take(state);
   BOOST_TEST_REQUIRE(flow.ok());
@@ -655,7 +665,7 @@ BOOST_AUTO_TEST_CASE(a_failing_connect_count_is_503_and_stores_no_flow) {
   BOOST_TEST(
       r.body ==
       R"({"error":"Service Unavailable","message":"Credential store is unavailable","status_code":503})");
-  BOOST_TEST(h.redis.count("SET") == 0u);
+  BOOST_TEST(h.redis.count("EVALSHA") == 0u);
   BOOST_TEST(h.redis.strings.empty());
 }
 
