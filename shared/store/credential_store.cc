@@ -8,6 +8,7 @@
 #include "shared/crypto/cleanse.h"
 #include "shared/crypto/seal.h"
 #include "shared/store/scripts.h"
+#include "shared/store/user_keys.h"
 
 namespace credbroker::store {
 
@@ -127,7 +128,7 @@ CredentialStore::CredentialStore(Redis& redis, const crypto::Keyring& keyring,
       log_(log) {}
 
 std::string CredentialStore::hash_key(std::string_view user) const {
-  return prefix_ + "cred:{" + std::string(user) + "}";
+  return user_key(prefix_, user, "cred");
 }
 
 Result<std::map<std::string, Credential>, StoreError> CredentialStore::load_all(

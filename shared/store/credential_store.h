@@ -1,6 +1,7 @@
 #pragma once
-// Per-user credentials in Redis: one hash per user, key "<prefix>cred:{<user>}" (the hash tag keeps
-// a user's data in one cluster slot), field = server key, value = sealed credential record.
+// Per-user credentials in Redis: one hash per user, key "<prefix>u:{<tag>}:cred" (the user's hash
+// tag, shared/store/user_keys.h, keeps a user's data in one Cluster slot), field = server key,
+// value = sealed credential record.
 
 #include <cstdint>
 #include <map>
@@ -90,7 +91,7 @@ class CredentialStore {
   /** Removes the record; removing nothing is success. */
   Result<Unit, StoreError> remove(std::string_view user, std::string_view server_key);
 
-  /** "<prefix>cred:{<user>}". */
+  /** "<prefix>u:{<user_tag(user)>}:cred". */
   std::string hash_key(std::string_view user) const;
 
  private:

@@ -4,16 +4,21 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include "shared/crypto/base64.h"
 #include "shared/crypto/hash.h"
+#include "shared/crypto/pkce.h"
 #include "shared/crypto/seal.h"
 #include "shared/store/script.h"
 #include "shared/store/scripts.h"
+#include "shared/store/user_keys.h"
 
 namespace credbroker::store {
 
 namespace {
 
 constexpr std::string_view kFlowKind = "flow";
+/** The seal of the user's tag inside a state. */
+constexpr std::string_view kStateKind = "flow_state";
 
 void put_string(rapidjson::Writer<rapidjson::StringBuffer>& w, const char* key,
                 std::string_view value) {
@@ -69,22 +74,53 @@ FlowStore::FlowStore(Redis& redis, const crypto::Keyring& keyring, std::string k
       random_(random),
       log_(log) {}
 
+std::string FlowStore::new_state(std::string_view user) {
+  std::string state = crypto::make_state(random_);
+  const std::string sealed = crypto::seal(
+      keyring_, random_, {.user = state, .server_key = "", .kind = kStateKind}, user_tag(user));
+  state.push_back('.');
+  state += crypto::base64url_encode(sealed);
+  return state;
+}
+
+std::optional<std::string> FlowStore::tag_of(std::string_view state) const {
+  const auto dot = state.find('.');
+  if (dot == std::string_view::npos || keyring_.empty()) return std::nullopt;
+  const auto sealed = crypto::base64url_decode(state.substr(dot + 1));
+  if (!sealed) return std::nullopt;
+  auto tag = crypto::open(
+      keyring_, {.user = state.substr(0, dot), .server_key = "", .kind = kStateKind}, *sealed);
+  if (!tag || !is_user_tag(*tag)) return std::nullopt;
+  return std::move(tag.value());
+}
+
 std::string FlowStore::flow_key(std::string_view state) const {
+  const auto tag = tag_of(state);
+  if (!tag) return legacy_flow_key(state);
+  return tagged_key(prefix_, *tag, "flow:" + crypto::sha256_hex(state));
+}
+
+std::string FlowStore::legacy_flow_key(std::string_view state) const {
   return prefix_ + "flow:" + crypto::sha256_hex(state);
 }
 
 std::string FlowStore::index_key(std::string_view user) const {
-  std::string key = prefix_ + "flows:{";
-  key.append(user);
-  key.push_back('}');
-  return key;
+  return user_key(prefix_, user, "flows");
 }
 
 Result<Unit, StoreError> FlowStore::put(std::string_view state, const PendingFlow& flow,
                                         const FlowLimits& limits) {
   if (!enabled()) return Err{StoreError::kDisabled};
+  // The flow's keys carry the tag the state carries (sealed), so the callback finds them from
+  // the state alone; it must be this user's tag.
+  const auto tag = tag_of(state);
+  if (!tag || *tag != user_tag(flow.user)) {
+    log_.warn("flow_state_refused", {{"user", std::string_view(flow.user)}});
+    return Err{StoreError::kUnavailable};
+  }
   const std::string id = crypto::sha256_hex(state);
-  const std::string key = prefix_ + "flow:" + id;
+  const std::string flows = tagged_key(prefix_, *tag, "flow:");
+  const std::string key = flows + id;
   const std::string sealed = crypto::seal(
       keyring_, random_, {.user = id, .server_key = "", .kind = kFlowKind}, encode_flow(flow));
   const auto failed = [this](const RedisFailure& f) {
@@ -100,9 +136,9 @@ Result<Unit, StoreError> FlowStore::put(std::string_view state, const PendingFlo
   // the cap, until its TTL.
   static const Script kPut(scripts::kPutFlow);
   // model: connect.put_script
-  auto reply = kPut.run(redis_, {key, index_key(flow.user)},
-                        {sealed, std::to_string(limits.ttl_seconds),
-                         std::to_string(limits.max_per_user), id, prefix_ + "flow:"});
+  auto reply = kPut.run(
+      redis_, {key, tagged_key(prefix_, *tag, "flows")},
+      {sealed, std::to_string(limits.ttl_seconds), std::to_string(limits.max_per_user), id, flows});
   if (!reply) return failed(reply.error());
   if (reply->type != Reply::Type::kInteger) {
     return failed({RedisError::kRejected, "unexpected reply to EVALSHA"});
@@ -119,8 +155,22 @@ Result<Unit, StoreError> FlowStore::put(std::string_view state, const PendingFlo
 Result<std::optional<PendingFlow>, StoreError> FlowStore::take(std::string_view state) {
   if (!enabled()) return Err{StoreError::kDisabled};
   const std::string id = crypto::sha256_hex(state);
-  // model: callback.getdel
-  auto got = redis_.command({"GETDEL", prefix_ + "flow:" + id});
+  Result<Reply, RedisFailure> got = Reply{};
+  if (const auto tag = tag_of(state)) {
+    // One atomic step: GETDEL of the flow and ZREM of its index entry (scripts::kTakeFlow); of
+    // racing callers exactly one gets the flow.
+    static const Script kTake(scripts::kTakeFlow);
+    // model: callback.getdel
+    got = kTake.run(redis_,
+                    {tagged_key(prefix_, *tag, "flow:" + id), tagged_key(prefix_, *tag, "flows")},
+                    {id});
+  } else if (state.find('.') == std::string_view::npos) {
+    // A state handed out before the per-user hash tags: its flow, if still pending, is under the
+    // old key (its old index entry expires with the old index).
+    got = redis_.command({"GETDEL", legacy_flow_key(state)});
+  } else {
+    return std::optional<PendingFlow>();  // a tag that does not open: no such flow can exist
+  }
   if (!got) {
     log_.warn("redis_unavailable", {{"op", std::string_view("flow_take")},
                                     {"detail", std::string_view(got.error().detail)}});
@@ -137,9 +187,6 @@ Result<std::optional<PendingFlow>, StoreError> FlowStore::take(std::string_view 
     log_.warn("flow_unreadable", {{"reason", std::string_view("malformed")}});
     return std::optional<PendingFlow>();
   }
-  // Best effort: the index entry would expire with the index anyway.
-  // model: callback.index_zrem
-  (void)redis_.command({"ZREM", index_key(flow->user), id});
   return flow;
 }
 

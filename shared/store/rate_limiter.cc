@@ -1,6 +1,7 @@
 #include "shared/store/rate_limiter.h"
 
 #include "shared/store/scripts.h"
+#include "shared/store/user_keys.h"
 
 namespace credbroker::store {
 
@@ -9,10 +10,10 @@ RateLimiter::RateLimiter(Redis& redis, std::string key_prefix, audit::Log& log)
 
 std::string RateLimiter::key(std::string_view user, std::string_view action,
                              std::int64_t window_start) const {
-  std::string key = prefix_ + "rate:{";
-  key.append(user).append("}:").append(action).push_back(':');
-  key += std::to_string(window_start);
-  return key;
+  std::string rest = "rate:";
+  rest.append(action).push_back(':');
+  rest += std::to_string(window_start);
+  return user_key(prefix_, user, rest);
 }
 
 Result<RateDecision, StoreError> RateLimiter::hit(std::string_view user, std::string_view action,

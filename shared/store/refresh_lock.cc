@@ -2,6 +2,7 @@
 
 #include "shared/crypto/base64.h"
 #include "shared/store/scripts.h"
+#include "shared/store/user_keys.h"
 
 namespace credbroker::store {
 
@@ -18,9 +19,7 @@ RefreshLock::RefreshLock(Redis& redis, crypto::Random& random, std::string key_p
     : redis_(redis), random_(random), prefix_(std::move(key_prefix)), log_(log) {}
 
 std::string RefreshLock::lock_key(std::string_view user, std::string_view server_key) const {
-  std::string key = prefix_ + "lock:{";
-  key.append(user).append("}:").append(server_key);
-  return key;
+  return user_key(prefix_, user, "lock:" + std::string(server_key));
 }
 
 Result<std::optional<std::string>, StoreError> RefreshLock::try_acquire(std::string_view user,

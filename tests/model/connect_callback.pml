@@ -250,20 +250,18 @@ end_idle:
   redis_may_fail(end_callback);
   f = flow[s];
   redis_may_fail(end_callback);
-  flow[s] = 0;
+  atomic { flow[s] = 0; zs[s] = 0 };
 #else
   /* code: callback.getdel */
-  /* GETDEL: of racing callbacks with one state exactly one gets the flow. */
+  /* One script (scripts::kTakeFlow): GETDEL of the flow and ZREM of its index entry, atomically;
+   * of racing callbacks with one state exactly one gets the flow. */
   redis_may_fail(end_callback);
-  atomic { f = flow[s]; flow[s] = 0 };
+  atomic { f = flow[s]; flow[s] = 0; zs[s] = 0 };
 #endif
   if
   :: f == 0 -> goto end_callback          /* invalid_state */
   :: else
   fi;
-  /* code: callback.index_zrem */
-  /* ZREM index id, best effort */
-  if :: zs[s] = 0 :: skip fi;
 
 #ifndef NO_USER_CHECK
   if

@@ -190,6 +190,20 @@ Result<Reply, RedisFailure> FakeRedis::eval(const std::vector<std::string>& argv
     ttls[index] = *ttl;
     return integer(dropped);
   }
+  if (argv[1] == store::scripts::kTakeFlow && keys.size() == 2 && args.size() == 1) {
+    if (exists(keys[0]) && !strings.contains(keys[0])) return rejected("WRONGTYPE (in script)");
+    if (exists(keys[1]) && !zsets.contains(keys[1])) return rejected("WRONGTYPE (in script)");
+    Reply taken = nil();
+    if (const auto it = strings.find(keys[0]); it != strings.end()) {
+      taken = bulk(it->second);
+      erase(keys[0]);
+    }
+    if (const auto it = zsets.find(keys[1]); it != zsets.end()) {
+      it->second.erase(args[0]);
+      if (it->second.empty()) erase(keys[1]);
+    }
+    return taken;
+  }
   if (argv[1] == store::scripts::kCountHit && keys.size() == 1 && args.size() == 1) {
     const std::string& key = keys[0];
     if (exists(key) && !strings.contains(key)) return rejected("WRONGTYPE (in script)");

@@ -79,7 +79,7 @@ BOOST_AUTO_TEST_CASE(the_list_is_exactly_one_hgetall_of_the_callers_hash) {
   store_credential(h, "alice", "github", full_credential());
   BOOST_TEST(h.list(h.request("GET", kList)).status == 200);
   BOOST_TEST_REQUIRE(h.redis.log.size() == 1u);
-  BOOST_TEST(h.redis.log[0] == (Argv{"HGETALL", "credbroker:cred:{alice}"}),
+  BOOST_TEST(h.redis.log[0] == (Argv{"HGETALL", h.credentials.hash_key("alice")}),
              boost::test_tools::per_element());
 }
 
@@ -185,7 +185,7 @@ BOOST_AUTO_TEST_CASE(another_users_credentials_are_not_listed) {
 
 BOOST_AUTO_TEST_CASE(an_unreadable_record_lists_as_not_connected_and_is_logged) {
   RouteHarness h;
-  h.redis.hashes["credbroker:cred:{alice}"][h.server("github").key] = "not a sealed record";
+  h.redis.hashes[h.credentials.hash_key("alice")][h.server("github").key] = "not a sealed record";
   check_json(h.list(h.request("GET", kList)), 200, kAllNotConnected);
   BOOST_TEST(h.sink.events("credential_unreadable").size() == 1u);
 }
@@ -264,12 +264,14 @@ BOOST_AUTO_TEST_CASE(delete_removes_only_the_callers_record_and_says_so) {
   const auto r = h.disconnect(h.request("DELETE", "/api/v1/user/credentials/github"));
   check_json(r, 200, R"({"message":"Disconnected credential for \"github\"","revoked":[]})");
   BOOST_TEST_REQUIRE(h.redis.log.size() == 2u);
-  BOOST_TEST(h.redis.log[0] == (Argv{"HGET", "credbroker:cred:{alice}", h.server("github").key}),
-             boost::test_tools::per_element());
-  BOOST_TEST(h.redis.log[1] == (Argv{"HDEL", "credbroker:cred:{alice}", h.server("github").key}),
-             boost::test_tools::per_element());
-  BOOST_TEST(!h.redis.hashes.contains("credbroker:cred:{alice}"));
-  BOOST_TEST(h.redis.hashes.at("credbroker:cred:{bob}").size() == 1u);
+  BOOST_TEST(
+      h.redis.log[0] == (Argv{"HGET", h.credentials.hash_key("alice"), h.server("github").key}),
+      boost::test_tools::per_element());
+  BOOST_TEST(
+      h.redis.log[1] == (Argv{"HDEL", h.credentials.hash_key("alice"), h.server("github").key}),
+      boost::test_tools::per_element());
+  BOOST_TEST(!h.redis.hashes.contains(h.credentials.hash_key("alice")));
+  BOOST_TEST(h.redis.hashes.at(h.credentials.hash_key("bob")).size() == 1u);
   BOOST_TEST(h.sink.events("credential_disconnected").size() == 1u);
 }
 
@@ -381,7 +383,7 @@ BOOST_AUTO_TEST_CASE(delete_revokes_the_refresh_token_then_the_access_token_afte
   store_credential(h, "alice", "github", full_credential());
   h.http.answer(200, "", "");
   // The record is already gone when the upstream is asked.
-  h.http.on_send = [&h] { BOOST_TEST(!h.redis.hashes.contains("credbroker:cred:{alice}")); };
+  h.http.on_send = [&h] { BOOST_TEST(!h.redis.hashes.contains(h.credentials.hash_key("alice"))); };
   check_json(h.disconnect(h.request("DELETE", "/api/v1/user/credentials/github")), 200,
              R"({"message":"Disconnected credential for \"github\"",)"
              R"("revoked":["refresh_token","access_token"]})");
@@ -428,7 +430,7 @@ BOOST_AUTO_TEST_CASE(only_what_the_upstream_accepted_is_listed_and_the_record_is
   check_json(h.disconnect(h.request("DELETE", "/api/v1/user/credentials/github")), 200,
              R"({"message":"Disconnected credential for \"github\"","revoked":["access_token"]})");
   BOOST_TEST(h.http.requests.size() == 2u);
-  BOOST_TEST(!h.redis.hashes.contains("credbroker:cred:{alice}"));
+  BOOST_TEST(!h.redis.hashes.contains(h.credentials.hash_key("alice")));
   const auto failed = h.sink.events("credential_revocation_failed");
   BOOST_TEST_REQUIRE(failed.size() == 1u);
   BOOST_TEST(failed[0].find(R"("oauth_error":"unsupported_token_type")") != std::string::npos);
@@ -442,7 +444,7 @@ BOOST_AUTO_TEST_CASE(an_endpoint_that_does_not_answer_is_asked_once_and_nothing_
   check_json(h.disconnect(h.request("DELETE", "/api/v1/user/credentials/github")), 200,
              R"({"message":"Disconnected credential for \"github\"","revoked":[]})");
   BOOST_TEST(h.http.requests.size() == 1u);
-  BOOST_TEST(!h.redis.hashes.contains("credbroker:cred:{alice}"));
+  BOOST_TEST(!h.redis.hashes.contains(h.credentials.hash_key("alice")));
 }
 
 BOOST_AUTO_TEST_CASE(only_the_tokens_the_record_holds_are_revoked) {
@@ -477,7 +479,7 @@ BOOST_AUTO_TEST_CASE(nothing_stored_or_no_revocation_endpoint_sends_nothing) {
   check_json(h.disconnect(h.request("DELETE", "/api/v1/user/credentials/jira")), 200,
              R"({"message":"Disconnected credential for \"jira\"","revoked":[]})");
   BOOST_TEST(h.http.requests.empty());
-  BOOST_TEST(!h.redis.hashes.contains("credbroker:cred:{alice}"));
+  BOOST_TEST(!h.redis.hashes.contains(h.credentials.hash_key("alice")));
 }
 
 BOOST_AUTO_TEST_CASE(a_record_that_could_not_be_deleted_is_503_and_never_revoked) {
@@ -491,7 +493,7 @@ BOOST_AUTO_TEST_CASE(a_record_that_could_not_be_deleted_is_503_and_never_revoked
   check_json(h.disconnect(h.request("DELETE", "/api/v1/user/credentials/github")), 503,
              error_body("Service Unavailable", "Credential store is unavailable", 503));
   BOOST_TEST(h.http.requests.empty());
-  BOOST_TEST(h.redis.hashes.contains("credbroker:cred:{alice}"));
+  BOOST_TEST(h.redis.hashes.contains(h.credentials.hash_key("alice")));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -14,6 +14,7 @@
 #include "shared/crypto/random.h"
 #include "shared/store/credential_store.h"
 #include "shared/store/redis.h"
+#include "shared/store/user_keys.h"
 #include "tests/support/redis_server.h"
 
 using credbroker::Result;
@@ -136,13 +137,14 @@ struct FreshServer {
 
 std::string raw_record(std::string_view user, std::string_view server_key) {
   return server()
-      .cli({"HGET", "credbroker:cred:{" + std::string(user) + "}", std::string(server_key)})
+      .cli({"HGET", credbroker::store::user_key("credbroker:", user, "cred"),
+            std::string(server_key)})
       .str;
 }
 
 void put_raw(std::string_view user, std::string_view server_key, const std::string& record) {
-  server().cli(
-      {"HSET", "credbroker:cred:{" + std::string(user) + "}", std::string(server_key), record});
+  server().cli({"HSET", credbroker::store::user_key("credbroker:", user, "cred"),
+                std::string(server_key), record});
 }
 
 }  // namespace
@@ -216,13 +218,13 @@ BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_FIXTURE_TEST_SUITE(store, FreshServer)
 
-BOOST_AUTO_TEST_CASE(hash_key_uses_the_user_as_hash_tag) {
+BOOST_AUTO_TEST_CASE(hash_key_carries_the_users_hash_tag) {
   Harness h;
-  BOOST_TEST(h.store.hash_key("alice") == "credbroker:cred:{alice}");
+  BOOST_TEST(h.store.hash_key("alice") == "credbroker:u:{2bd806c97f0e00af1a1fc3328fa763a9}:cred");
   BOOST_TEST_REQUIRE(h.store.put("alice", kGithub, credential("a")).ok());
   const Reply keys = server().cli({"KEYS", "*"});
   BOOST_TEST_REQUIRE(keys.elements.size() == 1u);
-  BOOST_TEST(keys.elements[0].str == "credbroker:cred:{alice}");
+  BOOST_TEST(keys.elements[0].str == h.store.hash_key("alice"));
 }
 
 BOOST_AUTO_TEST_CASE(put_then_load_and_load_all_return_it) {
@@ -441,7 +443,7 @@ BOOST_AUTO_TEST_CASE(stopped_server_is_unavailable_then_recovers) {
 
 BOOST_AUTO_TEST_CASE(error_reply_is_unavailable_with_redis_text_logged) {
   Harness h;
-  server().cli({"SET", "credbroker:cred:{alice}", "not a hash"});
+  server().cli({"SET", credbroker::store::user_key("credbroker:", "alice", "cred"), "not a hash"});
   const auto all = h.store.load_all("alice");
   BOOST_TEST_REQUIRE(!all.ok());
   BOOST_TEST((all.error() == StoreError::kUnavailable));
