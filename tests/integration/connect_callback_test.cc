@@ -176,7 +176,7 @@ std::string status_of(std::string_view user, std::string_view server) {
 
 long long stored_credentials() {
   long long n = 0;
-  for (const auto& k : S().redis.cli({"KEYS", "credbroker:cred:*"}).elements) {
+  for (const auto& k : S().redis.cli({"KEYS", "credbroker:u:*:cred"}).elements) {
     n += S().redis.cli({"HLEN", k.str}).integer;
   }
   return n;

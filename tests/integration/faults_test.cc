@@ -184,7 +184,7 @@ std::string finish(std::string_view user, std::string_view state,
 
 long long stored_credentials() {
   long long n = 0;
-  for (const auto& k : S().redis.cli({"KEYS", "credbroker:cred:*"}).elements) {
+  for (const auto& k : S().redis.cli({"KEYS", "credbroker:u:*:cred"}).elements) {
     n += S().redis.cli({"HLEN", k.str}).integer;
   }
   return n;
@@ -533,7 +533,7 @@ BOOST_AUTO_TEST_CASE(out_of_memory_callback_is_unavailable_and_stores_nothing) {
   BOOST_TEST(S().as.request_count() == 0u);
   BOOST_TEST(stored_credentials() == 0);
   // Flow taken, index entry gone; only the connect's rate counter (written before) is left.
-  BOOST_TEST(keys_matching("credbroker:flow*") == 0u);
+  BOOST_TEST(keys_matching("credbroker:u:*:flow*") == 0u);
   BOOST_TEST(S().redis.cli({"DBSIZE"}).integer ==
              static_cast<std::int64_t>(keys_matching("credbroker:u:*:rate:*")));
   BOOST_TEST(S().stack->log().find(kAccessToken) == std::string::npos);
