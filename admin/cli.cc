@@ -7,6 +7,7 @@
 #include "shared/audit/events.h"
 #include "shared/audit/log.h"
 #include "shared/crypto/cleanse.h"
+#include "shared/store/migrate.h"
 
 namespace credbroker::admin {
 
@@ -22,6 +23,7 @@ constexpr std::string_view kUsage =
     "  rotate              seal every credential record under the first key of CREDBROKER_KEYS\n"
     "  stats               users and credentials per server and status (no user id, no secret)\n"
     "  purge-user USER     remove every record, pending flow, lock and counter of USER\n"
+    "  migrate-keys        move credentials stored before the per-user hash tags, once\n"
     "\n"
     "The config is --config FILE, else CREDBROKER_CONFIG, else /etc/credbroker/config.json;\n"
     "the keys are CREDBROKER_KEYS. 'credbroker-admin COMMAND --help' describes one command.\n"
@@ -67,6 +69,13 @@ constexpr Command kCommands[] = {
      "event \"purged\" per removed record (log, and audit.redis_stream when configured).\n"
      "Tokens are not revoked at the upstreams (use the delete route for that).\n"
      "Exit: 0, 2 no USER, 3 Redis failed (run it again: it is idempotent).\n"},
+    {"migrate-keys",
+     "usage: credbroker-admin [--config FILE] migrate-keys\n"
+     "Once, after upgrading every handler to per-user hash tags: moves each credential hash\n"
+     "stored under the old name \"<prefix>cred:{<user>}\" to \"<prefix>u:{<tag>}:cred:<user>\"\n"
+     "(a record the new handlers wrote meanwhile wins), then deletes the old one. Records are\n"
+     "moved as they are (never opened). Safe to run again or after an interruption.\n"
+     "Exit: 0, 3 Redis failed (run it again).\n"},
 };
 
 const Command* find_command(std::string_view name) {
@@ -180,6 +189,17 @@ int run(const std::vector<std::string>& args, const config::EnvLookup& env, Outp
     return print_checks(rows, io);
   }
 
+  if (name == "migrate-keys") {
+    auto moved = store::migrate_legacy_credentials(*redis, config->redis.key_prefix, log);
+    if (!moved) {
+      io.err << "credbroker-admin migrate-keys: Redis failed; run it again\n";
+      return kExitRedis;
+    }
+    io.out << "migrate-keys: " << moved->users << " users, " << moved->records << " records moved, "
+           << moved->kept_newer << " left out (a newer record was there)\n";
+    return kExitOk;
+  }
+
   if (!keyring || keyring->empty()) {
     io.err << "credbroker-admin " << name << ": "
            << (keyring ? std::string("CREDBROKER_KEYS is not set") : keyring.error()) << "\n";
@@ -195,8 +215,7 @@ int run(const std::vector<std::string>& args, const config::EnvLookup& env, Outp
     return print_stats(stats(*config, credentials, *redis, system_clock()), io);
   }
   // purge-user
-  store::FlowStore flows(*redis, *keyring, config->redis.key_prefix, crypto::system_random(),
-                         system_clock(), log);
+  store::FlowStore flows(*redis, *keyring, config->redis.key_prefix, crypto::system_random(), log);
   store::RefreshLock locks(*redis, crypto::system_random(), config->redis.key_prefix, log);
   store::RateLimiter rates(*redis, config->redis.key_prefix, log);
   audit::Events events(log, system_clock(), crypto::system_random(), audit::instance_name(),

@@ -59,18 +59,21 @@ int run(int argc, char** argv, std::string_view route_name, routes::RouteFn rout
     log.warn("sealing_disabled", {{"cause", std::string_view("CREDBROKER_KEYS is not set")}});
   }
 
-  auto http_client = http::make_curl_client({.connect_timeout_ms = config->http.connect_timeout_ms,
-                                             .total_timeout_ms = config->http.timeout_ms,
-                                             .max_body_bytes = 1 << 20,
-                                             .ca_file = config->http.ca_file});
+  // Made on the first request that needs it: list, connect and health with keys from a file never
+  // initialise (nor, linked as CMakeLists.txt does, load) libcurl.
+  auto http_client =
+      http::make_lazy_curl_client({.connect_timeout_ms = config->http.connect_timeout_ms,
+                                   .total_timeout_ms = config->http.timeout_ms,
+                                   .max_body_bytes = 1 << 20,
+                                   .ca_file = config->http.ca_file});
   auto key_source = identity::make_key_source(config->identity, *http_client);
   if (!key_source) return fail(program, key_source.error(), transport.transport);
   identity::Authenticator authenticator(config->identity, **key_source, system_clock());
   auto redis = store::make_hiredis(config->redis);
   store::CredentialStore credentials(*redis, *keyring, crypto::system_random(),
                                      config->redis.key_prefix, log);
-  store::FlowStore flows(*redis, *keyring, config->redis.key_prefix, crypto::system_random(),
-                         system_clock(), log);
+  store::FlowStore flows(*redis, *keyring, config->redis.key_prefix, crypto::system_random(), log);
+  store::RateLimiter rate_limiter(*redis, config->redis.key_prefix, log);
   store::RefreshLock refresh_lock(*redis, crypto::system_random(), config->redis.key_prefix, log);
   audit::Events events(log, system_clock(), crypto::system_random(), audit::instance_name(),
                        config->audit, *redis);
@@ -92,6 +95,7 @@ int run(int argc, char** argv, std::string_view route_name, routes::RouteFn rout
                           .authenticator = authenticator,
                           .credentials = credentials,
                           .flows = flows,
+                          .rate_limiter = rate_limiter,
                           .redis = *redis,
                           .random = crypto::system_random(),
                           .http = *http_client,

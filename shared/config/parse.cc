@@ -466,7 +466,8 @@ bool read_redis(const Fields& root, const EnvLookup& env, Redis& redis, Check& c
       return false;
     }
     has_tls = f.get("tls") != nullptr;
-    // Keys are "<prefix>cred:{<user>}": a brace in the prefix would move the Cluster hash tag.
+    // Keys are "<prefix>cred:{<user>}" and "<prefix>u:{<tag>}:..." (shared/store/user_keys.h): a
+    // brace in the prefix would move the Cluster hash tag.
     const bool prefix_ok = redis.key_prefix.size() <= 64 &&
                            syntax::is_scope_token(redis.key_prefix) &&
                            redis.key_prefix.find_first_of("{}") == std::string::npos;

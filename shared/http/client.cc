@@ -6,6 +6,8 @@
 
 #include <curl/curl.h>
 
+#include <mutex>
+
 #include "shared/crypto/cleanse.h"
 #include "shared/http/grammar.h"
 #include "shared/util/strings.h"
@@ -240,6 +242,28 @@ std::unique_ptr<HttpClient> make_curl_client(const ClientOptions& options) {
   init_curl_once();
   // curl_easy_init fails only without memory; send() then answers kOther.
   return std::make_unique<CurlClient>(EasyHandle(curl_easy_init()), options);
+}
+
+namespace {
+
+class LazyClient final : public HttpClient {
+ public:
+  explicit LazyClient(ClientOptions options) : options_(std::move(options)) {}
+  Result<OutboundResponse, FetchError> send(const OutboundRequest& request) override {
+    std::call_once(made_, [this] { client_ = make_curl_client(options_); });
+    return client_->send(request);
+  }
+
+ private:
+  ClientOptions options_;
+  std::once_flag made_;
+  std::unique_ptr<HttpClient> client_;
+};
+
+}  // namespace
+
+std::unique_ptr<HttpClient> make_lazy_curl_client(const ClientOptions& options) {
+  return std::make_unique<LazyClient>(options);
 }
 
 }  // namespace credbroker::http

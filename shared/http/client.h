@@ -68,4 +68,8 @@ class HttpClient {
 /** libcurl, one reusable easy handle per client (one client per process). */
 std::unique_ptr<HttpClient> make_curl_client(const ClientOptions& options);
 
+/** The libcurl client, made on the first send(): a process that never sends a request never runs
+ *  curl_global_init (nor, in a handler linking shared/http/curl_on_demand.cc, loads libcurl). */
+std::unique_ptr<HttpClient> make_lazy_curl_client(const ClientOptions& options);
+
 }  // namespace credbroker::http

@@ -95,8 +95,7 @@ Result<store::RateDecision, store::StoreError> count_attempt(Context& context,
                                                              std::string_view user,
                                                              std::string_view action,
                                                              std::int64_t per_minute) {
-  store::RateLimiter limiter(context.redis, context.config.redis.key_prefix, context.log);
-  return limiter.hit(user, action, per_minute, context.clock.now_seconds());
+  return context.rate_limiter.hit(user, action, per_minute, context.clock.now_seconds());
 }
 
 http::Response resolver_failure(const broker::ResolveFailure& f, RequestNote& note) {

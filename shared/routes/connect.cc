@@ -55,7 +55,7 @@ http::Response connect(const http::Request& request, Context& context, RequestNo
     return r;
   }
 
-  const std::string state = crypto::make_state(context.random);
+  const std::string state = context.flows.new_state(user);
   store::PendingFlow flow{.user = user,
                           .server_key = server.key,
                           .verifier = crypto::make_code_verifier(context.random),

@@ -26,6 +26,7 @@ struct Context {
   identity::Authenticator& authenticator;
   store::CredentialStore& credentials;
   store::FlowStore& flows;
+  store::RateLimiter& rate_limiter;
   store::Redis& redis;
   crypto::Random& random;
   http::HttpClient& http;

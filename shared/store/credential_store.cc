@@ -9,6 +9,7 @@
 #include "shared/crypto/seal.h"
 #include "shared/store/keyspace.h"
 #include "shared/store/scripts.h"
+#include "shared/store/user_keys.h"
 
 namespace credbroker::store {
 
@@ -142,11 +143,11 @@ CredentialStore::CredentialStore(Redis& redis, const crypto::Keyring& keyring,
       log_(log) {}
 
 std::string CredentialStore::hash_key(std::string_view user) const {
-  return prefix_ + "cred:{" + std::string(user) + "}";
+  return credential_key(prefix_, user);
 }
 
 std::string CredentialStore::generation_key(std::string_view user) const {
-  return prefix_ + "gen:{" + std::string(user) + "}";
+  return store::generation_key(prefix_, user);
 }
 
 Result<std::map<std::string, Credential>, StoreError> CredentialStore::load_all(
@@ -270,17 +271,17 @@ Result<Unit, StoreError> CredentialStore::remove(std::string_view user,
 }
 
 std::string CredentialStore::scan_pattern() const {
-  const std::string key = hash_key("");  // "<prefix>cred:{}"
-  return glob_escape(key.substr(0, key.size() - 1)) + "*}";
+  return glob_escape(prefix_) + "u:{*}:cred:*";
 }
 
 std::optional<std::string> CredentialStore::user_of(std::string_view key) const {
-  const std::string empty = hash_key("");
-  const std::string_view head = std::string_view(empty).substr(0, empty.size() - 1);
-  if (key.size() < empty.size() || key.substr(0, head.size()) != head || key.back() != '}') {
-    return std::nullopt;
-  }
-  std::string user(key.substr(head.size(), key.size() - empty.size()));
+  // "<prefix>u:{<tag>}:cred:<user>": the user is what follows the kind, checked against the tag.
+  const std::string head = prefix_ + "u:{";
+  constexpr std::string_view kKind = "}:cred:";
+  if (!key.starts_with(head)) return std::nullopt;
+  const auto kind = key.find(kKind, head.size());
+  if (kind == std::string_view::npos) return std::nullopt;
+  std::string user(key.substr(kind + kKind.size()));
   if (hash_key(user) != key) return std::nullopt;
   return user;
 }

@@ -1,8 +1,10 @@
 #pragma once
-// Per-user credentials in Redis: one hash per user, key "<prefix>cred:{<user>}" (the hash tag keeps
-// a user's data in one cluster slot), field = server key, value = sealed credential record; and
-// beside it "<prefix>gen:{<user>}", field = server key, value = the record's generation, bumped by
-// every delete and sealed into each record, so an old record put back after a delete stays shut.
+// Per-user credentials in Redis: one hash per user, key "<prefix>u:{<tag>}:cred:<user>" (the user's
+// hash tag, shared/store/user_keys.h, keeps all of a user's data in one Cluster slot; the id after
+// it lets credbroker-admin name the user of a hash it finds), field = server key, value = sealed
+// credential record; and beside it "<prefix>u:{<tag>}:gen:<user>", field = server key, value = the
+// record's generation, bumped by every delete and sealed into each record, so an old record put
+// back after a delete stays shut.
 
 #include <cstdint>
 #include <map>
@@ -98,9 +100,10 @@ class CredentialStore {
   /** Removes the record and bumps its generation in one step; removing nothing is success. */
   Result<Unit, StoreError> remove(std::string_view user, std::string_view server_key);
 
-  /** "<prefix>cred:{<user>}". */
+  /** "<prefix>u:{<user_tag(user)>}:cred". */
   std::string hash_key(std::string_view user) const;
-  /** "<prefix>gen:{<user>}": derived like hash_key, so it shares its hash tag (and slot). */
+  /** "<prefix>u:{<tag>}:gen:<user>": derived like hash_key, so it shares its hash tag (and slot).
+   */
   std::string generation_key(std::string_view user) const;
 
   // For the admin tool (admin/): key rotation, statistics, off-boarding.

@@ -4,16 +4,21 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
-#include <chrono>
-
+#include "shared/crypto/base64.h"
 #include "shared/crypto/hash.h"
+#include "shared/crypto/pkce.h"
 #include "shared/crypto/seal.h"
+#include "shared/store/script.h"
+#include "shared/store/scripts.h"
+#include "shared/store/user_keys.h"
 
 namespace credbroker::store {
 
 namespace {
 
 constexpr std::string_view kFlowKind = "flow";
+/** The seal of the user's tag inside a state. */
+constexpr std::string_view kStateKind = "flow_state";
 
 void put_string(rapidjson::Writer<rapidjson::StringBuffer>& w, const char* key,
                 std::string_view value) {
@@ -62,30 +67,60 @@ std::optional<PendingFlow> decode_flow(std::string_view json) {
 }
 
 FlowStore::FlowStore(Redis& redis, const crypto::Keyring& keyring, std::string key_prefix,
-                     crypto::Random& random, const Clock& clock, audit::Log& log)
+                     crypto::Random& random, audit::Log& log)
     : redis_(redis),
       keyring_(keyring),
       prefix_(std::move(key_prefix)),
       random_(random),
-      clock_(clock),
       log_(log) {}
 
+std::string FlowStore::new_state(std::string_view user) {
+  std::string state = crypto::make_state(random_);
+  const std::string sealed = crypto::seal(
+      keyring_, random_, {.user = state, .server_key = "", .kind = kStateKind}, user_tag(user));
+  state.push_back('.');
+  state += crypto::base64url_encode(sealed);
+  return state;
+}
+
+std::optional<std::string> FlowStore::tag_of(std::string_view state) const {
+  const auto dot = state.find('.');
+  if (dot == std::string_view::npos || keyring_.empty()) return std::nullopt;
+  const auto sealed = crypto::base64url_decode(state.substr(dot + 1));
+  if (!sealed) return std::nullopt;
+  auto tag = crypto::open(
+      keyring_, {.user = state.substr(0, dot), .server_key = "", .kind = kStateKind}, *sealed);
+  if (!tag || !is_user_tag(*tag)) return std::nullopt;
+  return std::move(tag.value());
+}
+
 std::string FlowStore::flow_key(std::string_view state) const {
+  const auto tag = tag_of(state);
+  if (!tag) return legacy_flow_key(state);
+  return tagged_key(prefix_, *tag, "flow:" + crypto::sha256_hex(state));
+}
+
+std::string FlowStore::legacy_flow_key(std::string_view state) const {
   return prefix_ + "flow:" + crypto::sha256_hex(state);
 }
 
 std::string FlowStore::index_key(std::string_view user) const {
-  std::string key = prefix_ + "flows:{";
-  key.append(user);
-  key.push_back('}');
-  return key;
+  return user_key(prefix_, user, "flows");
 }
 
 Result<Unit, StoreError> FlowStore::put(std::string_view state, const PendingFlow& flow,
                                         const FlowLimits& limits) {
   if (!enabled()) return Err{StoreError::kDisabled};
+  // The flow's keys carry the tag the state carries (sealed), so the callback finds them from
+  // the state alone; it must be this user's tag.
+  const auto tag = tag_of(state);
+  if (!tag || *tag != user_tag(flow.user)) {
+    log_.warn("flow_state_refused", {{"user", std::string_view(flow.user)}});
+    return Err{StoreError::kUnavailable};
+  }
   const std::string id = crypto::sha256_hex(state);
-  const std::string key = prefix_ + "flow:" + id;
+  const std::string flows = tagged_key(prefix_, *tag, "flow:");
+  const std::string key = flows + id;
   const std::string sealed = crypto::seal(
       keyring_, random_, {.user = id, .server_key = "", .kind = kFlowKind}, encode_flow(flow));
   const auto failed = [this](const RedisFailure& f) {
@@ -94,62 +129,25 @@ Result<Unit, StoreError> FlowStore::put(std::string_view state, const PendingFlo
     return Err{StoreError::kUnavailable};
   };
 
-  // model: connect.set_nx
-  auto set = redis_.command({"SET", key, sealed, "NX", "EX", std::to_string(limits.ttl_seconds)});
-  if (!set) return failed(set.error());
-  // A nil reply means the key exists: 256 random bits collided, or the state was reused.
-  if (set->type == Reply::Type::kNil) return Err{StoreError::kUnavailable};
-
-  // The per-user index, ordered by creation time in microseconds, holds the cap.
-  const std::string index = index_key(flow.user);
-  // From here on the record exists. On a later failure the caller answers 503 and nobody ever
-  // holds this state, so the record goes again (best effort) rather than sit outside the cap
-  // until its TTL.
-  // model: connect.abandon
-  const auto abandon = [&](const RedisFailure& f) {
-    (void)redis_.command({"ZREM", index, id});
-    (void)redis_.command({"DEL", key});
-    return failed(f);
-  };
-  const auto now_us =
-      std::chrono::duration_cast<std::chrono::microseconds>(clock_.now().time_since_epoch())
-          .count();
-  const std::int64_t horizon_us = now_us - limits.ttl_seconds * 1'000'000;
-  // model: connect.index_and_cap
-  if (auto r = redis_.command({"ZADD", index, std::to_string(now_us), id}); !r) {
-    return abandon(r.error());
+  // One atomic step on the server (scripts::kPutFlow): the flow's SET NX EX, its index entry
+  // scored by the server's TIME, the index trimmed of expired entries and down to the cap (the
+  // oldest others first, their flows deleted), the index's EXPIRE. Nothing is left half done, so
+  // there is nothing to undo; a reply lost after the script ran leaves a flow nobody holds, inside
+  // the cap, until its TTL.
+  static const Script kPut(scripts::kPutFlow);
+  // model: connect.put_script
+  auto reply = kPut.run(
+      redis_, {key, tagged_key(prefix_, *tag, "flows")},
+      {sealed, std::to_string(limits.ttl_seconds), std::to_string(limits.max_per_user), id, flows});
+  if (!reply) return failed(reply.error());
+  if (reply->type != Reply::Type::kInteger) {
+    return failed({RedisError::kRejected, "unexpected reply to EVALSHA"});
   }
-  if (auto r = redis_.command({"ZREMRANGEBYSCORE", index, "-inf", std::to_string(horizon_us)});
-      !r) {
-    return abandon(r.error());
-  }
-  auto count = redis_.command({"ZCARD", index});
-  if (!count) return abandon(count.error());
-  if (count->integer > limits.max_per_user) {
-    // The flow just stored must survive even when it does not have the lowest score (hosts whose
-    // clocks disagree, or equal microseconds, which Redis orders by member): pop one more than
-    // the excess and put one back, this flow when it was popped, else the youngest popped.
-    const std::int64_t excess = count->integer - limits.max_per_user;
-    auto popped = redis_.command({"ZPOPMIN", index, std::to_string(excess + 1)});
-    if (!popped) return abandon(popped.error());
-    // ZPOPMIN answers member, score, member, score, ..., lowest score first.
-    const auto& e = popped->elements;
-    std::size_t keep = e.size() >= 2 ? e.size() - 2 : e.size();
-    for (std::size_t i = 0; i + 1 < e.size(); i += 2) {
-      if (e[i].str == id) keep = i;
-    }
-    std::int64_t dropped = 0;
-    for (std::size_t i = 0; i + 1 < e.size(); i += 2) {
-      auto r = i == keep ? redis_.command({"ZADD", index, e[i + 1].str, e[i].str})
-                         : redis_.command({"DEL", prefix_ + "flow:" + e[i].str});
-      if (!r) return abandon(r.error());
-      if (i != keep) ++dropped;
-    }
+  // -1: the key exists: 256 random bits collided, or the state was reused.
+  if (reply->integer < 0) return Err{StoreError::kUnavailable};
+  if (reply->integer > 0) {
     log_.info("pending_flows_capped",
-              {{"user", std::string_view(flow.user)}, {"dropped", dropped}});
-  }
-  if (auto r = redis_.command({"EXPIRE", index, std::to_string(limits.ttl_seconds)}); !r) {
-    return abandon(r.error());
+              {{"user", std::string_view(flow.user)}, {"dropped", reply->integer}});
   }
   return Unit{};
 }
@@ -165,7 +163,7 @@ Result<std::int64_t, StoreError> FlowStore::purge_user(std::string_view user) {
   if (!ids) return failed(ids.error());
   std::int64_t removed = 0;
   for (const Reply& id : ids->elements) {
-    auto r = redis_.command({"DEL", prefix_ + "flow:" + id.str});
+    auto r = redis_.command({"DEL", user_key(prefix_, user, "flow:" + id.str)});
     if (!r) return failed(r.error());
     removed += r->integer;
   }
@@ -176,8 +174,22 @@ Result<std::int64_t, StoreError> FlowStore::purge_user(std::string_view user) {
 Result<std::optional<PendingFlow>, StoreError> FlowStore::take(std::string_view state) {
   if (!enabled()) return Err{StoreError::kDisabled};
   const std::string id = crypto::sha256_hex(state);
-  // model: callback.getdel
-  auto got = redis_.command({"GETDEL", prefix_ + "flow:" + id});
+  Result<Reply, RedisFailure> got = Reply{};
+  if (const auto tag = tag_of(state)) {
+    // One atomic step: GETDEL of the flow and ZREM of its index entry (scripts::kTakeFlow); of
+    // racing callers exactly one gets the flow.
+    static const Script kTake(scripts::kTakeFlow);
+    // model: callback.getdel
+    got = kTake.run(redis_,
+                    {tagged_key(prefix_, *tag, "flow:" + id), tagged_key(prefix_, *tag, "flows")},
+                    {id});
+  } else if (state.find('.') == std::string_view::npos) {
+    // A state handed out before the per-user hash tags: its flow, if still pending, is under the
+    // old key (its old index entry expires with the old index).
+    got = redis_.command({"GETDEL", legacy_flow_key(state)});
+  } else {
+    return std::optional<PendingFlow>();  // a tag that does not open: no such flow can exist
+  }
   if (!got) {
     log_.warn("redis_unavailable", {{"op", std::string_view("flow_take")},
                                     {"detail", std::string_view(got.error().detail)}});
@@ -194,9 +206,6 @@ Result<std::optional<PendingFlow>, StoreError> FlowStore::take(std::string_view 
     log_.warn("flow_unreadable", {{"reason", std::string_view("malformed")}});
     return std::optional<PendingFlow>();
   }
-  // Best effort: the index entry would expire with the index anyway.
-  // model: callback.index_zrem
-  (void)redis_.command({"ZREM", index_key(flow->user), id});
   return flow;
 }
 

@@ -2,6 +2,7 @@
 
 #include "shared/store/keyspace.h"
 #include "shared/store/scripts.h"
+#include "shared/store/user_keys.h"
 
 namespace credbroker::store {
 
@@ -10,10 +11,10 @@ RateLimiter::RateLimiter(Redis& redis, std::string key_prefix, audit::Log& log)
 
 std::string RateLimiter::key(std::string_view user, std::string_view action,
                              std::int64_t window_start) const {
-  std::string key = prefix_ + "rate:{";
-  key.append(user).append("}:").append(action).push_back(':');
-  key += std::to_string(window_start);
-  return key;
+  std::string rest = "rate:";
+  rest.append(action).push_back(':');
+  rest += std::to_string(window_start);
+  return user_key(prefix_, user, rest);
 }
 
 std::string RateLimiter::user_pattern(std::string_view user) const {

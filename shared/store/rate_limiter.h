@@ -1,6 +1,6 @@
 #pragma once
 // Per-user rate limits (issue #11 item 6): a fixed one-minute window per (user, action),
-//   <prefix>rate:{<user>}:<action>:<window start>   string, a counter, INCR + EXPIRE 60
+//   <prefix>u:{<tag>}:rate:<action>:<window start>   string, a counter, INCR + EXPIRE 60
 // The key carries the user's hash tag, so it shares the Cluster slot of the user's other keys,
 // and the window's start, so a key never needs resetting: the next window is another key, and
 // each key expires once its window is over.
@@ -35,7 +35,7 @@ class RateLimiter {
   Result<RateDecision, StoreError> hit(std::string_view user, std::string_view action,
                                        std::int64_t limit, std::int64_t now);
 
-  /** "<prefix>rate:{<user>}:<action>:<window start>" */
+  /** "<prefix>u:{<user_tag(user)>}:rate:<action>:<window start>" */
   std::string key(std::string_view user, std::string_view action, std::int64_t window_start) const;
   /** A SCAN MATCH pattern for every counter of `user` (admin purge-user). */
   std::string user_pattern(std::string_view user) const;

@@ -3,6 +3,7 @@
 #include "shared/crypto/base64.h"
 #include "shared/store/keyspace.h"
 #include "shared/store/scripts.h"
+#include "shared/store/user_keys.h"
 
 namespace credbroker::store {
 
@@ -13,9 +14,7 @@ RefreshLock::RefreshLock(Redis& redis, crypto::Random& random, std::string key_p
     : redis_(redis), random_(random), prefix_(std::move(key_prefix)), log_(log) {}
 
 std::string RefreshLock::lock_key(std::string_view user, std::string_view server_key) const {
-  std::string key = prefix_ + "lock:{";
-  key.append(user).append("}:").append(server_key);
-  return key;
+  return user_key(prefix_, user, "lock:" + std::string(server_key));
 }
 
 std::string RefreshLock::user_pattern(std::string_view user) const {

@@ -1,7 +1,7 @@
 #pragma once
 // A short lock per (user, server) so that across every process and machine one resolve renews a
 // credential while the others wait for its result (docs/architecture.md "Refresh once"):
-//   <prefix>lock:{<user>}:<server key>   string, random owner token, SET NX PX ttl
+//   <prefix>u:{<tag>}:lock:<server key>   string, random owner token, SET NX PX ttl
 // The key carries the user's hash tag, so it shares the Cluster slot of the user's credentials.
 // It expires on its own when its owner dies; only its owner removes it (compare-and-delete).
 
@@ -33,7 +33,7 @@ class RefreshLock {
   /** Whether anyone holds the lock now. */
   Result<bool, StoreError> held(std::string_view user, std::string_view server_key);
 
-  /** "<prefix>lock:{<user>}:<server key>" */
+  /** "<prefix>u:{<user_tag(user)>}:lock:<server key>" */
   std::string lock_key(std::string_view user, std::string_view server_key) const;
   /** A SCAN MATCH pattern for every lock of `user` (admin purge-user). */
   std::string user_pattern(std::string_view user) const;

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "shared/crypto/hash.h"
+#include "shared/store/user_keys.h"
 #include "shared/util/clock.h"
 #include "tests/support/handler_processes.h"
 #include "tests/support/http_server.h"
@@ -74,7 +75,7 @@ std::vector<std::string> keys(std::string_view pattern) {
 std::vector<std::string> index_members(std::string_view user) {
   std::vector<std::string> out;
   const auto r =
-      S().redis.cli({"ZRANGE", "credbroker:flows:{" + std::string(user) + "}", "0", "-1"});
+      S().redis.cli({"ZRANGE", store::user_key("credbroker:", user, "flows"), "0", "-1"});
   for (const auto& m : r.elements) out.push_back(m.str);
   return out;
 }
@@ -125,7 +126,9 @@ Flood flood(int threads, int per_thread) {
   out.flooder = index_members("flooder");
   for (const auto& id : out.flooder) {
     out.record_bytes = std::max<std::int64_t>(
-        out.record_bytes, S().redis.cli({"MEMORY", "USAGE", "credbroker:flow:" + id}).integer);
+        out.record_bytes,
+        S().redis.cli({"MEMORY", "USAGE", store::user_key("credbroker:", "flooder", "flow:" + id)})
+            .integer);
   }
   BOOST_TEST_MESSAGE("after " << threads * per_thread << " connects the flooder holds "
                               << out.flooder.size() << " pending flows; one record takes "
@@ -139,13 +142,16 @@ void expect_nothing_outside_the_indexes(const Flood& f) {
   const auto bystander = index_members("bystander");
   BOOST_TEST(bystander.size() == 1u);
   std::set<std::string> expected;
-  for (const auto& user : {f.flooder, bystander, index_members("warmup")}) {
-    for (const auto& id : user) expected.insert("credbroker:flow:" + id);
+  for (const std::string user : {"flooder", "bystander", "warmup"}) {
+    for (const auto& id : index_members(user)) {
+      expected.insert(store::user_key("credbroker:", user, "flow:" + id));
+    }
   }
-  const auto flow_keys = keys("credbroker:flow:*");
+  BOOST_TEST(index_members("flooder") == f.flooder);
+  const auto flow_keys = keys("credbroker:u:*:flow:*");
   BOOST_TEST((std::set<std::string>(flow_keys.begin(), flow_keys.end()) == expected));
   // Plus the three indexes and the users' connect counters (one per user and minute).
-  BOOST_TEST(keys("*").size() == flow_keys.size() + 3u + keys("credbroker:rate:*").size());
+  BOOST_TEST(keys("*").size() == flow_keys.size() + 3u + keys("credbroker:u:*:rate:*").size());
 }
 
 /** A thousand kept records would take ~1000 * record_bytes; a quarter of that is far above the
@@ -173,13 +179,9 @@ BOOST_AUTO_TEST_CASE(the_cap_holds_under_1000_connects_from_4_clients_at_once) {
   const auto f = flood(4, 250);
   BOOST_TEST(f.redirected == 1000);
   BOOST_TEST(f.other == 0);
-  // KNOWN RACE: FlowStore::put trims the index in separate commands (ZCARD, ZPOPMIN, ZADD of the
-  // one it keeps), so two processes can each count the other's flow: the one that pops and puts
-  // back hides a flow from the other's count, and both can pop the same excess. After the flood
-  // the index was seen to hold one more or two fewer than the cap (a few runs in 40). Tighten to
-  // == kCap once the trim is atomic (MULTI/EXEC or a one-key script on the index).
-  BOOST_TEST(f.flooder.size() <= static_cast<std::size_t>(kCap) + 1u);
-  BOOST_TEST(f.flooder.size() + 2u >= static_cast<std::size_t>(kCap));
+  // FlowStore::put is one script (store, index, trim, expire), so interleaved puts of one user
+  // never count each other's half-done trim: exactly the cap is left.
+  BOOST_TEST(f.flooder.size() == static_cast<std::size_t>(kCap));
   expect_nothing_outside_the_indexes(f);
   expect_memory_bounded(f, 1000);
 }
@@ -277,7 +279,7 @@ BOOST_AUTO_TEST_CASE(the_21st_connect_of_a_user_in_a_minute_is_429_with_retry_af
   within_one_window(20);
   const std::string token = S().issuer.token("hasty");
   for (int i = 0; i < 20; ++i) BOOST_TEST_REQUIRE(front->get(kConnect, token).status == 302);
-  const auto flows_before = keys("credbroker:flow:*").size();
+  const auto flows_before = keys("credbroker:u:*:flow:*").size();
   const auto a = front->get(kConnect, token);
   const std::int64_t left = 60 - system_clock().now_seconds() % 60;
   BOOST_TEST(a.status == 429);
@@ -288,7 +290,7 @@ BOOST_AUTO_TEST_CASE(the_21st_connect_of_a_user_in_a_minute_is_429_with_retry_af
   const std::int64_t retry_after = std::stoll(a.header("retry-after").value_or("0"));
   BOOST_TEST((retry_after >= left && retry_after <= left + 1), retry_after << " vs " << left);
   BOOST_TEST(!a.header("location").has_value());
-  BOOST_TEST(keys("credbroker:flow:*").size() == flows_before);
+  BOOST_TEST(keys("credbroker:u:*:flow:*").size() == flows_before);
   BOOST_TEST(front->get(kConnect, S().issuer.token("patient")).status == 302);
 }
 

@@ -333,7 +333,7 @@ std::string ui(std::string_view server_path, std::string_view label) {
 
 long long stored_credentials() {
   long long n = 0;
-  for (const auto& k : S().redis.cli({"KEYS", "credbroker:cred:*"}).elements) {
+  for (const auto& k : S().redis.cli({"KEYS", "credbroker:u:*:cred:*"}).elements) {
     n += S().redis.cli({"HLEN", k.str}).integer;
   }
   return n;
@@ -696,8 +696,8 @@ BOOST_AUTO_TEST_CASE(dot_segments_never_reach_another_route_or_a_file) {
       BOOST_TEST(handled_requests(*S().stack) == before);
     }
   }
-  BOOST_TEST(S().redis.cli({"KEYS", "credbroker:flow:*"}).elements.empty());  // no connect ran
-  BOOST_TEST(S().as.request_count() == 1u);                                   // no callback ran
+  BOOST_TEST(S().redis.cli({"KEYS", "credbroker:u:*:flow:*"}).elements.empty());  // no connect ran
+  BOOST_TEST(S().as.request_count() == 1u);                                       // no callback ran
   BOOST_TEST(stored_credentials() == 1);
 }
 

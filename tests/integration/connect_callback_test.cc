@@ -14,6 +14,7 @@
 #include "shared/crypto/hash.h"
 #include "shared/crypto/pkce.h"
 #include "shared/http/url.h"
+#include "shared/store/user_keys.h"
 #include "shared/util/clock.h"
 #include "tests/support/http_server.h"
 #include "tests/support/redis_server.h"
@@ -175,7 +176,7 @@ std::string status_of(std::string_view user, std::string_view server) {
 
 long long stored_credentials() {
   long long n = 0;
-  for (const auto& k : S().redis.cli({"KEYS", "credbroker:cred:*"}).elements) {
+  for (const auto& k : S().redis.cli({"KEYS", "credbroker:u:*:cred:*"}).elements) {
     n += S().redis.cli({"HLEN", k.str}).integer;
   }
   return n;
@@ -207,12 +208,17 @@ BOOST_AUTO_TEST_CASE(redirects_to_the_authorize_url_with_pkce_scope_resource_and
   BOOST_TEST(one(p, "access_type") == "offline");
   BOOST_TEST(one(p, "prompt") == "consent");
   const auto state = one(p, "state");
-  BOOST_TEST(state.size() == 43u);
+  // 256 random bits, then the user's hash tag sealed (the flow's keys carry it; it reveals
+  // nothing).
+  BOOST_TEST(state.size() > 44u);
+  BOOST_TEST(state.find('.') == 43u);
+  BOOST_TEST(state.find(store::user_tag("alice")) == std::string::npos);
   BOOST_TEST(location.find(kClientSecret) == std::string::npos);
 
   // Redis holds the sealed flow under the state's hash, with the configured TTL, and never the
   // state itself.
-  const std::string key = "credbroker:flow:" + crypto::sha256_hex(state);
+  const std::string key =
+      store::user_key("credbroker:", "alice", "flow:" + crypto::sha256_hex(state));
   const auto ttl = S().redis.cli({"TTL", key}).integer;
   BOOST_TEST((ttl > 590 && ttl <= 600));
   for (const auto& k : S().redis.cli({"KEYS", "*"}).elements) {
@@ -248,8 +254,9 @@ BOOST_AUTO_TEST_CASE(refuses_other_modes_unknown_servers_and_anonymous_callers) 
 BOOST_AUTO_TEST_CASE(holds_the_pending_flow_cap_dropping_the_oldest) {
   std::vector<std::string> states;
   for (int i = 0; i < 20; ++i) states.push_back(state_of(start(*S().stack, "capped")));
-  BOOST_TEST(S().redis.cli({"ZCARD", "credbroker:flows:{capped}"}).integer == 16);
-  BOOST_TEST(S().redis.cli({"KEYS", "credbroker:flow:*"}).elements.size() == 16u);
+  BOOST_TEST(S().redis.cli({"ZCARD", store::user_key("credbroker:", "capped", "flows")}).integer ==
+             16);
+  BOOST_TEST(S().redis.cli({"KEYS", "credbroker:u:*:flow:*"}).elements.size() == 16u);
   BOOST_TEST(finish(*S().stack, "capped", code_query(states[0])) == ui("github", "invalid_state"));
   BOOST_TEST(finish(*S().stack, "capped", code_query(states[19])) == ui("github", ""));
 }
@@ -379,11 +386,16 @@ BOOST_AUTO_TEST_CASE(missing_unknown_repeated_replayed_or_expired_state_is_inval
   BOOST_TEST(finish(*S().stack, "alice", code_query(s1)) == bad);  // replay
 
   // Expiry is Redis's TTL running out; make it run out now rather than sleeping.
-  BOOST_TEST(S().redis.cli({"PEXPIRE", "credbroker:flow:" + crypto::sha256_hex(s2), "1"}).integer ==
-             1);
+  BOOST_TEST(
+      S().redis
+          .cli({"PEXPIRE",
+                store::user_key("credbroker:", "alice", "flow:" + crypto::sha256_hex(s2)), "1"})
+          .integer == 1);
   for (int i = 0;
-       i < 100 &&
-       S().redis.cli({"EXISTS", "credbroker:flow:" + crypto::sha256_hex(s2)}).integer == 1;
+       i < 100 && S().redis
+                          .cli({"EXISTS", store::user_key("credbroker:", "alice",
+                                                          "flow:" + crypto::sha256_hex(s2))})
+                          .integer == 1;
        ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }

@@ -22,6 +22,7 @@
 #include <thread>
 
 #include "shared/http/url.h"
+#include "shared/store/user_keys.h"
 #include "tests/support/handler_processes.h"
 #include "tests/support/http_server.h"
 #include "tests/support/redis_server.h"
@@ -193,7 +194,7 @@ std::string finish(std::string_view user, std::string_view state,
 
 long long stored_credentials() {
   long long n = 0;
-  for (const auto& k : S().redis.cli({"KEYS", "credbroker:cred:*"}).elements) {
+  for (const auto& k : S().redis.cli({"KEYS", "credbroker:u:*:cred:*"}).elements) {
     n += S().redis.cli({"HLEN", k.str}).integer;
   }
   return n;
@@ -664,9 +665,9 @@ BOOST_AUTO_TEST_CASE(out_of_memory_callback_is_unavailable_and_stores_nothing) {
   BOOST_TEST(S().as.request_count() == 0u);
   BOOST_TEST(stored_credentials() == 0);
   // Flow taken, index entry gone; only the connect's rate counter (written before) is left.
-  BOOST_TEST(keys_matching("credbroker:flow*") == 0u);
+  BOOST_TEST(keys_matching("credbroker:u:*:flow*") == 0u);
   BOOST_TEST(S().redis.cli({"DBSIZE"}).integer ==
-             static_cast<std::int64_t>(keys_matching("credbroker:rate:*")));
+             static_cast<std::int64_t>(keys_matching("credbroker:u:*:rate:*")));
   BOOST_TEST(S().stack->log().find(kAccessToken) == std::string::npos);
   S().redis.cli({"CONFIG", "SET", "maxmemory", "0"});
   BOOST_TEST(finish("alice", state) == ui("github", "invalid_state"));  // the flow is spent
@@ -696,14 +697,14 @@ BOOST_AUTO_TEST_CASE(a_flow_whose_index_cannot_be_written_is_removed_again) {
   // The flow record is written first, then the user's index. Make the second write fail the
   // way only real Redis can on demand: the index key holds a string (WRONGTYPE). The connect is
   // a 503, so nobody holds the state: a flow left behind would be dead weight outside the cap.
-  S().redis.cli({"SET", "credbroker:flows:{mallory}", "not-a-sorted-set"});
+  S().redis.cli({"SET", store::user_key("credbroker:", "mallory", "flows"), "not-a-sorted-set"});
   const auto a = S().stack->get(connect_path("github"), S().issuer.token("mallory"));
   BOOST_TEST(a.status == 503);
   BOOST_TEST(a.body == kStoreUnavailable);
-  BOOST_TEST(keys_matching("credbroker:flow:*") == 0u);
+  BOOST_TEST(keys_matching("credbroker:u:*:flow:*") == 0u);
   // Only the string we planted, besides the connect's rate counter.
   BOOST_TEST(S().redis.cli({"DBSIZE"}).integer ==
-             1 + static_cast<std::int64_t>(keys_matching("credbroker:rate:*")));
+             1 + static_cast<std::int64_t>(keys_matching("credbroker:u:*:rate:*")));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <thread>
 
+#include "shared/store/user_keys.h"
 #include "shared/util/clock.h"
 #include "tests/support/lambda_front.h"
 #include "tests/support/redis_server.h"
@@ -145,7 +146,7 @@ BOOST_AUTO_TEST_CASE(rest_api_path_keeps_its_encoding_and_reaches_the_route) {
   BOOST_TEST(payload["statusCode"].GetInt() == 200);
   BOOST_TEST(str(payload, "body") ==
              R"({"message":"Disconnected credential for \"github\"","revoked":[]})");
-  BOOST_TEST(S().redis.cli({"HLEN", "credbroker:cred:{alice}"}).integer == 0);
+  BOOST_TEST(S().redis.cli({"HLEN", store::credential_key("credbroker:", "alice")}).integer == 0);
 }
 
 BOOST_AUTO_TEST_CASE(alb_event_with_multi_value_headers_gets_them_back_and_a_status_line) {

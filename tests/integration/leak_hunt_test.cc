@@ -540,30 +540,35 @@ BOOST_AUTO_TEST_CASE(no_secret_in_any_answer_log_line_or_redis_value) {
   for (const auto& key : S().redis.cli({"KEYS", "*"}).elements) {
     const std::string type = S().redis.cli({"TYPE", key.str}).str;
     BOOST_TEST_CONTEXT(key.str) {
-      if (key.str.starts_with("credbroker:cred:{")) {
+      const auto tagged = key.str.find("}:");
+      const std::string kind =
+          key.str.starts_with("credbroker:u:{") && tagged != std::string::npos
+              ? key.str.substr(tagged + 2, key.str.find(':', tagged + 2) - tagged - 2)
+              : "";
+      if (kind == "cred") {
         BOOST_TEST(type == "hash");
         const auto fields = S().redis.cli({"HGETALL", key.str}).elements;
         for (std::size_t i = 1; i < fields.size(); i += 2) BOOST_TEST(sealed(fields[i].str));
         credential = true;
-      } else if (key.str.starts_with("credbroker:flow:")) {
+      } else if (kind == "flow") {
         BOOST_TEST(type == "string");
         BOOST_TEST(sealed(S().redis.cli({"GET", key.str}).str));
         flow = true;
-      } else if (key.str.starts_with("credbroker:gen:{")) {
+      } else if (kind == "gen") {
         // A user's record generations (bumped by the delete): field = server key, value a number.
         BOOST_TEST(type == "hash");
         const auto fields = S().redis.cli({"HGETALL", key.str}).elements;
         for (std::size_t i = 1; i < fields.size(); i += 2) {
           BOOST_TEST(fields[i].str.find_first_not_of("0123456789") == std::string::npos);
         }
-      } else if (key.str.starts_with("credbroker:rate:{")) {
+      } else if (kind == "rate") {
         // A per-user rate-limit counter: a number only.
         BOOST_TEST(type == "string");
         const std::string count = S().redis.cli({"GET", key.str}).str;
         BOOST_TEST(count.find_first_not_of("0123456789") == std::string::npos);
       } else {
         // The per-user flow index: SHA-256 ids only, scored by time.
-        BOOST_TEST(key.str.starts_with("credbroker:flows:{"));
+        BOOST_TEST(kind == "flows");
         BOOST_TEST(type == "zset");
         for (const auto& m : S().redis.cli({"ZRANGE", key.str, "0", "-1"}).elements) {
           BOOST_TEST(m.str.size() == 64u);

@@ -7,6 +7,7 @@
 
 #include "shared/crypto/base64.h"
 #include "shared/http/request.h"
+#include "shared/store/user_keys.h"
 #include "shared/util/clock.h"
 #include "tests/support/redis_server.h"
 #include "tests/support/stack.h"
@@ -171,8 +172,8 @@ BOOST_AUTO_TEST_CASE(a_user_never_sees_another_users_credential) {
 BOOST_AUTO_TEST_CASE(a_record_copied_into_another_users_hash_does_not_open) {
   seed("bob", "github", now() + 3600);
   const std::string field = default_server_key("github");
-  const auto record = S().redis.cli({"HGET", "credbroker:cred:{bob}", field});
-  S().redis.cli({"HSET", "credbroker:cred:{alice}", field, record.str});
+  const auto record = S().redis.cli({"HGET", store::credential_key("credbroker:", "bob"), field});
+  S().redis.cli({"HSET", store::credential_key("credbroker:", "alice"), field, record.str});
   const auto d = json(S().stack->get(kList, S().issuer.token("alice")));
   BOOST_TEST(str(entry(d, "github"), "status") == "not_connected");
   const auto log = S().stack->log();
@@ -245,7 +246,7 @@ BOOST_AUTO_TEST_CASE(delete_touches_only_the_callers_own_record) {
   seed("bob", "github", now() + 3600);
   BOOST_TEST(S().stack->del("/api/v1/user/credentials/github", S().issuer.token("alice")).status ==
              200);
-  BOOST_TEST(S().redis.cli({"HLEN", "credbroker:cred:{bob}"}).integer == 1);
+  BOOST_TEST(S().redis.cli({"HLEN", store::credential_key("credbroker:", "bob")}).integer == 1);
 }
 
 BOOST_AUTO_TEST_CASE(unknown_or_unbrokered_server_is_404_and_empty_name_is_400) {

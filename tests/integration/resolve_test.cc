@@ -24,6 +24,7 @@
 #include "shared/crypto/base64.h"
 #include "shared/http/request.h"
 #include "shared/http/url.h"
+#include "shared/store/user_keys.h"
 #include "shared/util/clock.h"
 #include "tests/support/http_server.h"
 #include "tests/support/redis_server.h"
@@ -1044,7 +1045,7 @@ BOOST_AUTO_TEST_SUITE_END()
 // sealed value back into Redis, and whatever renewal was in flight when the delete came.
 BOOST_FIXTURE_TEST_SUITE(freshness, Clean)
 
-constexpr std::string_view kAliceCredentials = "credbroker:cred:{alice}";
+const std::string kAliceCredentials = store::user_key("credbroker:", "alice", "cred:alice");
 
 BOOST_AUTO_TEST_CASE(a_deleted_credential_put_back_from_a_backup_is_refused_and_not_listed) {
   seed("alice", "github", stored(now() + 3600));

@@ -16,6 +16,10 @@
  *       (mutant NO_USER_CHECK: the callback skips the flow-user == caller check)
  *   P2  a state is exchanged at most once
  *       (mutant GET_THEN_DEL: the callback reads the flow with GET, then deletes it with DEL)
+ *   P7  when a connect's store step completes, its user has at most CAP indexed flows, and the
+ *       flow just stored is among them with its record (no over-drop of the new flow)
+ *       (mutant PUT_IN_STEPS: the store, index and trim as separate commands, as before the
+ *       script: two connects of one user count each other's flows and over-drop or exceed)
  * -DONLY=n keeps only property n's assertions, so a mutant is refuted by the property it targets.
  */
 
@@ -31,6 +35,11 @@
 #define ASSERT_P2(e) assert(e)
 #else
 #define ASSERT_P2(e) skip
+#endif
+#if ONLY == 0 || ONLY == 7
+#define ASSERT_P7(e) assert(e)
+#else
+#define ASSERT_P7(e) skip
 #endif
 
 #define NS 2          /* states (flows) */
@@ -56,105 +65,166 @@ chan token_ep = [0] of { chan };   /* a request carries its reply channel */
 /* A Redis command that may fail: the handler leaves by `label`, its 503 / "unavailable" path. */
 #define redis_may_fail(label) if :: skip :: goto label fi
 
-/* connect (shared/routes/connect.cc) -> FlowStore::put: the flow's SET NX EX, then the per-user
- * index that holds the cap, one command at a time: ZADD, ZREMRANGEBYSCORE, ZCARD, ZPOPMIN, per
- * popped member a DEL or a ZADD back, EXPIRE. When one fails, `abandon` removes the flow again
- * (ZREM, DEL, best effort). `issued` marks the redirect that carries the state out. */
+/* P7, inside the atomic step that ends a connect's store step: user u has at most CAP indexed
+ * flows, flow s among them, its record present (or gone with its TTL: the clock is free). */
+inline check_cap(u, s) {
+  n = 0; i = 0;
+  do
+  :: i < NS -> if :: starter[i] == u && zs[i] != 0 -> n++ :: else fi; i++
+  :: else -> break
+  od;
+  ASSERT_P7(n <= CAP && zs[s] != 0 && (flow[s] == u || aged[s]));
+  i = 0; n = 0
+}
+
+/* FlowStore::put as one EVALSHA of scripts::kPutFlow, one atomic step: SET NX EX (nothing more
+ * when the key exists), the index trimmed of aged entries, ZADD at the server's TIME, then while
+ * over the cap the lowest-scored other member goes from the index and its flow is deleted,
+ * EXPIRE. */
+inline put_script(u, s) {
+  flow[s] = u;
+  tick++;
+  i = 0;
+  do
+  :: i < NS -> if :: starter[i] == u && aged[i] -> zs[i] = 0 :: else fi; i++
+  :: else -> break
+  od;
+  zs[s] = tick;
+  n = 0; i = 0;
+  do
+  :: i < NS -> if :: starter[i] == u && zs[i] != 0 -> n++ :: else fi; i++
+  :: else -> break
+  od;
+  do
+  :: n > CAP ->
+     lo = NONE; i = 0;
+     do
+     :: i < NS ->
+        if
+        :: i != s && starter[i] == u && zs[i] != 0 && (lo == NONE || zs[i] < zs[lo]) -> lo = i
+        :: else
+        fi;
+        i++
+     :: else -> break
+     od;
+     zs[lo] = 0; flow[lo] = 0; n--
+  :: else -> break
+  od;
+  i = 0; n = 0; lo = 0
+}
+
+/* connect (shared/routes/connect.cc) -> FlowStore::put: the script, which may fail before it
+ * runs, or run with its reply lost (the handler answers 503 either way, the flow stays inside the
+ * cap until its TTL). `issued` marks the redirect that carries the state out. */
 proctype connect(byte u; byte s) {
-  byte n, i, k, lo, popped[NS], npop, keep;
+  byte n, i, lo;
+#ifdef PUT_IN_STEPS
+  byte k, popped[NS], npop, keep;
+#endif
   starter[s] = u;
 
-  /* code: connect.set_nx */
-  /* SET <flow key> <sealed> NX EX ttl */
+#ifndef PUT_IN_STEPS
+  /* code: connect.put_script */
   if
-  :: atomic { flow[s] == 0 -> flow[s] = u }
-  :: atomic { flow[s] == 0 -> flow[s] = u }; goto unavailable   /* executed, reply lost */
+  :: d_step { flow[s] == 0 -> put_script(u, s); check_cap(u, s) }
+  :: d_step { flow[s] == 0 -> put_script(u, s) }; goto unavailable   /* ran, reply lost */
   :: goto unavailable
   fi;
+#else
+  /* The steps before the script: SET NX EX, ZADD, ZREMRANGEBYSCORE, ZCARD, ZPOPMIN excess+1, per
+   * popped member a DEL or a ZADD back, EXPIRE, one command each; `abandon` on a failure. */
+    /* SET <flow key> <sealed> NX EX ttl */
+    if
+    :: atomic { flow[s] == 0 -> flow[s] = u }
+    :: atomic { flow[s] == 0 -> flow[s] = u }; goto unavailable   /* executed, reply lost */
+    :: goto unavailable
+    fi;
 
-  /* code: connect.index_and_cap */
-  /* ZADD index now id */
-  redis_may_fail(abandon);
-  atomic { tick++; zs[s] = tick };
+    /* ZADD index now id */
+    redis_may_fail(abandon);
+    atomic { tick++; zs[s] = tick };
 
-  /* ZREMRANGEBYSCORE index -inf now-ttl */
-  redis_may_fail(abandon);
-  d_step {
-    i = 0;
-    do
-    :: i < NS -> if :: starter[i] == u && aged[i] -> zs[i] = 0 :: else fi; i++
-    :: else -> break
-    od;
-    i = 0
-  };
+    /* ZREMRANGEBYSCORE index -inf now-ttl (never this flow: its TTL is far from over) */
+    redis_may_fail(abandon);
+    d_step {
+      i = 0;
+      do
+      :: i < NS -> if :: i != s && starter[i] == u && aged[i] -> zs[i] = 0 :: else fi; i++
+      :: else -> break
+      od;
+      i = 0
+    };
 
-  /* ZCARD index */
-  redis_may_fail(abandon);
-  d_step {
-    n = 0; i = 0;
-    do
-    :: i < NS -> if :: starter[i] == u && zs[i] != 0 -> n++ :: else fi; i++
-    :: else -> break
-    od;
-    i = 0
-  };
+    /* ZCARD index */
+    redis_may_fail(abandon);
+    d_step {
+      n = 0; i = 0;
+      do
+      :: i < NS -> if :: starter[i] == u && zs[i] != 0 -> n++ :: else fi; i++
+      :: else -> break
+      od;
+      i = 0
+    };
 
-  if
-  :: n > CAP ->
-     /* ZPOPMIN index excess+1: lowest scores first */
-     redis_may_fail(abandon);
-     d_step {
-       npop = 0;
+    if
+    :: n > CAP ->
+       /* ZPOPMIN index excess+1: lowest scores first */
+       redis_may_fail(abandon);
+       d_step {
+         npop = 0;
+         do
+         :: npop < n - CAP + 1 ->
+            lo = NONE; i = 0;
+            do
+            :: i < NS ->
+               if
+               :: starter[i] == u && zs[i] != 0 && (lo == NONE || zs[i] < zs[lo]) -> lo = i
+               :: else
+               fi;
+               i++
+            :: else -> break
+            od;
+            if
+            :: lo == NONE -> break
+            :: else -> popped[npop] = lo; zs[lo] = 0; npop++
+            fi
+         :: else -> break
+         od;
+         /* this flow when it was popped, else the youngest popped */
+         keep = npop - 1; i = 0;
+         do
+         :: i < npop -> if :: popped[i] == s -> keep = i :: else fi; i++
+         :: else -> break
+         od;
+         i = 0; lo = 0
+       };
+       k = 0;
        do
-       :: npop < n - CAP + 1 ->
-          lo = NONE; i = 0;
-          do
-          :: i < NS ->
-             if
-             :: starter[i] == u && zs[i] != 0 && (lo == NONE || zs[i] < zs[lo]) -> lo = i
-             :: else
-             fi;
-             i++
-          :: else -> break
-          od;
+       :: k < npop ->
+          redis_may_fail(abandon);
           if
-          :: lo == NONE -> break
-          :: else -> popped[npop] = lo; zs[lo] = 0; npop++
-          fi
+          :: k == keep -> atomic { tick++; zs[popped[k]] = tick }   /* ZADD back */
+          :: else -> flow[popped[k]] = 0                            /* DEL flow:<id> */
+          fi;
+          k++
        :: else -> break
-       od;
-       /* this flow when it was popped, else the youngest popped */
-       keep = npop - 1; i = 0;
-       do
-       :: i < npop -> if :: popped[i] == s -> keep = i :: else fi; i++
-       :: else -> break
-       od;
-       i = 0; lo = 0
-     };
-     k = 0;
-     do
-     :: k < npop ->
-        redis_may_fail(abandon);
-        if
-        :: k == keep -> atomic { tick++; zs[popped[k]] = tick }   /* ZADD back */
-        :: else -> flow[popped[k]] = 0                            /* DEL flow:<id> */
-        fi;
-        k++
-     :: else -> break
-     od
-  :: else
-  fi;
+       od
+    :: else
+    fi;
 
   /* EXPIRE index ttl */
   redis_may_fail(abandon);
+  d_step { check_cap(u, s) };
+#endif
   /* code: connect.redirect */
   issued[s] = true;     /* the redirect carries the state */
   goto end_connect;
 
-/* code: connect.abandon */
+#ifdef PUT_IN_STEPS
 abandon:
   if :: zs[s] = 0 :: skip fi;       /* ZREM, may fail */
   if :: flow[s] = 0 :: skip fi;     /* DEL, may fail */
+#endif
 unavailable:
   skip;
 end_connect:
@@ -180,20 +250,18 @@ end_idle:
   redis_may_fail(end_callback);
   f = flow[s];
   redis_may_fail(end_callback);
-  flow[s] = 0;
+  atomic { flow[s] = 0; zs[s] = 0 };
 #else
   /* code: callback.getdel */
-  /* GETDEL: of racing callbacks with one state exactly one gets the flow. */
+  /* One script (scripts::kTakeFlow): GETDEL of the flow and ZREM of its index entry, atomically;
+   * of racing callbacks with one state exactly one gets the flow. */
   redis_may_fail(end_callback);
-  atomic { f = flow[s]; flow[s] = 0 };
+  atomic { f = flow[s]; flow[s] = 0; zs[s] = 0 };
 #endif
   if
   :: f == 0 -> goto end_callback          /* invalid_state */
   :: else
   fi;
-  /* code: callback.index_zrem */
-  /* ZREM index id, best effort */
-  if :: zs[s] = 0 :: skip fi;
 
 #ifndef NO_USER_CHECK
   if

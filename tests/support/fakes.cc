@@ -6,6 +6,7 @@
 #include <limits>
 #include <stdexcept>
 
+#include "shared/store/script.h"
 #include "shared/store/scripts.h"
 #include "shared/util/strings.h"
 
@@ -231,6 +232,49 @@ Result<Reply, RedisFailure> FakeRedis::eval(const std::vector<std::string>& argv
     erase(key);
     return integer(1);
   }
+  if (argv[1] == store::scripts::kPutFlow && keys.size() == 2 && args.size() == 5) {
+    const std::string& key = keys[0];
+    const std::string& index = keys[1];
+    if (exists(index) && !zsets.contains(index)) return rejected("WRONGTYPE (in script)");
+    const auto ttl = parse_int(args[1]);
+    const auto cap = parse_int(args[2]);
+    if (!ttl || *ttl <= 0 || !cap) return rejected("ERR value is not an integer (in script)");
+    if (exists(key)) return integer(-1);
+    strings[key] = args[0];
+    ttls[key] = *ttl;
+    const std::int64_t now = server_time_us++;
+    auto& zset = zsets[index];
+    std::erase_if(zset, [&](const auto& m) { return m.second <= double(now - *ttl * 1'000'000); });
+    zset[args[3]] = static_cast<double>(now);
+    std::vector<std::pair<double, std::string>> order;
+    for (const auto& [member, score] : zset) order.emplace_back(score, member);
+    std::sort(order.begin(), order.end());
+    const std::int64_t excess = static_cast<std::int64_t>(order.size()) - *cap;
+    std::int64_t dropped = 0;
+    for (std::size_t i = 0; excess > 0 && i < order.size() && i <= std::size_t(excess); ++i) {
+      if (dropped < excess && order[i].second != args[3]) {
+        zset.erase(order[i].second);
+        erase(args[4] + order[i].second);
+        ++dropped;
+      }
+    }
+    ttls[index] = *ttl;
+    return integer(dropped);
+  }
+  if (argv[1] == store::scripts::kTakeFlow && keys.size() == 2 && args.size() == 1) {
+    if (exists(keys[0]) && !strings.contains(keys[0])) return rejected("WRONGTYPE (in script)");
+    if (exists(keys[1]) && !zsets.contains(keys[1])) return rejected("WRONGTYPE (in script)");
+    Reply taken = nil();
+    if (const auto it = strings.find(keys[0]); it != strings.end()) {
+      taken = bulk(it->second);
+      erase(keys[0]);
+    }
+    if (const auto it = zsets.find(keys[1]); it != zsets.end()) {
+      it->second.erase(args[0]);
+      if (it->second.empty()) erase(keys[1]);
+    }
+    return taken;
+  }
   if (argv[1] == store::scripts::kCountHit && keys.size() == 1 && args.size() == 1) {
     const std::string& key = keys[0];
     if (exists(key) && !strings.contains(key)) return rejected("WRONGTYPE (in script)");
@@ -406,6 +450,21 @@ Result<Reply, RedisFailure> FakeRedis::command(const std::vector<std::string>& a
     return integer(n);
   }
   if (name == "EVAL") return eval(argv);
+  if (name == "SCRIPT") {
+    if (argc != 3 || upper(argv[1]) != "LOAD") return rejected("ERR unknown subcommand");
+    const std::string sha = store::script_sha(argv[2]);
+    scripts[sha] = argv[2];
+    return bulk(sha);
+  }
+  if (name == "EVALSHA") {
+    if (argc < 3) return arity(name);
+    const auto it = scripts.find(to_lower(argv[1]));
+    if (it == scripts.end()) return rejected("NOSCRIPT No matching script. Please use EVAL.");
+    std::vector<std::string> as_eval(argv);
+    as_eval[0] = "EVAL";
+    as_eval[1] = it->second;
+    return eval(as_eval);
+  }
   if (name == "GETDEL") {
     if (argc != 2) return arity(name);
     if (!type_ok(argv[1], strings.contains(argv[1]))) return wrong_type();

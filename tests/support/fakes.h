@@ -61,6 +61,11 @@ class FakeRedis final : public store::Redis {
   };
   std::map<std::string, std::vector<StreamEntry>> streams;
 
+  /** Scripts loaded with SCRIPT LOAD, by SHA-1; EVALSHA of any other answers NOSCRIPT. */
+  std::map<std::string, std::string> scripts;
+  /** What TIME gives a script, in microseconds; each script that reads it moves it on by one. */
+  std::int64_t server_time_us = 1'800'000'000'000'000;
+
   /** The TTL last set on `key`, or nullopt when none (or the key is gone). */
   std::optional<std::int64_t> ttl(const std::string& key) const;
   /** Every key, of every type. */

@@ -102,6 +102,7 @@ class RouteHarness {
   identity::Authenticator authenticator;
   store::CredentialStore credentials;
   store::FlowStore flows;
+  store::RateLimiter rate_limiter;
   store::RefreshLock refresh_lock;
   /** Runs at each of a waiting resolver's polls (another instance at work), counted in `sleeps`. */
   std::function<void()> on_sleep;

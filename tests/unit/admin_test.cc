@@ -506,7 +506,7 @@ BOOST_AUTO_TEST_CASE(removes_every_record_flow_lock_and_counter_of_one_user_only
   Parts parts({key("new", 'n')});
   FixedClock clock(1'800'000'000);
   credbroker::store::FlowStore flows(*parts.redis, parts.keyring, "credbroker:", system_random(),
-                                     clock, parts.log);
+                                     parts.log);
   credbroker::store::RefreshLock locks(*parts.redis, system_random(), "credbroker:", parts.log);
   credbroker::store::RateLimiter rates(*parts.redis, "credbroker:", parts.log);
   credbroker::config::Audit audit_config{.redis_stream = "credbroker:audit"};
@@ -514,13 +514,15 @@ BOOST_AUTO_TEST_CASE(removes_every_record_flow_lock_and_counter_of_one_user_only
                                    *parts.redis);
 
   // "a*" is a glob: purging it must not touch "ab".
+  std::map<std::string, std::string> first_state;
   for (const std::string user : {"a*", "ab"}) {
     BOOST_REQUIRE(parts.store.put(user, github, credential(user)));
     BOOST_REQUIRE(parts.store.put(user, "gone_00000000deadbeef", credential(user)));
     credbroker::store::PendingFlow flow{
         .user = user, .server_key = github, .verifier = "verifier-" + user};
-    BOOST_REQUIRE(flows.put("state-1-" + user, flow, {}));
-    BOOST_REQUIRE(flows.put("state-2-" + user, flow, {}));
+    first_state[user] = flows.new_state(user);
+    BOOST_REQUIRE(flows.put(first_state[user], flow, {}));
+    BOOST_REQUIRE(flows.put(flows.new_state(user), flow, {}));
     BOOST_REQUIRE(locks.try_acquire(user, github, 60'000));
     BOOST_REQUIRE(rates.hit(user, "connect", 20, clock.now_seconds()));
   }
@@ -549,7 +551,7 @@ BOOST_AUTO_TEST_CASE(removes_every_record_flow_lock_and_counter_of_one_user_only
   BOOST_TEST(server().cli({"HLEN", parts.store.hash_key("ab")}).integer == 2);
   BOOST_TEST(server().cli({"ZCARD", flows.index_key("ab")}).integer == 2);
   BOOST_TEST(server().cli({"EXISTS", locks.lock_key("ab", github)}).integer == 1);
-  auto ab_flow = flows.take("state-1-ab");
+  auto ab_flow = flows.take(first_state["ab"]);
   BOOST_REQUIRE(ab_flow.ok());
   BOOST_TEST(ab_flow->has_value());
 
@@ -584,7 +586,7 @@ BOOST_AUTO_TEST_CASE(redis_down_fails_with_its_exit_status) {
   Parts parts({key("new", 'n')});
   FixedClock clock(1'800'000'000);
   credbroker::store::FlowStore flows(*parts.redis, parts.keyring, "credbroker:", system_random(),
-                                     clock, parts.log);
+                                     parts.log);
   credbroker::store::RefreshLock locks(*parts.redis, system_random(), "credbroker:", parts.log);
   credbroker::store::RateLimiter rates(*parts.redis, "credbroker:", parts.log);
   credbroker::config::Audit audit_config;

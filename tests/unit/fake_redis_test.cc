@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "shared/store/redis.h"
+#include "shared/store/script.h"
 #include "shared/store/scripts.h"
 #include "tests/support/fakes.h"
 #include "tests/support/redis_server.h"
@@ -245,6 +246,50 @@ BOOST_AUTO_TEST_CASE(the_credential_scripts_load_put_and_remove_with_generations
          {"HSET", "h", "f", "v4"},
          {"EVAL", remove, "2", "h", "s", "f"},
          {"EXISTS", "h"}});
+}
+
+BOOST_AUTO_TEST_CASE(the_flow_scripts_store_trim_take_and_refuse_other_types) {
+  // Scores are the server's TIME there, a counter in the fake: only membership is compared.
+  const std::string put(store::scripts::kPutFlow);
+  const std::string take(store::scripts::kTakeFlow);
+  const auto put_argv = [&](std::string id, std::string index = "u:{t}:flows") {
+    return Argv{"EVAL", put, "2", "u:{t}:flow:" + id, index, "sealed-" + id,
+                "600",  "2", id,  "u:{t}:flow:"};
+  };
+  agree({put_argv("a1"),
+         put_argv("a2"),
+         put_argv("a3"),  // over the cap of 2: the oldest other flow goes, with its record
+         {"EXISTS", "u:{t}:flow:a1"},
+         {"EXISTS", "u:{t}:flow:a2", "u:{t}:flow:a3"},
+         {"ZCARD", "u:{t}:flows"},
+         put_argv("a3"),  // the key exists: -1, nothing changes
+         {"ZCARD", "u:{t}:flows"},
+         {"EVAL", take, "2", "u:{t}:flow:a2", "u:{t}:flows", "a2"},
+         {"EVAL", take, "2", "u:{t}:flow:a2", "u:{t}:flows", "a2"},
+         {"ZCARD", "u:{t}:flows"},
+         {"GETDEL", "u:{t}:flow:a3"},
+         {"SET", "s", "not a sorted set"},
+         put_argv("z", "s"),  // refused before anything is written
+         {"EXISTS", "u:{t}:flow:z"},
+         {"EVAL", take, "2", "u:{t}:flow:a3", "s", "a3"},
+         {"HSET", "h", "f", "v"},
+         {"EVAL", take, "2", "h", "u:{t}:flows", "x"}});
+}
+
+BOOST_AUTO_TEST_CASE(scripts_run_by_sha_after_a_noscript_load) {
+  server_slot()->flushall();
+  auto real = store::make_hiredis(server_slot()->config());
+  (void)real->command({"SCRIPT", "FLUSH"});
+  FakeRedis fake;
+  const store::Script script(store::scripts::kCountHit);
+  for (auto* redis : std::initializer_list<store::Redis*>{real.get(), &fake}) {
+    const auto first = redis->command({"EVALSHA", script.sha(), "1", "rate", "60"});
+    BOOST_TEST_REQUIRE(!first.ok());
+    BOOST_TEST(first.error().detail.starts_with("NOSCRIPT"));
+    BOOST_TEST(script.run(*redis, {"rate"}, {"60"})->integer == 1);  // loads, then runs
+    BOOST_TEST(redis->command({"EVALSHA", script.sha(), "1", "rate", "60"})->integer == 2);
+  }
+  BOOST_TEST(fake.count("SCRIPT") == 1u);
 }
 
 BOOST_AUTO_TEST_CASE(the_rate_limit_script_counts_and_refuses_other_types) {

@@ -10,9 +10,13 @@
 
 #include "shared/crypto/base64.h"
 #include "shared/crypto/hash.h"
+#include "shared/crypto/seal.h"
 #include "shared/http/url.h"
 #include "shared/routes/routes.h"
+#include "shared/store/script.h"
 #include "shared/store/scripts.h"
+#include "shared/store/user_keys.h"
+#include "tests/support/fakes.h"
 #include "tests/support/route_harness.h"
 
 namespace credbroker::routes {
@@ -74,18 +78,39 @@ struct Flow {
   std::string location;  // of the connect redirect
 };
 
+const std::string kNonce(12, '\x07');
+
+/** The state connect makes of these random bytes, its tag's seal drawing `nonce`: the random part
+ *  in base64url, '.', the user's tag sealed for it (FlowStore::new_state). */
+std::string state_from(RouteHarness& h, const std::string& random_bytes,
+                       std::string_view user = "alice", const std::string& nonce = kNonce) {
+  const std::string random_part = crypto::base64url_encode(random_bytes);
+  testing::FakeRandom fixed;
+  fixed.script(nonce);
+  return random_part + "." +
+         crypto::base64url_encode(crypto::seal(
+             h.keyring, fixed, {.user = random_part, .server_key = "", .kind = "flow_state"},
+             store::user_tag(user)));
+}
+
+/** Pins the random draws of one connect: the state's bytes, its tag's nonce, the verifier's. */
+void script_connect(RouteHarness& h, const std::string& state_bytes,
+                    const std::string& verifier_bytes) {
+  h.random.script(state_bytes);
+  h.random.script(kNonce);
+  h.random.script(verifier_bytes);
+}
+
 /** Runs the connect route with pinned state and verifier bytes; the Redis log is cleared after. */
 Flow start_flow(RouteHarness& h, std::string_view user = "alice",
                 std::string_view server = "github") {
   const auto n = static_cast<char>(h.random.calls);
   const std::string state_bytes(32, static_cast<char>(0x10 + n));
   const std::string verifier_bytes(32, static_cast<char>(0x80 + n));
-  h.random.script(state_bytes);
-  h.random.script(verifier_bytes);
+  script_connect(h, state_bytes, verifier_bytes);
   const auto r = h.connect(h.request("GET", connect_path(server), user));
   BOOST_TEST_REQUIRE(r.status == 302);
-  Flow f{crypto::base64url_encode(state_bytes), crypto::base64url_encode(verifier_bytes),
-         location(r)};
+  Flow f{state_from(h, state_bytes, user), crypto::base64url_encode(verifier_bytes), location(r)};
   BOOST_TEST_REQUIRE(query_value(r, "state") == f.state);
   h.redis.log.clear();
   return f;
@@ -139,34 +164,42 @@ BOOST_AUTO_TEST_SUITE(connect_route)
 
 BOOST_AUTO_TEST_CASE(redirects_to_the_authorize_endpoint_with_pkce_and_every_parameter) {
   RouteHarness h;
-  h.random.script(std::string(32, '\x01'));
-  h.random.script(appendix_b_octets());
+  script_connect(h, std::string(32, '\x01'), appendix_b_octets());
   const auto r = h.connect(h.request("GET", "/api/v1/user/credentials/github/connect"));
-  check_redirect(r,
-                 std::string("https://as.test/authorize?response_type=code&client_id=gh-client") +
-                     "&redirect_uri=" + kGithubCallbackUri +
-                     "&state=AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE" + "&code_challenge=" +
-                     kAppendixBChallenge + "&code_challenge_method=S256&scope=repo%20read%3Aorg" +
-                     "&resource=https%3A%2F%2Fapi.github.test&prompt=consent&access_type=offline");
-  BOOST_TEST(h.random.sizes == (std::vector<std::size_t>{32, 32, 12}),
-             boost::test_tools::per_element());  // state, verifier, the seal's nonce
+  check_redirect(
+      r, std::string("https://as.test/authorize?response_type=code&client_id=gh-client") +
+             "&redirect_uri=" + kGithubCallbackUri + "&state=" +
+             state_from(h, std::string(32, '\x01')) + "&code_challenge=" + kAppendixBChallenge +
+             "&code_challenge_method=S256&scope=repo%20read%3Aorg" +
+             "&resource=https%3A%2F%2Fapi.github.test&prompt=consent&access_type=offline");
+  BOOST_TEST(h.random.sizes == (std::vector<std::size_t>{32, 12, 32, 12}),
+             boost::test_tools::per_element());  // state, its tag's nonce, verifier, flow's nonce
   BOOST_TEST(h.sink.events("connect_started").size() == 1u);
 }
 
 BOOST_AUTO_TEST_CASE(stores_the_flow_under_the_hash_of_the_state_for_the_configured_ttl) {
   RouteHarness h;
-  h.random.script(std::string(32, '\x01'));
-  h.random.script(appendix_b_octets());
+  script_connect(h, std::string(32, '\x01'), appendix_b_octets());
   h.connect(h.request("GET", "/api/v1/user/credentials/github/connect"));
-  const std::string state = "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE";
-  const std::string key = "credbroker:flow:" + crypto::sha256_hex(state);
+  const std::string state = state_from(h, std::string(32, '\x01'));
+  const std::string tag = store::user_tag("alice");
+  const std::string key = "credbroker:u:{" + tag + "}:flow:" + crypto::sha256_hex(state);
   BOOST_TEST_REQUIRE(h.redis.log.size() >= 2u);
-  const Argv& set = h.redis.log[1];  // after the connect was counted (EVAL)
-  BOOST_TEST_REQUIRE(set.size() == 6u);
-  BOOST_TEST(set[0] == "SET");
-  BOOST_TEST(set[1] == key);
-  BOOST_TEST((Argv(set.begin() + 3, set.end()) == Argv{"NX", "EX", "600"}));
+  // After the connect was counted (EVAL): one script by its SHA-1, loaded on NOSCRIPT.
+  const Argv& put = h.redis.log[1];
+  BOOST_TEST_REQUIRE(put.size() == 10u);
+  BOOST_TEST(put[0] == "EVALSHA");
+  BOOST_TEST(put[1] == store::script_sha(store::scripts::kPutFlow));
+  BOOST_TEST((Argv(put.begin() + 2, put.begin() + 5) ==
+              Argv{"2", key, "credbroker:u:{" + tag + "}:flows"}));
+  BOOST_TEST((Argv(put.begin() + 6, put.end()) ==
+              Argv{"600", "16", crypto::sha256_hex(state), "credbroker:u:{" + tag + "}:flow:"}));
+  BOOST_TEST(h.redis.count("SCRIPT") == 1u, "loaded on the first NOSCRIPT");
   BOOST_TEST(h.redis.ttl(key).value_or(-1) == 600);
+  h.redis.log.clear();
+  h.connect(h.request("GET", "/api/v1/user/credentials/github/connect"));
+  BOOST_TEST(h.redis.count("SCRIPT") == 0u, "loaded once per server");
+  BOOST_TEST(h.redis.count("EVALSHA") == 1u);
 
   const auto flow = h.flows.take(state);
   BOOST_TEST_REQUIRE(flow.ok());
@@ -188,9 +221,8 @@ BOOST_AUTO_TEST_CASE(flow_ttl_and_cap_come_from_the_config) {
     flows.push_back(start_flow(h));
     h.clock.advance(1);
   }
-  BOOST_TEST(h.redis.ttl("credbroker:flow:" + crypto::sha256_hex(flows[2].state)).value_or(-1) ==
-             120);
-  BOOST_TEST(h.redis.zsets.at("credbroker:flows:{alice}").size() == 2u);
+  BOOST_TEST(h.redis.ttl(h.flows.flow_key(flows[2].state)).value_or(-1) == 120);
+  BOOST_TEST(h.redis.zsets.at(h.flows.index_key("alice")).size() == 2u);
   h.http.answer(200, "application/json", kTokenAnswer);
   check_redirect(callback(h, code_and_state("c", flows[0])), ui_error("github", "invalid_state"));
   check_redirect(callback(h, code_and_state("c", flows[2])), kSuccess);
@@ -198,14 +230,13 @@ BOOST_AUTO_TEST_CASE(flow_ttl_and_cap_come_from_the_config) {
 
 BOOST_AUTO_TEST_CASE(a_configured_name_with_a_space_and_a_query_in_the_endpoint) {
   RouteHarness h;
-  h.random.script(std::string(32, '\x01'));
-  h.random.script(appendix_b_octets());
+  script_connect(h, std::string(32, '\x01'), appendix_b_octets());
   const auto r = h.connect(h.request("GET", "/api/v1/user/credentials/basic%20WIKI/connect"));
   check_redirect(r,
                  std::string("https://wiki.test/oauth/authorize?tenant=acme&response_type=code") +
                      "&client_id=wiki%20client&redirect_uri=https%3A%2F%2Fbroker.test%2Fapi%2Fv1" +
                      "%2Fuser%2Fcredentials%2FBasic%2520Wiki%2Fcallback" +
-                     "&state=AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE" +
+                     "&state=" + state_from(h, std::string(32, '\x01')) +
                      "&code_challenge=" + kAppendixBChallenge + "&code_challenge_method=S256");
 }
 
@@ -313,7 +344,7 @@ BOOST_AUTO_TEST_CASE(stores_the_credential_sealed_with_every_field) {
   BOOST_TEST(c.audience == "https://api.github.test");
   BOOST_TEST(c.obtained_via == "connect_flow");
   BOOST_TEST(c.updated_at == RouteHarness::kNow + 30);
-  for (const auto& [field, record] : h.redis.hashes.at("credbroker:cred:{alice}")) {
+  for (const auto& [field, record] : h.redis.hashes.at(h.credentials.hash_key("alice"))) {
     BOOST_TEST(record.find("SENTINEL") == std::string::npos, "stored sealed, not in plaintext");
   }
 }
@@ -458,7 +489,7 @@ BOOST_AUTO_TEST_CASE(an_unauthenticated_callback_is_401_and_spends_the_flow) {
   const Flow f = start_flow(h);
   const auto r = callback(h, code_and_state("c", f), "");
   BOOST_TEST(r.status == 401);
-  BOOST_TEST(h.redis.count("GETDEL") == 1u);
+  BOOST_TEST(!h.redis.strings.contains(h.flows.flow_key(f.state)), "the flow is spent");
   BOOST_TEST(h.http.requests.empty(), "no code exchange for an anonymous caller");
   // A leaked callback URL cannot be redeemed later, even by the user who started the flow.
   h.http.answer(200, "application/json", kTokenAnswer);
@@ -635,9 +666,10 @@ BOOST_AUTO_TEST_CASE(the_21st_connect_in_a_minute_is_429_with_retry_after_and_st
   BOOST_TEST(r.header("Retry-After").value_or("") == "45");
   BOOST_TEST(r.header("Content-Type").value_or("") == "application/json");
   BOOST_TEST(!r.header("Location").has_value());
-  BOOST_TEST(
-      (h.redis.log == std::vector<Argv>{{"EVAL", std::string(store::scripts::kCountHit), "1",
-                                         "credbroker:rate:{alice}:connect:1800000000", "60"}}));
+  BOOST_TEST((h.redis.log == std::vector<Argv>{{"EVAL", std::string(store::scripts::kCountHit), "1",
+                                                "credbroker:u:{" + store::user_tag("alice") +
+                                                    "}:rate:connect:1800000000",
+                                                "60"}}));
   BOOST_TEST(last_reason(h) == "rate_limited");
 }
 
@@ -652,9 +684,12 @@ BOOST_AUTO_TEST_CASE(the_connect_limit_is_per_user_and_per_window_and_comes_from
   start_flow(h, "bob");  // another user has a window of their own
   h.clock.advance(1);    // the next window
   start_flow(h);
-  BOOST_TEST(h.redis.ttl("credbroker:rate:{alice}:connect:1800000000").value_or(-1) == 60);
-  BOOST_TEST(h.redis.strings.at("credbroker:rate:{alice}:connect:1800000000") == "3");
-  BOOST_TEST(h.redis.strings.at("credbroker:rate:{alice}:connect:1800000060") == "1");
+  BOOST_TEST(h.redis.ttl("credbroker:u:{" + store::user_tag("alice") + "}:rate:connect:1800000000")
+                 .value_or(-1) == 60);
+  BOOST_TEST(h.redis.strings.at("credbroker:u:{" + store::user_tag("alice") +
+                                "}:rate:connect:1800000000") == "3");
+  BOOST_TEST(h.redis.strings.at("credbroker:u:{" + store::user_tag("alice") +
+                                "}:rate:connect:1800000060") == "1");
 }
 
 BOOST_AUTO_TEST_CASE(a_failing_connect_count_is_503_and_stores_no_flow) {
@@ -665,7 +700,7 @@ BOOST_AUTO_TEST_CASE(a_failing_connect_count_is_503_and_stores_no_flow) {
   BOOST_TEST(
       r.body ==
       R"({"error":"Service Unavailable","message":"Credential store is unavailable","status_code":503})");
-  BOOST_TEST(h.redis.count("SET") == 0u);
+  BOOST_TEST(h.redis.count("EVALSHA") == 0u);
   BOOST_TEST(h.redis.strings.empty());
 }
 
@@ -686,8 +721,10 @@ BOOST_AUTO_TEST_CASE(the_21st_code_exchange_in_a_minute_is_rate_limited_and_neve
   BOOST_TEST(!r.header("Retry-After").has_value());
   BOOST_TEST(h.http.requests.size() == 20u);
   BOOST_TEST(last_reason(h) == "rate_limited");
-  BOOST_TEST(h.redis.count("GETDEL") == 1u);  // the flow is spent, not given back
-  BOOST_TEST(h.redis.strings.at("credbroker:rate:{alice}:code_exchange:1800000000") == "21");
+  // The flow is spent, not given back.
+  BOOST_TEST(!h.redis.strings.contains(h.flows.flow_key(flows[20].state)));
+  BOOST_TEST(h.redis.strings.at("credbroker:u:{" + store::user_tag("alice") +
+                                "}:rate:code_exchange:1800000000") == "21");
   check_nothing_stored(h);
   // The audit event of a failed connect, with the label as its outcome.
   const auto events = h.sink.events("audit");
@@ -705,7 +742,8 @@ BOOST_AUTO_TEST_CASE(callbacks_that_never_reach_the_token_endpoint_are_not_count
   check_redirect(callback(h, code_and_state("c", denied)), ui_error("github", "invalid_state"));
   const Flow bobs = start_flow(h, "bob");
   check_redirect(callback(h, code_and_state("c", bobs)), ui_error("github", "user_mismatch"));
-  BOOST_TEST(!h.redis.strings.contains("credbroker:rate:{alice}:code_exchange:1800000000"));
+  BOOST_TEST(!h.redis.strings.contains("credbroker:u:{" + store::user_tag("alice") +
+                                       "}:rate:code_exchange:1800000000"));
   const Flow good = start_flow(h);
   h.http.answer(200, "application/json", kTokenAnswer);
   check_redirect(callback(h, code_and_state("c", good)), kSuccess);

@@ -80,8 +80,9 @@ BOOST_AUTO_TEST_CASE(the_list_is_exactly_one_read_of_the_callers_records_and_gen
   store_credential(h, "alice", "github", full_credential());
   BOOST_TEST(h.list(h.request("GET", kList)).status == 200);
   BOOST_TEST_REQUIRE(h.redis.log.size() == 1u);
-  BOOST_TEST(h.redis.log[0] == (Argv{"EVAL", std::string(store::scripts::kLoadCredentials), "2",
-                                     "credbroker:cred:{alice}", "credbroker:gen:{alice}"}),
+  BOOST_TEST(h.redis.log[0] ==
+                 (Argv{"EVAL", std::string(store::scripts::kLoadCredentials), "2",
+                       h.credentials.hash_key("alice"), h.credentials.generation_key("alice")}),
              boost::test_tools::per_element());
 }
 
@@ -187,7 +188,7 @@ BOOST_AUTO_TEST_CASE(another_users_credentials_are_not_listed) {
 
 BOOST_AUTO_TEST_CASE(an_unreadable_record_lists_as_not_connected_and_is_logged) {
   RouteHarness h;
-  h.redis.hashes["credbroker:cred:{alice}"][h.server("github").key] = "not a sealed record";
+  h.redis.hashes[h.credentials.hash_key("alice")][h.server("github").key] = "not a sealed record";
   check_json(h.list(h.request("GET", kList)), 200, kAllNotConnected);
   BOOST_TEST(h.sink.events("credential_unreadable").size() == 1u);
 }
@@ -268,16 +269,18 @@ BOOST_AUTO_TEST_CASE(delete_removes_only_the_callers_record_and_says_so) {
   BOOST_TEST_REQUIRE(h.redis.log.size() == 2u);
   const std::string key = h.server("github").key;
   BOOST_TEST(h.redis.log[0] == (Argv{"EVAL", std::string(store::scripts::kLoadCredential), "2",
-                                     "credbroker:cred:{alice}", "credbroker:gen:{alice}", key}),
+                                     h.credentials.hash_key("alice"),
+                                     h.credentials.generation_key("alice"), key}),
              boost::test_tools::per_element());
   BOOST_TEST(h.redis.log[1] == (Argv{"EVAL", std::string(store::scripts::kRemoveCredential), "2",
-                                     "credbroker:cred:{alice}", "credbroker:gen:{alice}", key}),
+                                     h.credentials.hash_key("alice"),
+                                     h.credentials.generation_key("alice"), key}),
              boost::test_tools::per_element());
-  BOOST_TEST(!h.redis.hashes.contains("credbroker:cred:{alice}"));
-  BOOST_TEST(h.redis.hashes.at("credbroker:cred:{bob}").size() == 1u);
+  BOOST_TEST(!h.redis.hashes.contains(h.credentials.hash_key("alice")));
+  BOOST_TEST(h.redis.hashes.at(h.credentials.hash_key("bob")).size() == 1u);
   // The generation moved, for alice's github only.
-  BOOST_TEST(h.redis.hashes.at("credbroker:gen:{alice}").at(key) == "1");
-  BOOST_TEST(!h.redis.hashes.contains("credbroker:gen:{bob}"));
+  BOOST_TEST(h.redis.hashes.at(h.credentials.generation_key("alice")).at(key) == "1");
+  BOOST_TEST(!h.redis.hashes.contains(h.credentials.generation_key("bob")));
   BOOST_TEST(h.sink.events("credential_disconnected").size() == 1u);
 }
 
@@ -389,7 +392,7 @@ BOOST_AUTO_TEST_CASE(delete_revokes_the_refresh_token_then_the_access_token_afte
   store_credential(h, "alice", "github", full_credential());
   h.http.answer(200, "", "");
   // The record is already gone when the upstream is asked.
-  h.http.on_send = [&h] { BOOST_TEST(!h.redis.hashes.contains("credbroker:cred:{alice}")); };
+  h.http.on_send = [&h] { BOOST_TEST(!h.redis.hashes.contains(h.credentials.hash_key("alice"))); };
   check_json(h.disconnect(h.request("DELETE", "/api/v1/user/credentials/github")), 200,
              R"({"message":"Disconnected credential for \"github\"",)"
              R"("revoked":["refresh_token","access_token"]})");
@@ -436,7 +439,7 @@ BOOST_AUTO_TEST_CASE(only_what_the_upstream_accepted_is_listed_and_the_record_is
   check_json(h.disconnect(h.request("DELETE", "/api/v1/user/credentials/github")), 200,
              R"({"message":"Disconnected credential for \"github\"","revoked":["access_token"]})");
   BOOST_TEST(h.http.requests.size() == 2u);
-  BOOST_TEST(!h.redis.hashes.contains("credbroker:cred:{alice}"));
+  BOOST_TEST(!h.redis.hashes.contains(h.credentials.hash_key("alice")));
   const auto failed = h.sink.events("credential_revocation_failed");
   BOOST_TEST_REQUIRE(failed.size() == 1u);
   BOOST_TEST(failed[0].find(R"("oauth_error":"unsupported_token_type")") != std::string::npos);
@@ -450,7 +453,7 @@ BOOST_AUTO_TEST_CASE(an_endpoint_that_does_not_answer_is_asked_once_and_nothing_
   check_json(h.disconnect(h.request("DELETE", "/api/v1/user/credentials/github")), 200,
              R"({"message":"Disconnected credential for \"github\"","revoked":[]})");
   BOOST_TEST(h.http.requests.size() == 1u);
-  BOOST_TEST(!h.redis.hashes.contains("credbroker:cred:{alice}"));
+  BOOST_TEST(!h.redis.hashes.contains(h.credentials.hash_key("alice")));
 }
 
 BOOST_AUTO_TEST_CASE(only_the_tokens_the_record_holds_are_revoked) {
@@ -485,7 +488,7 @@ BOOST_AUTO_TEST_CASE(nothing_stored_or_no_revocation_endpoint_sends_nothing) {
   check_json(h.disconnect(h.request("DELETE", "/api/v1/user/credentials/jira")), 200,
              R"({"message":"Disconnected credential for \"jira\"","revoked":[]})");
   BOOST_TEST(h.http.requests.empty());
-  BOOST_TEST(!h.redis.hashes.contains("credbroker:cred:{alice}"));
+  BOOST_TEST(!h.redis.hashes.contains(h.credentials.hash_key("alice")));
 }
 
 BOOST_AUTO_TEST_CASE(a_record_that_could_not_be_deleted_is_503_and_never_revoked) {
@@ -499,7 +502,7 @@ BOOST_AUTO_TEST_CASE(a_record_that_could_not_be_deleted_is_503_and_never_revoked
   check_json(h.disconnect(h.request("DELETE", "/api/v1/user/credentials/github")), 503,
              error_body("Service Unavailable", "Credential store is unavailable", 503));
   BOOST_TEST(h.http.requests.empty());
-  BOOST_TEST(h.redis.hashes.contains("credbroker:cred:{alice}"));
+  BOOST_TEST(h.redis.hashes.contains(h.credentials.hash_key("alice")));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

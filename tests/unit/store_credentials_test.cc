@@ -17,6 +17,7 @@
 #include "shared/store/credential_store.h"
 #include "shared/store/redis.h"
 #include "shared/store/scripts.h"
+#include "shared/store/user_keys.h"
 #include "tests/support/redis_server.h"
 
 using credbroker::Result;
@@ -142,18 +143,21 @@ struct FreshServer {
 
 std::string raw_record(std::string_view user, std::string_view server_key) {
   return server()
-      .cli({"HGET", "credbroker:cred:{" + std::string(user) + "}", std::string(server_key)})
+      .cli({"HGET", credbroker::store::user_key("credbroker:", user, "cred:" + std::string(user)),
+            std::string(server_key)})
       .str;
 }
 
 void put_raw(std::string_view user, std::string_view server_key, const std::string& record) {
-  server().cli(
-      {"HSET", "credbroker:cred:{" + std::string(user) + "}", std::string(server_key), record});
+  server().cli({"HSET",
+                credbroker::store::user_key("credbroker:", user, "cred:" + std::string(user)),
+                std::string(server_key), record});
 }
 
 std::string raw_generation(std::string_view user, std::string_view server_key) {
   return server()
-      .cli({"HGET", "credbroker:gen:{" + std::string(user) + "}", std::string(server_key)})
+      .cli({"HGET", credbroker::store::user_key("credbroker:", user, "gen:" + std::string(user)),
+            std::string(server_key)})
       .str;
 }
 
@@ -247,13 +251,16 @@ BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_FIXTURE_TEST_SUITE(store, FreshServer)
 
-BOOST_AUTO_TEST_CASE(hash_key_uses_the_user_as_hash_tag) {
+BOOST_AUTO_TEST_CASE(hash_key_carries_the_users_hash_tag_and_then_the_user) {
   Harness h;
-  BOOST_TEST(h.store.hash_key("alice") == "credbroker:cred:{alice}");
+  BOOST_TEST(h.store.hash_key("alice") ==
+             "credbroker:u:{2bd806c97f0e00af1a1fc3328fa763a9}:cred:alice");
+  BOOST_TEST(h.store.generation_key("alice") ==
+             "credbroker:u:{2bd806c97f0e00af1a1fc3328fa763a9}:gen:alice");
   BOOST_TEST_REQUIRE(h.store.put("alice", kGithub, credential("a")).ok());
   const Reply keys = server().cli({"KEYS", "*"});
   BOOST_TEST_REQUIRE(keys.elements.size() == 1u);
-  BOOST_TEST(keys.elements[0].str == "credbroker:cred:{alice}");
+  BOOST_TEST(keys.elements[0].str == h.store.hash_key("alice"));
 }
 
 BOOST_AUTO_TEST_CASE(put_then_load_and_load_all_return_it) {
@@ -446,13 +453,18 @@ BOOST_AUTO_TEST_CASE(a_deleted_record_put_back_from_a_backup_does_not_open) {
 BOOST_AUTO_TEST_CASE(a_delete_bumps_only_its_own_generation_and_only_when_it_removed_something) {
   Harness h;
   BOOST_TEST_REQUIRE(h.store.remove("alice", kGithub).ok());
-  BOOST_TEST(server().cli({"EXISTS", "credbroker:gen:{alice}"}).integer == 0);
+  BOOST_TEST(server()
+                 .cli({"EXISTS", credbroker::store::user_key("credbroker:", "alice", "gen:alice")})
+                 .integer == 0);
   BOOST_TEST_REQUIRE(h.store.put("alice", kGithub, credential("a")).ok());
   BOOST_TEST_REQUIRE(h.store.put("alice", kJira, credential("j")).ok());
   BOOST_TEST_REQUIRE(h.store.remove("alice", kGithub).ok());
   BOOST_TEST_REQUIRE(h.store.remove("alice", kGithub).ok());
   BOOST_TEST(raw_generation("alice", kGithub) == "1");
-  BOOST_TEST(server().cli({"HEXISTS", "credbroker:gen:{alice}", std::string(kJira)}).integer == 0);
+  BOOST_TEST(server()
+                 .cli({"HEXISTS", credbroker::store::user_key("credbroker:", "alice", "gen:alice"),
+                       std::string(kJira)})
+                 .integer == 0);
   const auto jira = h.store.load("alice", kJira);
   BOOST_TEST_REQUIRE(jira.ok());
   BOOST_TEST_REQUIRE(jira->has_value());
@@ -493,7 +505,9 @@ BOOST_AUTO_TEST_CASE(a_refresh_that_raced_a_delete_writes_nothing_even_over_the_
   auto written = h.store.put_if("alice", kGithub, credential("renewed"), *read);
   BOOST_TEST_REQUIRE(written.ok());
   BOOST_TEST(!written->has_value());
-  BOOST_TEST(server().cli({"EXISTS", "credbroker:cred:{alice}"}).integer == 0);
+  BOOST_TEST(server()
+                 .cli({"EXISTS", credbroker::store::user_key("credbroker:", "alice", "cred:alice")})
+                 .integer == 0);
 
   // Even with the old value put back, so the record compares equal to what the renewal read.
   put_raw("alice", kGithub, read->version);
@@ -569,7 +583,9 @@ BOOST_AUTO_TEST_CASE(a_put_losing_to_deletes_every_time_gives_up_as_unavailable)
   BOOST_TEST((put.error() == StoreError::kUnavailable));
   BOOST_TEST(h.redis.calls == 6);  // three reads, three refused writes: bounded
   BOOST_TEST(raw_generation("alice", kGithub) == "3");
-  BOOST_TEST(server().cli({"EXISTS", "credbroker:cred:{alice}"}).integer == 0);
+  BOOST_TEST(server()
+                 .cli({"EXISTS", credbroker::store::user_key("credbroker:", "alice", "cred:alice")})
+                 .integer == 0);
 }
 
 BOOST_AUTO_TEST_CASE(a_record_from_before_generations_opens_until_its_first_delete) {
@@ -649,7 +665,8 @@ BOOST_AUTO_TEST_CASE(a_generation_that_is_not_a_number_fails_closed_as_unavailab
   BOOST_TEST_REQUIRE(h.store.put("alice", kGithub, credential("t")).ok());
   for (const std::string bad : {"x", "-1", "01", "1.5", ""}) {
     BOOST_TEST_CONTEXT("generation '" << bad << "'") {
-      server().cli({"HSET", "credbroker:gen:{alice}", std::string(kGithub), bad});
+      server().cli({"HSET", credbroker::store::user_key("credbroker:", "alice", "gen:alice"),
+                    std::string(kGithub), bad});
       const auto one = h.store.load("alice", kGithub);
       const auto all = h.store.load_all("alice");
       const auto put = h.store.put("alice", kGithub, credential("t"));
@@ -717,7 +734,8 @@ BOOST_AUTO_TEST_CASE(stopped_server_is_unavailable_then_recovers) {
 
 BOOST_AUTO_TEST_CASE(error_reply_is_unavailable_with_redis_text_logged) {
   Harness h;
-  server().cli({"SET", "credbroker:cred:{alice}", "not a hash"});
+  server().cli(
+      {"SET", credbroker::store::user_key("credbroker:", "alice", "cred:alice"), "not a hash"});
   const auto all = h.store.load_all("alice");
   BOOST_TEST_REQUIRE(!all.ok());
   BOOST_TEST((all.error() == StoreError::kUnavailable));
