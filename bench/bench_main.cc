@@ -37,11 +37,11 @@
 #include "shared/config/config.h"
 #include "shared/http/client.h"
 #include "shared/util/clock.h"
-#include "tests/support/http_server.h"
+#include "tests/support/fakes/http_server.h"
+#include "tests/support/fronts/stack.h"
 #include "tests/support/jwt_mint.h"
 #include "tests/support/process.h"
-#include "tests/support/redis_server.h"
-#include "tests/support/stack.h"
+#include "tests/support/servers/redis_server.h"
 #include "tests/support/tempdir.h"
 
 extern char** environ;

@@ -1,7 +1,7 @@
 #pragma once
 // The server-side scripts (EVAL) the stores run: each is one atomic step on one key, or on two
 // keys of one user that share the "{<user>}" hash tag (so on one Cluster slot). One home for their
-// text; tests/support/fakes.cc implements the same semantics by matching this text, and
+// text; tests/support/fakes/fakes.cc implements the same semantics by matching this text, and
 // tests/unit/fake_redis_test.cc holds the two to a real redis-server.
 
 #include <string_view>

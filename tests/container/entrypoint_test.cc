@@ -12,9 +12,10 @@
 #include <thread>
 
 #include "shared/util/clock.h"
+#include "tests/support/fronts/stack.h"
 #include "tests/support/process.h"
-#include "tests/support/redis_server.h"
-#include "tests/support/stack.h"
+#include "tests/support/servers/redis_server.h"
+#include "tests/support/suite.h"
 #include "tests/support/tempdir.h"
 
 using namespace credbroker;
@@ -89,20 +90,13 @@ class EntrypointFront final : public Front {
   std::optional<ChildProcess> process_;
 };
 
-struct Suite {
-  Suite() : front(issuer, {.redis_url = redis.url()}) { instance = this; }
-  ~Suite() { instance = nullptr; }
+struct Suite : SuiteInstance<Suite> {
+  Suite() : front(issuer, {.redis_url = redis.url()}) {}
   RedisServer redis;
   TestIssuer issuer;
   EntrypointFront front;
-  static Suite* instance;
 };
-Suite* Suite::instance = nullptr;
-BOOST_TEST_GLOBAL_FIXTURE(Suite);
-
-Suite& S() {
-  return *Suite::instance;
-}
+CREDBROKER_TEST_SUITE(Suite)
 
 struct Clean {
   Clean() {

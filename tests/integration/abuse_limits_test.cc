@@ -13,10 +13,11 @@
 #include "shared/crypto/hash.h"
 #include "shared/store/user_keys.h"
 #include "shared/util/clock.h"
-#include "tests/support/handler_processes.h"
-#include "tests/support/http_server.h"
-#include "tests/support/redis_server.h"
-#include "tests/support/stack.h"
+#include "tests/support/fakes/http_server.h"
+#include "tests/support/fronts/stack.h"
+#include "tests/support/servers/handler_processes.h"
+#include "tests/support/servers/redis_server.h"
+#include "tests/support/suite.h"
 
 using namespace credbroker;
 using namespace credbroker::testing;
@@ -26,27 +27,18 @@ namespace {
 constexpr std::int64_t kCap = 16;
 constexpr std::string_view kConnect = "/api/v1/user/credentials/github/connect";
 
-struct Suite {
+struct Suite : SuiteInstance<Suite> {
   Suite()
       : stack(start_front(issuer, {.redis_url = redis.url(),
                                    .max_pending_flows_per_user = kCap,
                                    // The floods below are about the cap, not the rate limit
                                    // (the stack's lifted limits).
-                                   .procs = 2})) {
-    instance = this;
-  }
-  ~Suite() { instance = nullptr; }
+                                   .procs = 2})) {}
   RedisServer redis;
   TestIssuer issuer;
   std::unique_ptr<Front> stack;
-  static Suite* instance;
 };
-Suite* Suite::instance = nullptr;
-BOOST_TEST_GLOBAL_FIXTURE(Suite);
-
-Suite& S() {
-  return *Suite::instance;
-}
+CREDBROKER_TEST_SUITE(Suite)
 
 struct Clean {
   Clean() {

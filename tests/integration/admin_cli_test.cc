@@ -18,11 +18,12 @@
 #include "shared/crypto/keyring.h"
 #include "shared/crypto/random.h"
 #include "shared/store/credential_store.h"
+#include "tests/support/fronts/stack.h"
 #include "tests/support/jwt_mint.h"
-#include "tests/support/oidc_provider.h"
 #include "tests/support/process.h"
-#include "tests/support/redis_server.h"
-#include "tests/support/stack.h"
+#include "tests/support/servers/oidc_provider.h"
+#include "tests/support/servers/redis_server.h"
+#include "tests/support/suite.h"
 #include "tests/support/tempdir.h"
 
 using namespace credbroker;
@@ -34,26 +35,18 @@ constexpr std::string_view kClientSecret = "admin-client-secret-5e2b";
 const std::string kOldKey(32, 'o');
 const std::string kNewKey(32, 'n');
 
-struct Suite {
+struct Suite : SuiteInstance<Suite> {
   Suite()
       : provider({.clients = {{.client_id = "admin-client",
                                .client_secret = std::string(kClientSecret),
                                .auth_method = "client_secret_post",
-                               .redirect_uris = {"http://127.0.0.1:1/callback"}}}}) {
-    instance = this;
-  }
-  ~Suite() { instance = nullptr; }
+                               .redirect_uris = {"http://127.0.0.1:1/callback"}}}}) {}
   RedisServer redis;
   TestIssuer issuer;
   OidcProvider provider;
   TempDir dir{"admin-cli"};
-  static Suite* instance;
 };
-Suite* Suite::instance = nullptr;
-BOOST_TEST_GLOBAL_FIXTURE(Suite);
-Suite& S() {
-  return *Suite::instance;
-}
+CREDBROKER_TEST_SUITE(Suite)
 
 struct Ran {
   int status = -1;

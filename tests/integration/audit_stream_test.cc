@@ -8,9 +8,10 @@
 #include "shared/config/config.h"
 #include "shared/http/url.h"
 #include "shared/util/clock.h"
-#include "tests/support/http_server.h"
-#include "tests/support/redis_server.h"
-#include "tests/support/stack.h"
+#include "tests/support/fakes/http_server.h"
+#include "tests/support/fronts/stack.h"
+#include "tests/support/servers/redis_server.h"
+#include "tests/support/suite.h"
 
 using namespace credbroker;
 using namespace credbroker::testing;
@@ -65,29 +66,20 @@ std::string servers_json(int as_port) {
   ])";
 }
 
-struct Suite {
+struct Suite : SuiteInstance<Suite> {
   Suite()
       : as(upstream),
         stack(start_front(
             issuer, {.redis_url = redis.url(),
                      .servers_json = servers_json(as.port()),
                      .extra_config = resolve_config_json(issuer) + R"(,"audit":{"redis_stream":")" +
-                                     std::string(kStream) + R"(","max_len":1000})"})) {
-    instance = this;
-  }
-  ~Suite() { instance = nullptr; }
+                                     std::string(kStream) + R"(","max_len":1000})"})) {}
   RedisServer redis;
   TestIssuer issuer;
   HttpServer as;
   std::unique_ptr<Front> stack;
-  static Suite* instance;
 };
-Suite* Suite::instance = nullptr;
-BOOST_TEST_GLOBAL_FIXTURE(Suite);
-
-Suite& S() {
-  return *Suite::instance;
-}
+CREDBROKER_TEST_SUITE(Suite)
 
 std::int64_t now() {
   return system_clock().now_seconds();

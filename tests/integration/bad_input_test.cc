@@ -24,9 +24,10 @@
 #include "shared/http/url.h"
 #include "shared/util/clock.h"
 #include "shared/util/strings.h"
-#include "tests/support/http_server.h"
-#include "tests/support/redis_server.h"
-#include "tests/support/stack.h"
+#include "tests/support/fakes/http_server.h"
+#include "tests/support/fronts/stack.h"
+#include "tests/support/servers/redis_server.h"
+#include "tests/support/suite.h"
 
 using namespace credbroker;
 using namespace credbroker::testing;
@@ -145,7 +146,7 @@ std::string servers_json(int as_port) {
          server(kCjkName, "https://nihongo.example.test") + "]";
 }
 
-struct Suite {
+struct Suite : SuiteInstance<Suite> {
   Suite()
       : as(good_token_answer),
         stack(start_front(issuer, {.redis_url = redis.url(),
@@ -153,23 +154,14 @@ struct Suite {
                                    .extra_config = R"(,"http":{"timeout_ms":3000})"})),
         alb(start_front(issuer, {.redis_url = redis.url(),
                                  .identity_header = "x-amzn-oidc-data",
-                                 .servers_json = servers_json(as.port())})) {
-    instance = this;
-  }
-  ~Suite() { instance = nullptr; }
+                                 .servers_json = servers_json(as.port())})) {}
   RedisServer redis;
   TestIssuer issuer;
   HttpServer as;
   std::unique_ptr<Front> stack;  // Authorization: Bearer
   std::unique_ptr<Front> alb;    // x-amzn-oidc-data, as behind an AWS ALB
-  static Suite* instance;
 };
-Suite* Suite::instance = nullptr;
-BOOST_TEST_GLOBAL_FIXTURE(Suite);
-
-Suite& S() {
-  return *Suite::instance;
-}
+CREDBROKER_TEST_SUITE(Suite)
 
 struct Clean {
   Clean() {

@@ -16,9 +16,10 @@
 #include "shared/http/url.h"
 #include "shared/store/user_keys.h"
 #include "shared/util/clock.h"
-#include "tests/support/http_server.h"
-#include "tests/support/redis_server.h"
-#include "tests/support/stack.h"
+#include "tests/support/fakes/http_server.h"
+#include "tests/support/fronts/stack.h"
+#include "tests/support/servers/redis_server.h"
+#include "tests/support/suite.h"
 
 using namespace credbroker;
 using namespace credbroker::testing;
@@ -68,7 +69,7 @@ std::string servers_json(int as_port) {
   ])";
 }
 
-struct Suite {
+struct Suite : SuiteInstance<Suite> {
   Suite()
       : as(good_token_answer),
         stack(start_front(issuer, options())),
@@ -77,10 +78,7 @@ struct Suite {
           auto o = options();
           o.keys = stack->keys();
           return o;
-        }())) {
-    instance = this;
-  }
-  ~Suite() { instance = nullptr; }
+        }())) {}
   StackOptions options() {
     return {.redis_url = redis.url(),
             .servers_json = servers_json(as.port()),
@@ -92,14 +90,8 @@ struct Suite {
   HttpServer as;
   std::unique_ptr<Front> stack;
   std::unique_ptr<Front> other;
-  static Suite* instance;
 };
-Suite* Suite::instance = nullptr;
-BOOST_TEST_GLOBAL_FIXTURE(Suite);
-
-Suite& S() {
-  return *Suite::instance;
-}
+CREDBROKER_TEST_SUITE(Suite)
 
 struct Clean {
   Clean() {

@@ -12,9 +12,9 @@
 #include <iterator>
 #include <thread>
 
-#include "tests/support/fastcgi_client.h"
+#include "tests/support/fakes/fastcgi_client.h"
+#include "tests/support/fronts/stack.h"
 #include "tests/support/process.h"
-#include "tests/support/stack.h"
 #include "tests/support/tempdir.h"
 
 using namespace credbroker::testing;

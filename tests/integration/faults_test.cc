@@ -23,10 +23,11 @@
 
 #include "shared/http/url.h"
 #include "shared/store/user_keys.h"
-#include "tests/support/handler_processes.h"
-#include "tests/support/http_server.h"
-#include "tests/support/redis_server.h"
-#include "tests/support/stack.h"
+#include "tests/support/fakes/http_server.h"
+#include "tests/support/fronts/stack.h"
+#include "tests/support/servers/handler_processes.h"
+#include "tests/support/servers/redis_server.h"
+#include "tests/support/suite.h"
 
 using namespace credbroker;
 using namespace credbroker::testing;
@@ -103,7 +104,7 @@ std::string servers_json(const HttpServer& as, const BlackHole& hole, int closed
   ])";
 }
 
-struct Suite {
+struct Suite : SuiteInstance<Suite> {
   Suite()
       : as(good_token_answer),
         stack(start_front(
@@ -112,24 +113,15 @@ struct Suite {
                      // Small, so a hanging token endpoint costs two seconds; large enough that a
                      // test can kill the handler while it waits.
                      .extra_config = R"(,"http":{"connect_timeout_ms":500,"timeout_ms":2000})",
-                     .procs = kProcs})) {
-    instance = this;
-  }
-  ~Suite() { instance = nullptr; }
+                     .procs = kProcs})) {}
   RedisServer redis;
   TestIssuer issuer;
   HttpServer as;
   BlackHole hole;
   int closed_port = free_port();  // a token endpoint that is down: nothing listens there
   std::unique_ptr<Front> stack;
-  static Suite* instance;
 };
-Suite* Suite::instance = nullptr;
-BOOST_TEST_GLOBAL_FIXTURE(Suite);
-
-Suite& S() {
-  return *Suite::instance;
-}
+CREDBROKER_TEST_SUITE(Suite)
 
 struct Clean {
   Clean() {

@@ -6,8 +6,8 @@
 #include <boost/test/unit_test.hpp>
 #include <thread>
 
+#include "tests/support/fronts/stack.h"
 #include "tests/support/process.h"
-#include "tests/support/stack.h"
 #include "tests/support/tempdir.h"
 
 using namespace credbroker::testing;

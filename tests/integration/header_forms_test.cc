@@ -6,9 +6,10 @@
 
 #include "shared/util/clock.h"
 #include "shared/util/strings.h"
-#include "tests/support/http_server.h"
-#include "tests/support/redis_server.h"
-#include "tests/support/stack.h"
+#include "tests/support/fakes/http_server.h"
+#include "tests/support/fronts/stack.h"
+#include "tests/support/servers/redis_server.h"
+#include "tests/support/suite.h"
 
 using namespace credbroker;
 using namespace credbroker::testing;
@@ -17,19 +18,12 @@ namespace {
 
 constexpr std::string_view kList = "/api/v1/user/credentials";
 
-struct Suite {
-  Suite() { instance = this; }
-  ~Suite() { instance = nullptr; }
+struct Suite : SuiteInstance<Suite> {
+  Suite() {}
   RedisServer redis;
   TestIssuer issuer;
-  static Suite* instance;
 };
-Suite* Suite::instance = nullptr;
-BOOST_TEST_GLOBAL_FIXTURE(Suite);
-
-Suite& S() {
-  return *Suite::instance;
-}
+CREDBROKER_TEST_SUITE(Suite)
 
 std::string token_with(const SigningKey& key, std::string_view user, bool padded) {
   return mint(key, S().issuer.claims(user).exp(system_clock().now_seconds() + 600), padded);

@@ -1,7 +1,8 @@
 // The handlers as Lambda functions, beyond what the black-box suites check through the emulated
-// HTTP API (tests/support/lambda_front.h): payload 1.0 events (REST API, ALB), events the runtime
-// cannot read, start-up failures reported to init/error, and the opt-in trust in API Gateway's
-// JWT authorizer. Real redis-server, real handler processes, the Runtime API over real HTTP.
+// HTTP API (tests/support/fronts/lambda_front.h): payload 1.0 events (REST API, ALB), events the
+// runtime cannot read, start-up failures reported to init/error, and the opt-in trust in API
+// Gateway's JWT authorizer. Real redis-server, real handler processes, the Runtime API over real
+// HTTP.
 #define BOOST_TEST_MODULE integration_lambda_runtime
 #include <rapidjson/document.h>
 #include <sys/wait.h>
@@ -12,8 +13,9 @@
 
 #include "shared/store/user_keys.h"
 #include "shared/util/clock.h"
-#include "tests/support/lambda_front.h"
-#include "tests/support/redis_server.h"
+#include "tests/support/fronts/lambda_front.h"
+#include "tests/support/servers/redis_server.h"
+#include "tests/support/suite.h"
 
 using namespace credbroker;
 using namespace credbroker::testing;
@@ -22,27 +24,18 @@ namespace {
 
 constexpr std::string_view kAccessSentinel = "LAMBDA-ACCESS-SENTINEL-3e9d";
 
-struct Suite {
+struct Suite : SuiteInstance<Suite> {
   Suite()
       : lambda(issuer, {.redis_url = redis.url()}),
         trusting(issuer, {.redis_url = redis.url(),
                           .keys = lambda.keys(),
-                          .extra_identity = R"(, "trust_api_gateway_authorizer": true)"}) {
-    instance = this;
-  }
-  ~Suite() { instance = nullptr; }
+                          .extra_identity = R"(, "trust_api_gateway_authorizer": true)"}) {}
   RedisServer redis;
   TestIssuer issuer;
   LambdaFront lambda;
   LambdaFront trusting;
-  static Suite* instance;
 };
-Suite* Suite::instance = nullptr;
-BOOST_TEST_GLOBAL_FIXTURE(Suite);
-
-Suite& S() {
-  return *Suite::instance;
-}
+CREDBROKER_TEST_SUITE(Suite)
 
 struct Clean {
   Clean() {

@@ -28,9 +28,10 @@
 #include "shared/crypto/base64.h"
 #include "shared/http/url.h"
 #include "shared/util/clock.h"
-#include "tests/support/http_server.h"
-#include "tests/support/redis_server.h"
-#include "tests/support/stack.h"
+#include "tests/support/fakes/http_server.h"
+#include "tests/support/fronts/stack.h"
+#include "tests/support/servers/redis_server.h"
+#include "tests/support/suite.h"
 
 using namespace credbroker;
 using namespace credbroker::testing;
@@ -93,15 +94,12 @@ std::string servers_json(int as_port) {
   ])";
 }
 
-struct Suite {
+struct Suite : SuiteInstance<Suite> {
   Suite()
       : redis(RedisServerOptions{.password = std::string(kRedisPassword)}),
         as([this](const RecordedRequest&) { return tokens.good(); }),
         stack(start_front(issuer, options(true))),
-        disabled(start_front(issuer, options(false))) {
-    instance = this;
-  }
-  ~Suite() { instance = nullptr; }
+        disabled(start_front(issuer, options(false))) {}
   StackOptions options(bool sealing) {
     return {.redis_url = redis.url(),
             .sealing = sealing,
@@ -116,14 +114,8 @@ struct Suite {
   HttpServer as;
   std::unique_ptr<Front> stack;
   std::unique_ptr<Front> disabled;  // no CREDBROKER_KEYS
-  static Suite* instance;
 };
-Suite* Suite::instance = nullptr;
-BOOST_TEST_GLOBAL_FIXTURE(Suite);
-
-Suite& S() {
-  return *Suite::instance;
-}
+CREDBROKER_TEST_SUITE(Suite)
 
 // ---------------------------------------------------------------------------------------------
 // What we saw, and what must not be in it.

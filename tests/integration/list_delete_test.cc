@@ -9,8 +9,9 @@
 #include "shared/http/request.h"
 #include "shared/store/user_keys.h"
 #include "shared/util/clock.h"
-#include "tests/support/redis_server.h"
-#include "tests/support/stack.h"
+#include "tests/support/fronts/stack.h"
+#include "tests/support/servers/redis_server.h"
+#include "tests/support/suite.h"
 
 using namespace credbroker;
 using namespace credbroker::testing;
@@ -21,25 +22,16 @@ constexpr std::string_view kList = "/api/v1/user/credentials";
 constexpr std::string_view kAccessSentinel = "ACCESS-TOKEN-SENTINEL-5d1e0b";
 constexpr std::string_view kRefreshSentinel = "REFRESH-TOKEN-SENTINEL-a77c42";
 
-struct Suite {
+struct Suite : SuiteInstance<Suite> {
   Suite()
       : stack(start_front(issuer, {.redis_url = redis.url()})),
-        disabled(start_front(issuer, {.redis_url = redis.url(), .sealing = false})) {
-    instance = this;
-  }
-  ~Suite() { instance = nullptr; }
+        disabled(start_front(issuer, {.redis_url = redis.url(), .sealing = false})) {}
   RedisServer redis;
   TestIssuer issuer;
   std::unique_ptr<Front> stack;
   std::unique_ptr<Front> disabled;
-  static Suite* instance;
 };
-Suite* Suite::instance = nullptr;
-BOOST_TEST_GLOBAL_FIXTURE(Suite);
-
-Suite& S() {
-  return *Suite::instance;
-}
+CREDBROKER_TEST_SUITE(Suite)
 
 /** Each case starts from an empty keyspace and a running Redis. */
 struct Clean {

@@ -3,7 +3,7 @@
 // client_secret_basic and a public client — with PKCE enforced, RFC 9207 "iss" on the way back and
 // a refusal ending in access_denied. No credbroker handler runs here.
 #define BOOST_TEST_MODULE integration_oidc_provider
-#include "tests/support/oidc_provider.h"
+#include "tests/support/servers/oidc_provider.h"
 
 #include <rapidjson/document.h>
 
@@ -18,7 +18,8 @@
 #include "shared/crypto/pkce.h"
 #include "shared/http/client.h"
 #include "shared/http/url.h"
-#include "tests/support/browser.h"
+#include "tests/support/fakes/browser.h"
+#include "tests/support/suite.h"
 
 using namespace credbroker;
 using namespace credbroker::testing;
@@ -37,7 +38,7 @@ std::string callback_for(int port, std::string_view name) {
          std::string(name) + "/callback";
 }
 
-struct Suite {
+struct Suite : SuiteInstance<Suite> {
   Suite()
       : broker_port(free_port()),
         provider({
@@ -55,20 +56,11 @@ struct Suite {
                          .redirect_uris = {callback_for(broker_port, "public")}}},
             .resources = {{.indicator = std::string(kResource), .scope = "repo read:user"}},
             .default_resource = std::string(kResource),
-        }) {
-    instance = this;
-  }
-  ~Suite() { instance = nullptr; }
+        }) {}
   int broker_port;
   OidcProvider provider;
-  static Suite* instance;
 };
-Suite* Suite::instance = nullptr;
-BOOST_TEST_GLOBAL_FIXTURE(Suite);
-
-Suite& S() {
-  return *Suite::instance;
-}
+CREDBROKER_TEST_SUITE(Suite)
 
 /** Distinct, predictable states: "state-1", "state-2", ... */
 std::string next_state() {

@@ -10,10 +10,11 @@
 #include "shared/config/config.h"
 #include "shared/http/url.h"
 #include "shared/util/clock.h"
-#include "tests/support/browser.h"
-#include "tests/support/oidc_provider.h"
-#include "tests/support/redis_server.h"
-#include "tests/support/stack.h"
+#include "tests/support/fakes/browser.h"
+#include "tests/support/fronts/stack.h"
+#include "tests/support/servers/oidc_provider.h"
+#include "tests/support/servers/redis_server.h"
+#include "tests/support/suite.h"
 
 using namespace credbroker;
 using namespace credbroker::testing;
@@ -46,7 +47,7 @@ std::string servers_json(const std::string& issuer) {
   ])";
 }
 
-struct Suite {
+struct Suite : SuiteInstance<Suite> {
   Suite()
       : as_port(free_port()),
         front(start_front(issuer, {.redis_url = redis.url(),
@@ -63,23 +64,14 @@ struct Suite {
                              "/api/v1/user/credentials/acme%20public/callback")}}},
             .resources = {{.indicator = std::string(kResource), .scope = "repo read:user"}},
             .default_resource = std::string(kResource),
-            .port = as_port}) {
-    instance = this;
-  }
-  ~Suite() { instance = nullptr; }
+            .port = as_port}) {}
   RedisServer redis;
   TestIssuer issuer;
   int as_port;
   std::unique_ptr<Front> front;
   OidcProvider provider;
-  static Suite* instance;
 };
-Suite* Suite::instance = nullptr;
-BOOST_TEST_GLOBAL_FIXTURE(Suite);
-
-Suite& S() {
-  return *Suite::instance;
-}
+CREDBROKER_TEST_SUITE(Suite)
 
 const rapidjson::Value* entry(const rapidjson::Document& d, std::string_view server) {
   for (const auto& e : d["credentials"].GetArray()) {

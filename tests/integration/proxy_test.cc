@@ -16,9 +16,10 @@
 #include "shared/config/config.h"
 #include "shared/http/url.h"
 #include "shared/util/clock.h"
-#include "tests/support/http_server.h"
-#include "tests/support/redis_server.h"
-#include "tests/support/stack.h"
+#include "tests/support/fakes/http_server.h"
+#include "tests/support/fronts/stack.h"
+#include "tests/support/servers/redis_server.h"
+#include "tests/support/suite.h"
 
 using namespace credbroker;
 using namespace credbroker::testing;
@@ -109,7 +110,7 @@ StackOptions options(const RedisServer& redis, const HttpServer& upstream, const
   return o;
 }
 
-struct Suite {
+struct Suite : SuiteInstance<Suite> {
   Suite()
       : upstream([](const RecordedRequest& r) {
           return ScriptedResponse{.status = 200,
@@ -117,10 +118,7 @@ struct Suite {
                                   .body = "upstream saw " + r.method + " " + r.target};
         }),
         as(token_answer),
-        front(start_front(issuer, options(redis, upstream, as, "Authorization"))) {
-    instance = this;
-  }
-  ~Suite() { instance = nullptr; }
+        front(start_front(issuer, options(redis, upstream, as, "Authorization"))) {}
 
   void connect(std::string_view user, std::string_view server, std::int64_t expires_in = 3600) {
     store::Credential c;
@@ -138,14 +136,8 @@ struct Suite {
   HttpServer upstream;
   HttpServer as;
   std::unique_ptr<Front> front;
-  static Suite* instance;
 };
-Suite* Suite::instance = nullptr;
-BOOST_TEST_GLOBAL_FIXTURE(Suite);
-
-Suite& S() {
-  return *Suite::instance;
-}
+CREDBROKER_TEST_SUITE(Suite)
 
 struct Fresh {
   Fresh() {

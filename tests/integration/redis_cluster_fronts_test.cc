@@ -12,9 +12,10 @@
 
 #include "shared/http/client.h"
 #include "shared/http/url.h"
-#include "tests/support/http_server.h"
-#include "tests/support/redis_deployments.h"
-#include "tests/support/stack.h"
+#include "tests/support/fakes/http_server.h"
+#include "tests/support/fronts/stack.h"
+#include "tests/support/servers/redis_deployments.h"
+#include "tests/support/suite.h"
 
 using namespace credbroker;
 using namespace credbroker::testing;
@@ -49,14 +50,11 @@ std::string servers_json(int as_port) {
          std::string(kAsIssuer) + R"("}}])";
 }
 
-struct Suite {
+struct Suite : SuiteInstance<Suite> {
   Suite()
       : as(token_for_code),
         one(start_front(issuer, options(""))),
-        two(start_front(issuer, options(one->keys()))) {
-    instance = this;
-  }
-  ~Suite() { instance = nullptr; }
+        two(start_front(issuer, options(one->keys()))) {}
   StackOptions options(std::string keys) {
     return {.redis_url = cluster.url(),
             .keys = std::move(keys),
@@ -69,13 +67,8 @@ struct Suite {
   HttpServer as;
   std::unique_ptr<Front> one;
   std::unique_ptr<Front> two;
-  static Suite* instance;
 };
-Suite* Suite::instance = nullptr;
-BOOST_TEST_GLOBAL_FIXTURE(Suite);
-Suite& S() {
-  return *Suite::instance;
-}
+CREDBROKER_TEST_SUITE(Suite)
 
 std::string user_name(int u) {
   return "cluster-user-" + std::to_string(u);

@@ -14,9 +14,10 @@
 #include "shared/config/config.h"
 #include "shared/http/url.h"
 #include "shared/util/clock.h"
-#include "tests/support/http_server.h"
-#include "tests/support/redis_server.h"
-#include "tests/support/stack.h"
+#include "tests/support/fakes/http_server.h"
+#include "tests/support/fronts/stack.h"
+#include "tests/support/servers/redis_server.h"
+#include "tests/support/suite.h"
 #include "tests/support/tempdir.h"
 
 using namespace credbroker;
@@ -70,7 +71,7 @@ std::string write_reference(const TempDir& dir, const std::string& token_url) {
   return path;
 }
 
-struct Suite {
+struct Suite : SuiteInstance<Suite> {
   Suite()
       : token_endpoint([](const RecordedRequest&) {
           return ScriptedResponse{.status = 200,
@@ -82,23 +83,14 @@ struct Suite {
         }),
         stack(start_front(issuer,
                           {.redis_url = redis.url(),
-                           .servers_file = write_reference(dir, token_endpoint.url("/token"))})) {
-    instance = this;
-  }
-  ~Suite() { instance = nullptr; }
+                           .servers_file = write_reference(dir, token_endpoint.url("/token"))})) {}
   TempDir dir{"credbroker-reference"};
   RedisServer redis;
   TestIssuer issuer;
   HttpServer token_endpoint;
   std::unique_ptr<Front> stack;
-  static Suite* instance;
 };
-Suite* Suite::instance = nullptr;
-BOOST_TEST_GLOBAL_FIXTURE(Suite);
-
-Suite& S() {
-  return *Suite::instance;
-}
+CREDBROKER_TEST_SUITE(Suite)
 
 struct Clean {
   Clean() {

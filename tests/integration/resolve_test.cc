@@ -26,9 +26,10 @@
 #include "shared/http/url.h"
 #include "shared/store/user_keys.h"
 #include "shared/util/clock.h"
-#include "tests/support/http_server.h"
-#include "tests/support/redis_server.h"
-#include "tests/support/stack.h"
+#include "tests/support/fakes/http_server.h"
+#include "tests/support/fronts/stack.h"
+#include "tests/support/servers/redis_server.h"
+#include "tests/support/suite.h"
 
 using namespace credbroker;
 using namespace credbroker::testing;
@@ -157,14 +158,11 @@ std::string key_of(const std::string& server) {
 constexpr std::string_view kHttpConfig = R"(,"http":{"connect_timeout_ms":500,"timeout_ms":1000})";
 constexpr int kSlowDelayMs = 1500;
 
-struct Suite {
+struct Suite : SuiteInstance<Suite> {
   Suite()
       : as(token_answer),
         closed_port(closed_loopback_port()),
-        stack(start_front(issuer, options())) {
-    instance = this;
-  }
-  ~Suite() { instance = nullptr; }
+        stack(start_front(issuer, options())) {}
   StackOptions options() const {
     return {.redis_url = redis.url(),
             .servers_json = servers_json(as.port(), closed_port),
@@ -187,14 +185,8 @@ struct Suite {
   int closed_port;
   std::unique_ptr<Front> stack;
   std::unique_ptr<Front> other_;
-  static Suite* instance;
 };
-Suite* Suite::instance = nullptr;
-BOOST_TEST_GLOBAL_FIXTURE(Suite);
-
-Suite& S() {
-  return *Suite::instance;
-}
+CREDBROKER_TEST_SUITE(Suite)
 
 struct Clean {
   Clean() {

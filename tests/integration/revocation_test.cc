@@ -11,9 +11,10 @@
 #include "shared/crypto/base64.h"
 #include "shared/http/request.h"
 #include "shared/http/url.h"
-#include "tests/support/http_server.h"
-#include "tests/support/redis_server.h"
-#include "tests/support/stack.h"
+#include "tests/support/fakes/http_server.h"
+#include "tests/support/fronts/stack.h"
+#include "tests/support/servers/redis_server.h"
+#include "tests/support/suite.h"
 
 using namespace credbroker;
 using namespace credbroker::testing;
@@ -66,7 +67,7 @@ ScriptedResponse accept_all(const RecordedRequest&) {
   return {.status = 200};
 }
 
-struct Suite {
+struct Suite : SuiteInstance<Suite> {
   Suite()
       : as(accept_all),
         hung([](const RecordedRequest&) {
@@ -74,23 +75,14 @@ struct Suite {
         }),
         stack(start_front(issuer, {.redis_url = redis.url(),
                                    .servers_json = servers_json(as.port(), hung.port()),
-                                   .extra_config = std::string(kHttpConfig)})) {
-    instance = this;
-  }
-  ~Suite() { instance = nullptr; }
+                                   .extra_config = std::string(kHttpConfig)})) {}
   RedisServer redis;
   TestIssuer issuer;
   HttpServer as;
   HttpServer hung;
   std::unique_ptr<Front> stack;
-  static Suite* instance;
 };
-Suite* Suite::instance = nullptr;
-BOOST_TEST_GLOBAL_FIXTURE(Suite);
-
-Suite& S() {
-  return *Suite::instance;
-}
+CREDBROKER_TEST_SUITE(Suite)
 
 struct Clean {
   Clean() {

@@ -11,8 +11,9 @@
 #include <boost/test/unit_test.hpp>
 #include <string>
 
-#include "tests/support/redis_server.h"
-#include "tests/support/stack.h"
+#include "tests/support/fronts/stack.h"
+#include "tests/support/servers/redis_server.h"
+#include "tests/support/suite.h"
 
 using namespace credbroker;
 using namespace credbroker::testing;
@@ -21,20 +22,13 @@ namespace {
 
 constexpr std::string_view kCredentials = "/api/v1/user/credentials";
 
-struct Suite {
-  Suite() : front(start_front(issuer, {.redis_url = redis.url(), .procs = 1})) { instance = this; }
-  ~Suite() { instance = nullptr; }
+struct Suite : SuiteInstance<Suite> {
+  Suite() : front(start_front(issuer, {.redis_url = redis.url(), .procs = 1})) {}
   RedisServer redis;
   TestIssuer issuer;
   std::unique_ptr<Front> front;
-  static Suite* instance;
 };
-Suite* Suite::instance = nullptr;
-BOOST_TEST_GLOBAL_FIXTURE(Suite);
-
-Suite& S() {
-  return *Suite::instance;
-}
+CREDBROKER_TEST_SUITE(Suite)
 
 /** A connection that sent `head` and `body_part`, then stays open sending nothing. */
 class StalledClient {

@@ -6,8 +6,9 @@
 #include <boost/test/unit_test.hpp>
 #include <filesystem>
 
-#include "tests/support/redis_server.h"
-#include "tests/support/stack.h"
+#include "tests/support/fronts/stack.h"
+#include "tests/support/servers/redis_server.h"
+#include "tests/support/suite.h"
 #include "tests/support/tempdir.h"
 
 using namespace credbroker;
@@ -20,19 +21,16 @@ constexpr std::string_view kPolicy =
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
     "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
 
-struct Suite {
-  Suite() : stack(start_front(issuer, {.redis_url = redis.url()})) { instance = this; }
-  ~Suite() { instance = nullptr; }
+struct Suite : SuiteInstance<Suite> {
+  Suite() : stack(start_front(issuer, {.redis_url = redis.url()})) {}
   RedisServer redis;
   TestIssuer issuer;
   std::unique_ptr<Front> stack;
-  static Suite* instance;
 };
-Suite* Suite::instance = nullptr;
 BOOST_TEST_GLOBAL_FIXTURE(Suite);
 
 Front& F() {
-  return *Suite::instance->stack;
+  return *Suite::get().stack;
 }
 
 std::string source(std::string_view name) {

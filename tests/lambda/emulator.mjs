@@ -1,5 +1,5 @@
 // A local stand-in for AWS Lambda behind an API Gateway HTTP API, for the integration tests
-// (tests/support/lambda_front.h). Node's own http module; no packages. Real HTTP on 127.0.0.1:
+// (tests/support/fronts/lambda_front.h). Node's own http module; no packages. Real HTTP on 127.0.0.1:
 //
 //  - the "gateway" port: HTTP requests → payload format 2.0 events, routed by path to a function
 //    (first matching regex on the raw path, as infra/lighttpd/credbroker.conf routes), answered

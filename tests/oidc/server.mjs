@@ -2,7 +2,7 @@
 // authorization-code grant, PKCE (S256) required for every client, refresh tokens, RFC 8707
 // resource indicators and RFC 9207 "iss" in every authorization response. Login and consent are
 // oidc-provider's built-in development pages (any login name, any password; the account id is the
-// login name), driven over HTTP by tests/support/browser.cc.
+// login name), driven over HTTP by tests/support/fakes/browser.cc.
 //
 // Usage: node server.mjs --config FILE.json [--port N]
 //   (or OIDC_CONFIG / OIDC_PORT in the environment). FILE.json:

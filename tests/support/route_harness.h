@@ -23,7 +23,7 @@
 #include "shared/store/flow_store.h"
 #include "shared/store/refresh_lock.h"
 #include "shared/util/clock.h"
-#include "tests/support/fakes.h"
+#include "tests/support/fakes/fakes.h"
 
 namespace credbroker::testing {
 

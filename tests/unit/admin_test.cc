@@ -28,7 +28,7 @@
 #include "shared/store/rate_limiter.h"
 #include "shared/store/redis.h"
 #include "shared/store/refresh_lock.h"
-#include "tests/support/redis_server.h"
+#include "tests/support/servers/redis_server.h"
 
 namespace admin = credbroker::admin;
 using credbroker::FixedClock;

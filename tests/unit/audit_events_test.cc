@@ -10,7 +10,7 @@
 #include "shared/audit/events.h"
 #include "shared/crypto/base64.h"
 #include "shared/http/url.h"
-#include "tests/support/fakes.h"
+#include "tests/support/fakes/fakes.h"
 #include "tests/support/route_harness.h"
 
 namespace credbroker::audit {

@@ -6,7 +6,7 @@
 #include <string>
 
 #include "shared/crypto/pkce.h"
-#include "tests/support/fakes.h"
+#include "tests/support/fakes/fakes.h"
 
 namespace credbroker::crypto {
 namespace {

@@ -1,4 +1,4 @@
-// The route unit tests trust tests/support/fakes.h's FakeRedis; this holds it to a real
+// The route unit tests trust tests/support/fakes/fakes.h's FakeRedis; this holds it to a real
 // redis-server: the same command scripts, answer by answer, for every command the stores use.
 #define BOOST_TEST_MODULE fake_redis
 #include <algorithm>
@@ -11,8 +11,8 @@
 #include "shared/store/redis.h"
 #include "shared/store/script.h"
 #include "shared/store/scripts.h"
-#include "tests/support/fakes.h"
-#include "tests/support/redis_server.h"
+#include "tests/support/fakes/fakes.h"
+#include "tests/support/servers/redis_server.h"
 
 namespace credbroker::testing {
 namespace {

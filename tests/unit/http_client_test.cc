@@ -4,7 +4,7 @@
 #include <string>
 
 #include "shared/http/client.h"
-#include "tests/support/http_server.h"
+#include "tests/support/fakes/http_server.h"
 
 namespace credbroker::http {
 namespace {

@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "shared/oauth/token_client.h"
-#include "tests/support/fakes.h"
+#include "tests/support/fakes/fakes.h"
 
 namespace credbroker::oauth {
 namespace {

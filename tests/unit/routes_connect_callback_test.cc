@@ -16,7 +16,7 @@
 #include "shared/store/script.h"
 #include "shared/store/scripts.h"
 #include "shared/store/user_keys.h"
-#include "tests/support/fakes.h"
+#include "tests/support/fakes/fakes.h"
 #include "tests/support/route_harness.h"
 
 namespace credbroker::routes {

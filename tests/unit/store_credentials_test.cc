@@ -18,7 +18,7 @@
 #include "shared/store/redis.h"
 #include "shared/store/scripts.h"
 #include "shared/store/user_keys.h"
-#include "tests/support/redis_server.h"
+#include "tests/support/servers/redis_server.h"
 
 using credbroker::Result;
 using credbroker::audit::Log;

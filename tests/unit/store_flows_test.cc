@@ -20,8 +20,8 @@
 #include "shared/crypto/seal.h"
 #include "shared/store/flow_store.h"
 #include "shared/store/redis.h"
-#include "tests/support/fakes.h"
-#include "tests/support/redis_server.h"
+#include "tests/support/fakes/fakes.h"
+#include "tests/support/servers/redis_server.h"
 
 namespace credbroker::store {
 namespace {

@@ -18,8 +18,8 @@
 #include "shared/store/redis.h"
 #include "shared/store/refresh_lock.h"
 #include "shared/store/user_keys.h"
-#include "tests/support/fakes.h"
-#include "tests/support/redis_server.h"
+#include "tests/support/fakes/fakes.h"
+#include "tests/support/servers/redis_server.h"
 
 namespace credbroker::store {
 namespace {

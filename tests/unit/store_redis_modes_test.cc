@@ -10,7 +10,7 @@
 
 #include "shared/store/redis.h"
 #include "shared/store/redis_cluster.h"
-#include "tests/support/redis_deployments.h"
+#include "tests/support/servers/redis_deployments.h"
 
 using credbroker::config::Redis;
 using credbroker::store::make_hiredis;

@@ -7,7 +7,7 @@
 #include <string>
 
 #include "shared/store/redis.h"
-#include "tests/support/redis_server.h"
+#include "tests/support/servers/redis_server.h"
 
 using credbroker::config::Redis;
 using credbroker::store::make_hiredis;

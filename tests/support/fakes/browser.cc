@@ -1,4 +1,4 @@
-#include "tests/support/browser.h"
+#include "tests/support/fakes/browser.h"
 
 #include <algorithm>
 #include <cctype>

@@ -8,8 +8,8 @@
 #include <optional>
 #include <string_view>
 
-#include "tests/support/handler_pool.h"
-#include "tests/support/stack.h"
+#include "tests/support/fronts/stack.h"
+#include "tests/support/servers/handler_pool.h"
 
 namespace credbroker::testing {
 

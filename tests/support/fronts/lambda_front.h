@@ -13,8 +13,8 @@
 #include <utility>
 #include <vector>
 
+#include "tests/support/fronts/stack.h"
 #include "tests/support/process.h"
-#include "tests/support/stack.h"
 
 namespace credbroker::testing {
 

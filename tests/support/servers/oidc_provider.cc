@@ -1,4 +1,4 @@
-#include "tests/support/oidc_provider.h"
+#include "tests/support/servers/oidc_provider.h"
 
 #include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>

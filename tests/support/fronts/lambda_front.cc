@@ -1,4 +1,4 @@
-#include "tests/support/lambda_front.h"
+#include "tests/support/fronts/lambda_front.h"
 
 #include <rapidjson/document.h>
 

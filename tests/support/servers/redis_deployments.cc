@@ -1,4 +1,4 @@
-#include "tests/support/redis_deployments.h"
+#include "tests/support/servers/redis_deployments.h"
 
 #include <chrono>
 #include <stdexcept>

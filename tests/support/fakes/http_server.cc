@@ -1,4 +1,4 @@
-#include "tests/support/http_server.h"
+#include "tests/support/fakes/http_server.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>

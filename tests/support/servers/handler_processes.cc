@@ -1,4 +1,4 @@
-#include "tests/support/handler_processes.h"
+#include "tests/support/servers/handler_processes.h"
 
 #include <algorithm>
 #include <filesystem>

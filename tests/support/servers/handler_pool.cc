@@ -1,4 +1,4 @@
-#include "tests/support/handler_pool.h"
+#include "tests/support/servers/handler_pool.h"
 
 #include <unistd.h>
 

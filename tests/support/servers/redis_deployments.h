@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "tests/support/process.h"
-#include "tests/support/redis_server.h"
+#include "tests/support/servers/redis_server.h"
 #include "tests/support/tempdir.h"
 
 namespace credbroker::testing {

@@ -1,4 +1,4 @@
-#include "tests/support/fakes.h"
+#include "tests/support/fakes/fakes.h"
 
 #include <algorithm>
 #include <charconv>

@@ -1,4 +1,4 @@
-#include "tests/support/fastcgi_client.h"
+#include "tests/support/fakes/fastcgi_client.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>

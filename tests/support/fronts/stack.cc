@@ -1,4 +1,4 @@
-#include "tests/support/stack.h"
+#include "tests/support/fronts/stack.h"
 
 #include <filesystem>
 #include <stdexcept>
@@ -10,10 +10,10 @@
 #include "shared/crypto/random.h"
 #include "shared/util/clock.h"
 #include "shared/util/strings.h"
-#include "tests/support/apache_front.h"
-#include "tests/support/lambda_front.h"
-#include "tests/support/nginx_front.h"
-#include "tests/support/redis_server.h"
+#include "tests/support/fronts/apache_front.h"
+#include "tests/support/fronts/lambda_front.h"
+#include "tests/support/fronts/nginx_front.h"
+#include "tests/support/servers/redis_server.h"
 
 namespace credbroker::testing {
 

@@ -1,4 +1,4 @@
-#include "tests/support/redis_server.h"
+#include "tests/support/servers/redis_server.h"
 
 #include <hiredis/hiredis.h>
 

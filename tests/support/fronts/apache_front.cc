@@ -1,4 +1,4 @@
-#include "tests/support/apache_front.h"
+#include "tests/support/fronts/apache_front.h"
 
 #include <unistd.h>
 

@@ -1,4 +1,4 @@
-#include "tests/support/nginx_front.h"
+#include "tests/support/fronts/nginx_front.h"
 
 #include <sys/wait.h>
 
