@@ -135,6 +135,10 @@ export class Contract {
       problems.push(`Content-Type ${JSON.stringify(contentType)} is not one of ${Object.keys(content).join(', ')}; body ${JSON.stringify(exchange.body.slice(0, 200))}`);
       return problems;
     }
+    if (!/^application\/([a-z.+-]+\+)?json$/.test(contentType)) {
+      for (const e of this.schemaErrors(media.schema ?? {}, exchange.body)) problems.push(`body ${e}`);
+      return problems;
+    }
     let body;
     try {
       body = JSON.parse(exchange.body);
@@ -148,8 +152,23 @@ export class Contract {
     return problems;
   }
 
-  /** { problems: [...], kind: 'route' | 'authorizer-refusal' | 'upstream' | 'other-api-path' }. */
+  /** The route's verdict, unless one of the front's own answers (x-credbroker-front-answers)
+   *  describes the exchange. */
   check(exchange) {
+    const verdict = this.checkRoute(exchange);
+    if (verdict.problems.length === 0) return verdict;
+    for (const answer of this.doc['x-credbroker-front-answers'] ?? []) {
+      if (!answer.fronts.includes(exchange.front) || answer.status !== exchange.status) continue;
+      if (!new RegExp(answer.paths).test(exchange.path)) continue;
+      if (this.checkResponse(answer.response, exchange).length === 0) {
+        return { kind: `${exchange.front}-answer`, problems: [] };
+      }
+    }
+    return verdict;
+  }
+
+  /** { problems: [...], kind: 'route' | 'authorizer-refusal' | 'upstream' | 'other-api-path' }. */
+  checkRoute(exchange) {
     const template = this.matchPath(exchange.path);
     const status = String(exchange.status);
     if (template) {
@@ -265,6 +284,8 @@ const GOOD = [
   { method: 'HEAD', path: '/api/v1/healthz', status: 200, headers: JSONH, body: '' },
   { method: 'GET', path: '/api/v1/nope', status: 404, headers: JSONH, body: err(404, 'Not Found', 'Not found') },
   { method: 'GET', path: '/upstream/github/x', status: 200, headers: [['content-type', 'text/plain']], body: 'upstream saw GET /gh/x' },
+  { method: 'GET', path: '/api/v1/user/credentials', status: 400, front: 'lighttpd',
+    headers: [['content-type', 'text/html']], body: '<html>400</html>' },
   { method: 'GET', path: '/upstream/github/x', status: 403, headers: JSONH,
     body: '{"error":"connect_required","message":"Connect \\"github\\" first","status_code":403,"connect_path":"/api/v1/user/credentials/github/connect"}' },
 ];
@@ -289,8 +310,10 @@ const BAD = [
   ['another /api/ path answered 200', 6, (x) => ({ ...x, status: 200 })],
   ['another /api/ path answered HTML', 6, (x) => ({ ...x, headers: [['content-type', 'text/html'], ...STD], body: '<h1>404</h1>' })],
   ['a path outside the API and the authorizer', 6, (x) => ({ ...x, path: '/ui/secret' })],
-  ['an authorizer refusal without connect_path', 8, (x) => ({ ...x, body: '{"error":"connect_required","message":"m","status_code":403}' })],
-  ['an authorizer refusal as HTML', 8, (x) => ({ ...x, headers: [['content-type', 'text/html']], body: '<h1>403</h1>' })],
+  ['another front answering like lighttpd', 8, (x) => ({ ...x, front: 'nginx' })],
+  ['lighttpd answering HTML at another status', 8, (x) => ({ ...x, status: 401 })],
+  ['an authorizer refusal without connect_path', 9, (x) => ({ ...x, body: '{"error":"connect_required","message":"m","status_code":403}' })],
+  ['an authorizer refusal as HTML', 9, (x) => ({ ...x, headers: [['content-type', 'text/html']], body: '<h1>403</h1>' })],
 ];
 
 function selfTest(contract) {
