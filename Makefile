@@ -18,7 +18,7 @@ FUZZ_DIR ?= build-fuzz
 FUZZ_SMOKE_SECONDS ?= 5
 FUZZ_SECONDS ?= 300
 
-.PHONY: deps configure build build-all run test test-asan test-fuzz fuzz fuzz-build container-check lambda bench format clean
+.PHONY: deps configure build build-all run test test-asan test-fuzz fuzz fuzz-build container-check fresh-check lambda bench format clean
 
 deps:
 	@scripts/install-deps $(DEPS_FLAGS)
@@ -71,6 +71,12 @@ fuzz-build: deps
 # debootstrapped bookworm roots and serves from the result (docs/deploy/docker.md).
 container-check: build-all
 	@cd $(BUILD_DIR) && ctest --output-on-failure --no-tests=error -C slow -L slow
+
+# Slow (an hour or more; downloads from the Debian mirror and npm): a new user's `make test` on a
+# freshly debootstrapped bookworm with only make added, in a chroot (scripts/fresh-check; root).
+# FRESH_CHECK_COMMAND runs another command there instead.
+fresh-check:
+	@scripts/fresh-check
 
 # AWS Lambda packages (provided.al2023, this machine's architecture) for template.yaml:
 # $(BUILD_DIR)/lambda/<function>/{bootstrap,lib/,config.json}, with LAMBDA_CONFIG as the bundled

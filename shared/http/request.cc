@@ -113,6 +113,8 @@ Response json_response(int status, std::string body) {
   r.status = status;
   r.set_header("Content-Type", "application/json");
   r.set_header("Cache-Control", "no-store");
+  r.set_header("X-Content-Type-Options", "nosniff");
+  r.set_header("Content-Security-Policy", "default-src 'none'");
   r.body = std::move(body);
   return r;
 }

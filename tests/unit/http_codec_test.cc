@@ -199,6 +199,14 @@ BOOST_AUTO_TEST_CASE(json_response_sets_json_and_no_store) {
   BOOST_TEST(or_absent(r.header("cache-control")) == "no-store");
 }
 
+// Also the answers no route makes (a transport's 413 for an oversized Lambda body, say): every
+// JSON body stays unrenderable in a browser (docs/openapi.yaml, openapi.exchanges).
+BOOST_AUTO_TEST_CASE(json_error_is_never_sniffed_or_rendered) {
+  const Response r = json_error(413, "Request body too large");
+  BOOST_TEST(or_absent(r.header("X-Content-Type-Options")) == "nosniff");
+  BOOST_TEST(or_absent(r.header("Content-Security-Policy")) == "default-src 'none'");
+}
+
 BOOST_AUTO_TEST_CASE(redirect_is_a_302_with_location_no_store_and_no_body) {
   const Response r = redirect("https://as.test/authorize?state=abc");
   BOOST_TEST(r.status == 302);

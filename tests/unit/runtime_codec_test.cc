@@ -162,8 +162,12 @@ BOOST_AUTO_TEST_SUITE_END()
 BOOST_AUTO_TEST_SUITE(cgi_response)
 
 BOOST_AUTO_TEST_CASE(status_line_headers_length_and_body) {
-  const auto text = format_cgi_response(http::json_error(404, "Not found"));
   const std::string body = R"({"error":"Not Found","message":"Not found","status_code":404})";
+  http::Response response;
+  response.status = 404;
+  response.headers = {{"Content-Type", "application/json"}, {"Cache-Control", "no-store"}};
+  response.body = body;
+  const auto text = format_cgi_response(response);
   BOOST_TEST(text ==
              "Status: 404 Not Found\r\n"
              "Content-Type: application/json\r\n"

@@ -266,8 +266,12 @@ LambdaEvent event_of(EventSource source, bool multi = false) {
   return e;
 }
 
+/** A JSON error with two of its headers only (the codec's cases, not json_error's headers). */
 http::Response sample() {
-  http::Response r = http::json_error(404, "Not found");
+  http::Response r;
+  r.status = 404;
+  r.headers = {{"Content-Type", "application/json"}, {"Cache-Control", "no-store"}};
+  r.body = R"({"error":"Not Found","message":"Not found","status_code":404})";
   r.headers.emplace_back("Vary", "a");
   r.headers.emplace_back("vary", "b");
   return r;

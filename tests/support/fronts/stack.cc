@@ -1,6 +1,11 @@
 #include "tests/support/fronts/stack.h"
 
+#include <unistd.h>
+
+#include <cerrno>
 #include <filesystem>
+#include <fstream>
+#include <mutex>
 #include <stdexcept>
 
 #include "shared/audit/log.h"
@@ -8,6 +13,7 @@
 #include "shared/crypto/base64.h"
 #include "shared/crypto/keyring.h"
 #include "shared/crypto/random.h"
+#include "shared/http/request.h"
 #include "shared/util/clock.h"
 #include "shared/util/strings.h"
 #include "tests/support/fronts/apache_front.h"
@@ -38,6 +44,37 @@ class NullSink final : public audit::Sink {
  public:
   void write(std::string_view) override {}
 };
+
+/**
+ * Appends one exchange as a JSON line to CREDBROKER_EXCHANGE_DIR/<program>.<front>.<pid>.jsonl,
+ * which ctest's openapi.exchanges checks against docs/openapi.yaml once the suites have run
+ * (tests/openapi/). Every answer a suite receives from a front goes through here.
+ */
+void record_exchange(std::string_view front, const http::OutboundRequest& request,
+                     std::string_view path_and_query, const Answer& answer) {
+  static std::mutex mutex;
+  const std::lock_guard lock(mutex);
+  const std::filesystem::path dir = CREDBROKER_EXCHANGE_DIR;
+  std::filesystem::create_directories(dir);
+  const std::string file = std::string(program_invocation_short_name) + "." + std::string(front) +
+                           "." + std::to_string(getpid()) + ".jsonl";
+  const auto query = path_and_query.find('?');
+  std::string line =
+      "{\"program\":" + http::json_quote(program_invocation_short_name) +
+      ",\"front\":" + http::json_quote(front) + ",\"method\":" + http::json_quote(request.method) +
+      ",\"path\":" + http::json_quote(path_and_query.substr(0, query)) + ",\"query\":" +
+      http::json_quote(query == std::string_view::npos ? std::string_view()
+                                                       : path_and_query.substr(query + 1)) +
+      ",\"status\":" + std::to_string(answer.status) + ",\"headers\":[";
+  for (std::size_t i = 0; i < answer.headers.size(); ++i) {
+    line += (i == 0 ? "[" : ",[") + http::json_quote(answer.headers[i].first) + "," +
+            http::json_quote(answer.headers[i].second) + "]";
+  }
+  line += "],\"body\":" + http::json_quote(answer.body) + "}\n";
+  std::ofstream out(dir / file, std::ios::app | std::ios::binary);
+  out << line;
+  if (!out.flush()) throw std::runtime_error("cannot record an exchange in " + dir.string());
+}
 
 }  // namespace
 
@@ -201,7 +238,9 @@ Answer Front::request(std::string_view method, std::string_view path,
     throw std::runtime_error("HTTP " + r.method + " " + r.url +
                              " failed: " + std::string(http::describe(answer.error())));
   }
-  return Answer{answer->status, std::move(answer->headers), std::move(answer->body)};
+  Answer out{answer->status, std::move(answer->headers), std::move(answer->body)};
+  record_exchange(kind(), r, path, out);
+  return out;
 }
 
 std::string Front::copy_ui() const {
