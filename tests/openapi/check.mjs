@@ -200,12 +200,12 @@ export class Contract {
     }
     // The web page (ui/) and everything else outside /api/ are the front's own files: ui_test
     // checks their types and policy; the contract only says they are not API paths, and that a
-    // path outside both is the front's 404.
+    // path outside both is the front's refusal (404; Apache's configs answer 403).
     const page = this.doc['x-credbroker-web-page'];
     if (page && exchange.path.startsWith(page.prefix)) return { kind: 'web-page', problems: [] };
     if (page && !exchange.path.startsWith('/api/')) {
-      if (status === '404') return { kind: 'front-404', problems: [] };
-      return { kind: 'route', problems: [`path ${exchange.path} outside /api/ answered ${status}, not the front's 404`] };
+      if (status === '404' || status === '403') return { kind: 'front-refusal', problems: [] };
+      return { kind: 'route', problems: [`path ${exchange.path} outside /api/ answered ${status}, not the front's refusal`] };
     }
     return { kind: 'route', problems: [`path ${exchange.path} is not described`] };
   }
