@@ -28,6 +28,7 @@
 #include "shared/store/rate_limiter.h"
 #include "shared/store/redis.h"
 #include "shared/store/refresh_lock.h"
+#include "tests/support/servers/one_redis_server.h"
 #include "tests/support/servers/redis_server.h"
 
 namespace admin = credbroker::admin;
@@ -47,18 +48,9 @@ using credbroker::testing::RedisServer;
 
 namespace {
 
-std::optional<RedisServer>& server_slot() {
-  static std::optional<RedisServer> server;
-  return server;
-}
-RedisServer& server() {
-  return *server_slot();
-}
-
-struct OneRedisServer {
-  OneRedisServer() { server_slot().emplace(); }
-  ~OneRedisServer() { server_slot().reset(); }
-};
+using credbroker::testing::FreshServer;
+using credbroker::testing::OneRedisServer;
+using credbroker::testing::server;
 
 class CapturingSink final : public Sink {
  public:

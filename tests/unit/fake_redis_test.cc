@@ -12,22 +12,13 @@
 #include "shared/store/script.h"
 #include "shared/store/scripts.h"
 #include "tests/support/fakes/fakes.h"
+#include "tests/support/servers/one_redis_server.h"
 #include "tests/support/servers/redis_server.h"
 
 namespace credbroker::testing {
 namespace {
 
 using Argv = std::vector<std::string>;
-
-std::optional<RedisServer>& server_slot() {
-  static std::optional<RedisServer> server;
-  return server;
-}
-
-struct OneRedisServer {
-  OneRedisServer() { server_slot().emplace(); }
-  ~OneRedisServer() { server_slot().reset(); }
-};
 
 void show_reply(std::ostringstream& out, const store::Reply& v);
 
@@ -94,8 +85,8 @@ Result<store::Reply, store::RedisFailure> normalised(const Argv& argv,
 
 /** Runs `script` on a flushed real server and on a fresh FakeRedis; every answer must agree. */
 void agree(const std::vector<Argv>& script) {
-  server_slot()->flushall();
-  auto real = store::make_hiredis(server_slot()->config());
+  server().flushall();
+  auto real = store::make_hiredis(server().config());
   FakeRedis fake;
   for (const auto& argv : script) {
     std::string line;
@@ -277,8 +268,8 @@ BOOST_AUTO_TEST_CASE(the_flow_scripts_store_trim_take_and_refuse_other_types) {
 }
 
 BOOST_AUTO_TEST_CASE(scripts_run_by_sha_after_a_noscript_load) {
-  server_slot()->flushall();
-  auto real = store::make_hiredis(server_slot()->config());
+  server().flushall();
+  auto real = store::make_hiredis(server().config());
   (void)real->command({"SCRIPT", "FLUSH"});
   FakeRedis fake;
   const store::Script script(store::scripts::kCountHit);
@@ -309,8 +300,8 @@ BOOST_AUTO_TEST_CASE(the_rate_limit_script_counts_and_refuses_other_types) {
 
 BOOST_AUTO_TEST_CASE(the_rate_limit_script_sets_the_ttl_on_the_first_count_only) {
   // The fake has no TTL command (no store reads one): the real server's TTL, the fake's record.
-  server_slot()->flushall();
-  auto real = store::make_hiredis(server_slot()->config());
+  server().flushall();
+  auto real = store::make_hiredis(server().config());
   FakeRedis fake;
   const std::string count_hit(store::scripts::kCountHit);
   for (auto* redis : std::initializer_list<store::Redis*>{real.get(), &fake}) {

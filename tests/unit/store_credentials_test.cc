@@ -18,6 +18,7 @@
 #include "shared/store/redis.h"
 #include "shared/store/scripts.h"
 #include "shared/store/user_keys.h"
+#include "tests/support/servers/one_redis_server.h"
 #include "tests/support/servers/redis_server.h"
 
 using credbroker::Result;
@@ -39,21 +40,12 @@ using credbroker::testing::RedisServer;
 
 namespace {
 
+using credbroker::testing::FreshServer;
+using credbroker::testing::OneRedisServer;
+using credbroker::testing::server;
+
 constexpr std::string_view kGithub = "github_0123456789abcdef";
 constexpr std::string_view kJira = "jira_fedcba9876543210";
-
-std::optional<RedisServer>& server_slot() {
-  static std::optional<RedisServer> server;
-  return server;
-}
-RedisServer& server() {
-  return *server_slot();
-}
-
-struct OneRedisServer {
-  OneRedisServer() { server_slot().emplace(); }
-  ~OneRedisServer() { server_slot().reset(); }
-};
 
 class CapturingSink final : public Sink {
  public:
@@ -132,13 +124,6 @@ struct Harness {
   std::unique_ptr<Redis> client;
   CountingRedis redis;
   CredentialStore store{redis, keys, system_random(), "credbroker:", log};
-};
-
-struct FreshServer {
-  FreshServer() {
-    server().ensure_running();
-    server().flushall();
-  }
 };
 
 std::string raw_record(std::string_view user, std::string_view server_key) {

@@ -21,10 +21,15 @@
 #include "shared/store/flow_store.h"
 #include "shared/store/redis.h"
 #include "tests/support/fakes/fakes.h"
+#include "tests/support/servers/one_redis_server.h"
 #include "tests/support/servers/redis_server.h"
 
 namespace credbroker::store {
 namespace {
+
+using credbroker::testing::FreshServer;
+using credbroker::testing::OneRedisServer;
+using credbroker::testing::server;
 
 using testing::CapturingSink;
 using testing::RedisServer;
@@ -32,26 +37,6 @@ using testing::RedisServer;
 constexpr std::int64_t kT0 = 1'800'000'000;
 constexpr char kVerifier[] = "VERIFIER-SENTINEL-5b0e1f7c9d2a4e6f8a1b3c5d7e9f0a2b4c6";
 constexpr FlowLimits kLimits{.ttl_seconds = 600, .max_per_user = 16};
-
-std::optional<RedisServer>& server_slot() {
-  static std::optional<RedisServer> server;
-  return server;
-}
-RedisServer& server() {
-  return *server_slot();
-}
-
-struct OneRedisServer {
-  OneRedisServer() { server_slot().emplace(); }
-  ~OneRedisServer() { server_slot().reset(); }
-};
-
-struct FreshServer {
-  FreshServer() {
-    server().ensure_running();
-    server().flushall();
-  }
-};
 
 /** Passes commands through and counts them, to prove a store did not touch Redis. */
 class CountingRedis final : public Redis {

@@ -19,31 +19,18 @@
 #include "shared/store/refresh_lock.h"
 #include "shared/store/user_keys.h"
 #include "tests/support/fakes/fakes.h"
+#include "tests/support/servers/one_redis_server.h"
 #include "tests/support/servers/redis_server.h"
 
 namespace credbroker::store {
 namespace {
 
+using credbroker::testing::FreshServer;
+using credbroker::testing::OneRedisServer;
+using credbroker::testing::server;
+
 using testing::CapturingSink;
 using testing::RedisServer;
-
-std::optional<RedisServer>& server_slot() {
-  static std::optional<RedisServer> server;
-  return server;
-}
-RedisServer& server() {
-  return *server_slot();
-}
-struct OneRedisServer {
-  OneRedisServer() { server_slot().emplace(); }
-  ~OneRedisServer() { server_slot().reset(); }
-};
-struct FreshServer {
-  FreshServer() {
-    server().ensure_running();
-    server().flushall();
-  }
-};
 
 crypto::Keyring keyring() {
   std::vector<crypto::Key> keys;

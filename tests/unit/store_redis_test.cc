@@ -7,6 +7,7 @@
 #include <string>
 
 #include "shared/store/redis.h"
+#include "tests/support/servers/one_redis_server.h"
 #include "tests/support/servers/redis_server.h"
 
 using credbroker::config::Redis;
@@ -20,28 +21,17 @@ using credbroker::testing::RedisServerOptions;
 
 namespace {
 
+using credbroker::testing::FreshServer;
+using credbroker::testing::OneRedisServer;
+using credbroker::testing::server;
+
 constexpr const char* kPassword = "s3cret-Pa55";
 
-std::optional<RedisServer>& server_slot() {
-  static std::optional<RedisServer> server;
-  return server;
-}
-RedisServer& server() {
-  return *server_slot();
-}
-
-struct OneRedisServer {
-  OneRedisServer() { server_slot().emplace(RedisServerOptions{.password = kPassword}); }
-  ~OneRedisServer() { server_slot().reset(); }
+struct GuardedRedisServer : OneRedisServer {
+  GuardedRedisServer() : OneRedisServer(RedisServerOptions{.password = kPassword}) {}
 };
 
 /** Each case starts from a running, answering, empty server whatever the previous case did. */
-struct FreshServer {
-  FreshServer() {
-    server().ensure_running();
-    server().flushall();
-  }
-};
 
 Redis config_with(std::string url, std::string password = "") {
   return redis_config(url, std::move(password));
@@ -54,7 +44,7 @@ std::string tcp_url(std::string_view userinfo = "", std::string_view db = "0") {
 
 }  // namespace
 
-BOOST_TEST_GLOBAL_FIXTURE(OneRedisServer);
+BOOST_TEST_GLOBAL_FIXTURE(GuardedRedisServer);
 
 BOOST_FIXTURE_TEST_SUITE(live, FreshServer)
 
