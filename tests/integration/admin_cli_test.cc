@@ -296,4 +296,41 @@ BOOST_AUTO_TEST_CASE(rotate_stats_and_purge_user_end_to_end) {
   S().redis.start();
 }
 
+BOOST_AUTO_TEST_CASE(migrate_keys_moves_credentials_stored_before_the_hash_tags_once) {
+  S().redis.ensure_running();
+  S().redis.flushall();
+  const std::string config =
+      config_file("migrate", server_json("good", S().provider.token_endpoint()));
+  auto redis = store::make_hiredis(S().redis.config());
+  crypto::Keyring ring({crypto::Key{"old", kOldKey}});
+  audit::Log log(audit::stderr_sink(), "admin-cli-test");
+  store::CredentialStore store(*redis, ring, crypto::system_random(), "credbroker:", log);
+  store::Credential c;
+  c.access_token = "at-carol";
+  BOOST_REQUIRE(store.put("carol", "good_0123456789abcdef", c));
+  // Where an earlier version kept it.
+  S().redis.cli({"RENAME", store.hash_key("carol"), "credbroker:cred:{carol}"});
+  BOOST_REQUIRE(!store.load("carol", "good_0123456789abcdef")->has_value());
+
+  const Ran moved = admin({"--config", config, "migrate-keys"}, {});
+  BOOST_TEST(moved.status == 0, moved.out << moved.err);
+  BOOST_TEST(moved.out.find("migrate-keys: 1 users, 1 records moved") != std::string::npos,
+             moved.out);
+  BOOST_TEST(S().redis.cli({"EXISTS", "credbroker:cred:{carol}"}).integer == 0);
+  const auto loaded = store.load("carol", "good_0123456789abcdef");
+  BOOST_REQUIRE(loaded.ok());
+  BOOST_REQUIRE(loaded->has_value());
+  BOOST_TEST((*loaded)->access_token == "at-carol");
+  no_secrets_in(moved);
+  // Again: nothing left to move.
+  const Ran again = admin({"--config", config, "migrate-keys"}, {});
+  BOOST_TEST(again.status == 0, again.err);
+  BOOST_TEST(again.out.find("migrate-keys: 0 users, 0 records moved") != std::string::npos,
+             again.out);
+
+  S().redis.stop();
+  BOOST_TEST(admin({"--config", config, "migrate-keys"}, {}).status == 3);
+  S().redis.start();
+}
+
 BOOST_AUTO_TEST_SUITE_END()
