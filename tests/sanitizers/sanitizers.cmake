@@ -15,10 +15,13 @@ set(supp ${CMAKE_CURRENT_LIST_DIR}/ubsan.supp)
 file(MAKE_DIRECTORY ${reports})
 
 # Defaults for processes whose environment the test does not control (a front may start handlers
-# with only the variables its config names): every executable linking the library gets them.
+# with only the variables its config names): every executable linking the library gets them, once
+# (not an object library linking it too, such as credbroker_http_on_demand: its executables would
+# get the definitions twice).
 configure_file(${CMAKE_CURRENT_LIST_DIR}/default_options.cc.in
                ${CMAKE_BINARY_DIR}/sanitizer_default_options.cc @ONLY)
-target_sources(credbroker INTERFACE ${CMAKE_BINARY_DIR}/sanitizer_default_options.cc)
+target_sources(credbroker INTERFACE
+  $<$<NOT:$<STREQUAL:$<TARGET_PROPERTY:TYPE>,OBJECT_LIBRARY>>:${CMAKE_BINARY_DIR}/sanitizer_default_options.cc>)
 get_property(sanitized_tests DIRECTORY PROPERTY TESTS)
 foreach(t ${sanitized_tests})
   # Leak checking runs where a process exits by itself (test processes, CGI); handlers stopped by
