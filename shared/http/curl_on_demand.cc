@@ -77,6 +77,13 @@ void curl_slist_free_all(curl_slist* list) {
   fn(list);
 }
 
+// The signatures below are libcurl's own (curl/curl.h), an enum before the "...". Its underlying
+// type is int-sized, so va_start is well defined; clang warns about any enum there.
+#if defined(__clang__)
+#pragma clang diagnostic push
+#pragma clang diagnostic ignored "-Wvarargs"
+#endif
+
 // The variadic argument's type follows from the option's number, as in libcurl itself.
 CURLcode curl_easy_setopt(CURL* handle, CURLoption option, ...) {
   static const auto fn = real<CURLcode (*)(CURL*, CURLoption, ...)>("curl_easy_setopt");
@@ -107,5 +114,9 @@ CURLcode curl_easy_getinfo(CURL* handle, CURLINFO info, ...) {
   va_end(ap);
   return result;
 }
+
+#if defined(__clang__)
+#pragma clang diagnostic pop
+#endif
 
 }  // extern "C"
