@@ -315,8 +315,12 @@ std::unique_ptr<Front> start_front(const TestIssuer& issuer, StackOptions option
   throw std::runtime_error("CREDBROKER_FRONT: unknown front \"" + kind + "\"");
 }
 
-void seed_credential(const std::string& redis_url, const std::string& keys, std::string_view user,
-                     std::string_view server_key, const store::Credential& credential) {
+namespace {
+
+/** Runs `use` on a CredentialStore over `redis_url` with the keyring `keys`, built as the
+ *  handlers build theirs (short timeouts, the default key prefix). */
+template <class Use>
+auto with_store(const std::string& redis_url, const std::string& keys, Use use) {
   config::Redis rc = redis_config(redis_url);
   rc.connect_timeout_ms = 500;
   rc.command_timeout_ms = 500;
@@ -326,24 +330,26 @@ void seed_credential(const std::string& redis_url, const std::string& keys, std:
   NullSink sink;
   audit::Log log(sink);
   store::CredentialStore store(*redis, *keyring, crypto::system_random(), rc.key_prefix, log);
-  if (!store.put(user, server_key, credential)) throw std::runtime_error("seed failed");
+  return use(store);
+}
+
+}  // namespace
+
+void seed_credential(const std::string& redis_url, const std::string& keys, std::string_view user,
+                     std::string_view server_key, const store::Credential& credential) {
+  with_store(redis_url, keys, [&](store::CredentialStore& store) {
+    if (!store.put(user, server_key, credential)) throw std::runtime_error("seed failed");
+  });
 }
 
 std::optional<store::Credential> load_credential(const std::string& redis_url,
                                                  const std::string& keys, std::string_view user,
                                                  std::string_view server_key) {
-  config::Redis rc = redis_config(redis_url);
-  rc.connect_timeout_ms = 500;
-  rc.command_timeout_ms = 500;
-  auto redis = store::make_hiredis(rc);
-  auto keyring = crypto::Keyring::parse(keys);
-  if (!keyring) throw std::runtime_error(keyring.error());
-  NullSink sink;
-  audit::Log log(sink);
-  store::CredentialStore store(*redis, *keyring, crypto::system_random(), rc.key_prefix, log);
-  auto loaded = store.load(user, server_key);
-  if (!loaded) throw std::runtime_error("load failed");
-  return *loaded;
+  return with_store(redis_url, keys, [&](store::CredentialStore& store) {
+    auto loaded = store.load(user, server_key);
+    if (!loaded) throw std::runtime_error("load failed");
+    return *loaded;
+  });
 }
 
 }  // namespace credbroker::testing
