@@ -174,10 +174,16 @@ void RedisClusterDeployment::end_migration(int slot, std::size_t to) {
 // ---------------------------------------------------------------------------------------------
 
 RedisSentinelDeployment::RedisSentinelDeployment() {
-  servers_.push_back(std::make_unique<RedisServer>());
+  // No delay before a full sync: a replica (re)joining is online in milliseconds, not after
+  // redis-server's default 5 s wait for more replicas.
+  const std::vector<std::string> no_sync_delay = {"--repl-diskless-sync-delay", "0"};
+  servers_.push_back(
+      std::make_unique<RedisServer>(RedisServerOptions{.extra_args = no_sync_delay}));
   const std::string primary = std::to_string(servers_[0]->port());
-  servers_.push_back(std::make_unique<RedisServer>(
-      RedisServerOptions{.extra_args = {"--replicaof", "127.0.0.1", primary}}));
+  auto replica_args = no_sync_delay;
+  replica_args.insert(replica_args.end(), {"--replicaof", "127.0.0.1", primary});
+  servers_.push_back(
+      std::make_unique<RedisServer>(RedisServerOptions{.extra_args = std::move(replica_args)}));
   wait_until(
       [&] {
         return servers_[1]->cli({"INFO", "replication"}).str.find("master_link_status:up") !=
@@ -265,7 +271,27 @@ int RedisSentinelDeployment::wait_for_failover(int old_port) {
 }
 
 void RedisSentinelDeployment::restart_stopped() {
-  for (auto& server : servers_) server->start();
+  // A restarted server comes back as a primary of its own. The sentinels would demote it only
+  // after watching it for several of their periods (8 s and more, longer on a loaded machine), so
+  // the test does at once what they would do: make it a replica of the current primary.
+  const int primary = primary_port();
+  for (auto& server : servers_) {
+    if (server->running()) continue;
+    server->start();
+    server->cli({"REPLICAOF", "127.0.0.1", std::to_string(primary)});
+  }
+  wait_until(
+      [&] {
+        for (auto& server : servers_) {
+          if (server->port() == primary) continue;
+          if (server->cli({"INFO", "replication"}).str.find("master_link_status:up") ==
+              std::string::npos) {
+            return false;
+          }
+        }
+        return true;
+      },
+      std::chrono::seconds(60), "the restarted servers to replicate the primary");
 }
 
 int RedisSentinelDeployment::switch_over() {
@@ -275,7 +301,7 @@ int RedisSentinelDeployment::switch_over() {
         return server(old_port).cli({"INFO", "replication"}).str.find("state=online") !=
                std::string::npos;
       },
-      std::chrono::seconds(30), "a replica to be online");
+      std::chrono::seconds(60), "a replica to be online");
   wait_until(
       [&] {
         cli_at(sentinel_ports_[0], {"SENTINEL", "FAILOVER", "main"});
