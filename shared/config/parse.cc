@@ -705,7 +705,10 @@ bool read_server(const Value& v, const std::string& loc, std::optional<std::stri
     return false;
   }
   if (!syntax::is_server_name(s.name)) {
-    return c.fail(f.at("name"), "must be 1 to 128 characters without control characters or \"/\"");
+    return c.fail(
+        f.at("name"),
+        "must be 1 to 128 characters without control characters, not \".\" or \"..\", and not end "
+        "in \"/connect\" or \"/callback\"");
   }
   if (!require_string(f, "url", s.url, c)) return false;
   if (!syntax::parse_http_url(s.url)) return c.fail(f.at("url"), "must be an absolute http(s) URL");

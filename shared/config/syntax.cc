@@ -134,9 +134,10 @@ bool is_env_name(std::string_view s) {
 
 /** 1..128 characters (code points; the parser validated UTF-8), no control characters, no '/'. */
 bool is_server_name(std::string_view s) {
+  if (s == "." || s == ".." || s.ends_with("/connect") || s.ends_with("/callback")) return false;
   std::size_t chars = 0;
   for (unsigned char c : s) {
-    if (c < 0x20 || c == 0x7f || c == '/') return false;
+    if (c < 0x20 || c == 0x7f) return false;
     if ((c & 0xc0) != 0x80) ++chars;
   }
   return chars >= 1 && chars <= 128;

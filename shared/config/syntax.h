@@ -39,7 +39,13 @@ bool is_scope_token(std::string_view s);
 /** A portable environment variable name: [A-Za-z_][A-Za-z0-9_]*. */
 bool is_env_name(std::string_view s);
 
-/** 1..128 characters (code points of valid UTF-8), no control characters, no '/'. */
+/**
+ * 1..128 characters (code points of valid UTF-8), no control characters, not "." or ".." (dot
+ * segments: every front resolves them away before routing). "/" is allowed: a request names the
+ * server as one path segment, percent-encoded ("acme%2Fjira"), and the routes split the path before
+ * they decode the segment. But lighttpd and nginx route on the decoded path, where "x/connect"
+ * would be the connect route of "x": a name may not end in "/connect" or "/callback".
+ */
 bool is_server_name(std::string_view s);
 
 }  // namespace credbroker::config::syntax

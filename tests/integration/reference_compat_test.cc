@@ -50,6 +50,16 @@ std::string reference_config(const std::string& token_url) {
                      "authorization_endpoint": "https://wiki.example.test/authorize",
                      "token_endpoint": ")" +
          token_url + R"(", "client_id": "wiki-client", "client_secret": "wiki-secret-SENTINEL"}},
+    {"name": "acme/GitHub Enterprise", "url": "https://ghe.acme.example.test/mcp", "protocol": "http",
+     "auth_broker": {"mode": "oauth_connect",
+                     "authorization_endpoint": "https://ghe.acme.example.test/login/oauth/authorize",
+                     "token_endpoint": ")" +
+         token_url + R"(", "client_id": "ghe-public-client"}},
+    {"name": "acme", "url": "https://acme.example.test/mcp",
+     "auth_broker": {"mode": "oauth_connect",
+                     "authorization_endpoint": "https://acme.example.test/authorize",
+                     "token_endpoint": ")" +
+         token_url + R"(", "client_id": "acme-client"}},
     {"name": "Team Jira", "url": "https://jira.example.test/mcp",
      "auth_broker": {"mode": "token_exchange", "token_endpoint": ")" +
          token_url + R"(", "client_id": "jira-client", "client_secret": ")" +
@@ -188,7 +198,8 @@ BOOST_AUTO_TEST_CASE(list_shows_the_brokered_servers_of_the_reference_config) {
   std::vector<std::string> names;
   for (const auto& e : d["credentials"].GetArray()) names.emplace_back(e["server"].GetString());
   // Sorted by name, case-insensitively; the stdio server of the reference file is not ours.
-  BOOST_TEST((names == std::vector<std::string>{"Docs Wiki", "github", "Team Jira"}),
+  BOOST_TEST((names == std::vector<std::string>{"acme", "acme/GitHub Enterprise", "Docs Wiki",
+                                                "github", "Team Jira"}),
              d["credentials"].Size());
   BOOST_TEST(std::string(cli_status(d, "Docs Wiki")->operator[]("connect_path").GetString()) ==
              "/api/v1/user/credentials/Docs%20Wiki/connect");
@@ -250,6 +261,75 @@ BOOST_AUTO_TEST_CASE(a_broker_block_without_a_secret_connects_as_a_public_client
   BOOST_TEST(!r.header("authorization").has_value());
   const auto d = cli_list("alice");
   BOOST_TEST(std::string((*cli_status(d, "github"))["status"].GetString()) == "connected");
+}
+
+// Server names with "/" (the reference allows them; its CLI escapes "/" as %2F). Every front that
+// keeps %2F in the path it routes on serves them. An HTTP API hands Lambda the path decoded, so
+// there the name cannot be told from two segments: a JSON 404, never another server
+// (docs/deploy/lambda.md, "rawPath encoding"), as the Lambda emulator reproduces.
+bool front_keeps_encoded_slashes() {
+  return front_kind() != "lambda";
+}
+
+constexpr std::string_view kSlashName = "acme/GitHub Enterprise";
+constexpr std::string_view kSlashUrl = "https://ghe.acme.example.test/mcp";
+
+BOOST_AUTO_TEST_CASE(a_name_with_a_slash_is_listed_with_its_escaped_connect_path) {
+  const auto d = cli_list("alice");
+  const auto* e = cli_status(d, kSlashName);
+  BOOST_TEST_REQUIRE(e != nullptr);
+  BOOST_TEST(std::string((*e)["connect_path"].GetString()) ==
+             "/api/v1/user/credentials/acme%2FGitHub%20Enterprise/connect");
+}
+
+BOOST_AUTO_TEST_CASE(rm_of_a_name_with_a_slash_disconnects_it_and_not_its_prefix) {
+  seed("alice", kSlashName, kSlashUrl);
+  seed("alice", "acme", "https://acme.example.test/mcp");
+  const auto a = cli_rm("alice", kSlashName);
+  const auto d = cli_list("alice");
+  // "acme", whose name the slash name starts with, is never the one removed.
+  BOOST_TEST(std::string((*cli_status(d, "acme"))["status"].GetString()) == "connected");
+  if (front_keeps_encoded_slashes()) {
+    BOOST_TEST(a.status == 200, a.body);
+    BOOST_TEST(std::string((*cli_status(d, kSlashName))["status"].GetString()) == "not_connected");
+  } else {
+    BOOST_TEST(a.status == 404, a.body);
+    BOOST_TEST(std::string((*cli_status(d, kSlashName))["status"].GetString()) == "connected");
+  }
+  BOOST_TEST(a.header("content-type").value_or("") == "application/json");
+  // The name unescaped is two segments: no route, a JSON 404, nothing removed.
+  const auto raw =
+      S().stack->del(std::string(kList) + "/acme/GitHub%20Enterprise", S().issuer.token("alice"));
+  BOOST_TEST(raw.status == 404, raw.body);
+  BOOST_TEST(std::string((*cli_status(cli_list("alice"), "acme"))["status"].GetString()) ==
+             "connected");
+}
+
+BOOST_AUTO_TEST_CASE(connect_and_callback_of_a_name_with_a_slash) {
+  const std::string token = S().issuer.token("alice");
+  const std::string base = std::string(kList) + "/" + http::percent_encode(kSlashName);
+  const auto connect = S().stack->get(base + "/connect", token);
+  if (!front_keeps_encoded_slashes()) {
+    BOOST_TEST(connect.status == 404, connect.body);
+    BOOST_TEST(connect.header("content-type").value_or("") == "application/json");
+    return;
+  }
+  BOOST_TEST_REQUIRE(connect.status == 302, connect.body);
+  const std::string location = connect.header("location").value_or("");
+  BOOST_TEST(location.rfind("https://ghe.acme.example.test/login/oauth/authorize?", 0) == 0u);
+  // The redirect URI names the server escaped, so the callback comes back to the same route.
+  BOOST_TEST(
+      query_value(location, "redirect_uri").find("acme%252FGitHub%2520Enterprise%2Fcallback") !=
+          std::string::npos,
+      location);
+  const std::string state = query_value(location, "state");
+  BOOST_TEST_REQUIRE(!state.empty());
+  const auto callback = S().stack->get(base + "/callback?code=ref-code-2&state=" + state, token);
+  BOOST_TEST(callback.status == 302, callback.body);
+  BOOST_TEST(S().token_endpoint.requests().size() == 1u);
+  const auto d = cli_list("alice");
+  BOOST_TEST(std::string((*cli_status(d, kSlashName))["status"].GetString()) == "connected");
+  BOOST_TEST(std::string((*cli_status(d, "acme"))["status"].GetString()) == "not_connected");
 }
 
 BOOST_AUTO_TEST_SUITE_END()

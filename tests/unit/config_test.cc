@@ -729,19 +729,36 @@ BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(servers_section)
 
+const std::string kBadServerName =
+    "must be 1 to 128 characters without control characters, not \".\" or \"..\", and not end in "
+    "\"/connect\" or \"/callback\"";
+
 BOOST_AUTO_TEST_CASE(servers_need_a_name_and_an_absolute_url) {
   BOOST_TEST(parse_error(ConfigJson().server(R"({"url": "https://a"})")) ==
              "servers[0].name: required");
   BOOST_TEST(parse_error(ConfigJson().server(R"({"name": "a"})")) == "servers[0].url: required");
   BOOST_TEST(parse_error(ConfigJson().server(R"({"name": "a", "url": "mcp.example"})")) ==
              "servers[0].url: must be an absolute http(s) URL");
-  BOOST_TEST(parse_error(ConfigJson().server(R"({"name": "a/b", "url": "https://a"})")) ==
-             "servers[0].name: must be 1 to 128 characters without control characters or \"/\"");
+  // "/" is allowed (the reference gateway allows it; clients send it as %2F); "." and ".." are
+  // dot segments every front resolves away, so no request could name them.
+  parse_ok(ConfigJson().server(R"({"name": "acme/jira", "url": "https://a"})").str());
+  BOOST_TEST(parse_error(ConfigJson().server(R"({"name": "..", "url": "https://a"})")) ==
+             "servers[0].name: " + kBadServerName);
+  BOOST_TEST(parse_error(ConfigJson().server(R"({"name": ".", "url": "https://a"})")) ==
+             "servers[0].name: " + kBadServerName);
+  parse_ok(ConfigJson().server(R"({"name": "...", "url": "https://a"})").str());
+  // lighttpd and nginx route on the decoded path: "x/connect" would be x's connect route.
+  BOOST_TEST(parse_error(ConfigJson().server(R"({"name": "x/connect", "url": "https://a"})")) ==
+             "servers[0].name: " + kBadServerName);
+  BOOST_TEST(parse_error(ConfigJson().server(R"({"name": "x/callback", "url": "https://a"})")) ==
+             "servers[0].name: " + kBadServerName);
+  parse_ok(ConfigJson().server(R"({"name": "connect", "url": "https://a"})").str());
+  parse_ok(ConfigJson().server(R"({"name": "x/Connect", "url": "https://a"})").str());
   BOOST_TEST(parse_error(ConfigJson().server(R"({"name": "a\tb", "url": "https://a"})")) ==
-             "servers[0].name: must be 1 to 128 characters without control characters or \"/\"");
+             "servers[0].name: " + kBadServerName);
   BOOST_TEST(parse_error(ConfigJson().server("{\"name\": \"" + std::string(129, 'x') +
                                              "\", \"url\": \"https://a\"}")) ==
-             "servers[0].name: must be 1 to 128 characters without control characters or \"/\"");
+             "servers[0].name: " + kBadServerName);
   // 128 characters of two bytes each is still 128 characters.
   std::string wide;
   for (int i = 0; i < 128; ++i) wide += "\xc3\xa9";
@@ -1008,9 +1025,10 @@ BOOST_AUTO_TEST_CASE(object_form_locations_use_the_name) {
       "mcpServers.a.name: must equal the key \"a\"");
   BOOST_TEST(parse_error(ConfigJson().set("/mcpServers", R"({"my server": {"url": 1}})")) ==
              "mcpServers[\"my server\"].url: must be a non-empty string");
-  BOOST_TEST(parse_error(ConfigJson().set("/mcpServers", R"({"a/b": {"url": "https://a"}})")) ==
-             "mcpServers[\"a/b\"].name: must be 1 to 128 characters without control characters "
-             "or \"/\"");
+  parse_ok(ConfigJson().set("/mcpServers", R"({"a/b": {"url": "https://a"}})").str());
+  BOOST_TEST(
+      parse_error(ConfigJson().set("/mcpServers", R"({"a\u0001b": {"url": "https://a"}})")) ==
+      "mcpServers[\"a\\u0001b\"].name: " + kBadServerName);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
