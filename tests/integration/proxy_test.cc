@@ -65,7 +65,8 @@ ScriptedResponse token_answer(const RecordedRequest& r) {
           .delay_ms = 300};
 }
 
-/** Three brokered servers proxied to the recording upstream (under /gh, /gl and /jira), one not;
+/** Four brokered servers proxied to the recording upstream (under /gh, /gl, /jira and /acme; the
+ *  last one's name has a "/"), one not;
  *  their token endpoint is `as`. */
 std::string servers_json(const HttpServer& upstream, const HttpServer& as) {
   const std::string token_endpoint = as.url("/token");
@@ -88,12 +89,19 @@ std::string servers_json(const HttpServer& upstream, const HttpServer& as) {
      "auth_broker": {"mode": "token_exchange", "token_endpoint": ")" +
          token_endpoint + R"(", "client_id": "jira",
                      "client_secret": "CS-SENTINEL-proxy-jira"}},
+    {"name": "acme/github", "url": ")" +
+         upstream.url("/acme") + R"(",
+     "auth_broker": {"mode": "oauth_connect", "authorization_endpoint": "http://127.0.0.1:9/a",
+                     "token_endpoint": ")" +
+         token_endpoint + R"(", "client_id": "acme",
+                     "client_secret": "CS-SENTINEL-proxy-acme"}},
     {"name": "plain", "url": ")" +
          upstream.url("/plain") + R"("}
   ])";
 }
 
 std::string server_url(const HttpServer& upstream, std::string_view name) {
+  if (name == "acme/github") return upstream.url("/acme");
   return upstream.url(name == "github" ? "/gh" : "/gl/");
 }
 
@@ -182,6 +190,22 @@ BOOST_AUTO_TEST_CASE(a_users_request_reaches_the_upstream_with_their_credential_
     BOOST_TEST(value.find(token) == std::string::npos, "the identity token reached the upstream");
   }
   check_logs_clean(*S().front, {token});
+}
+
+BOOST_AUTO_TEST_CASE(a_server_name_with_a_slash_is_one_escaped_segment) {
+  S().connect("alice", "acme/github");
+  S().connect("alice", "github");
+  const auto r = S().front->get("/upstream/acme%2Fgithub/repos/x", S().issuer.token("alice"));
+  BOOST_TEST(r.status == 200, r.body);
+  BOOST_TEST(r.body == "upstream saw GET /acme/repos/x");
+  const auto seen = S().upstream.requests();
+  BOOST_TEST_REQUIRE(seen.size() == 1u);
+  BOOST_TEST(seen[0].header("authorization").value_or("") ==
+             "Bearer AT-acme/github-alice-SENTINEL");
+  // Unescaped, "acme" is the server: unknown, a JSON 404, nothing proxied.
+  const auto unescaped = S().front->get("/upstream/acme/github/repos/x", S().issuer.token("alice"));
+  BOOST_TEST(unescaped.status == 404, unescaped.body);
+  BOOST_TEST(S().upstream.requests().size() == 1u);
 }
 
 BOOST_AUTO_TEST_CASE(each_user_gets_their_own_credential) {
