@@ -754,15 +754,18 @@ bool read_servers(const Fields& root, const EnvLookup& env, std::vector<Server>&
   return true;
 }
 
+/** The string at `key`, or empty when absent or not a string. */
+std::string text_at(const Fields& f, std::string_view key) {
+  const Value* v = f.get(key);
+  return v != nullptr && v->IsString() ? std::string(view(*v)) : std::string();
+}
+
 /**
  * The reference gateway's rule (its config's serverIsHTTPFamily): protocol http, sse or
  * streamable-http; or no protocol (or "auto") with a url and no command.
  */
 bool http_family(const Fields& f) {
-  const auto text = [&](std::string_view key) {
-    const Value* v = f.get(key);
-    return v != nullptr && v->IsString() ? std::string(view(*v)) : std::string();
-  };
+  const auto text = [&](std::string_view key) { return text_at(f, key); };
   const std::string protocol = text("protocol");
   if (protocol == "http" || protocol == "sse" || protocol == "streamable-http") return true;
   if (!protocol.empty() && protocol != "auto") return false;
@@ -778,9 +781,16 @@ bool read_reference_server(const Value& v, const std::string& loc,
   if (!http_family(f)) {
     const Value* broker = f.get("auth_broker");
     if (broker != nullptr && !broker->IsNull()) {
+      // Not HTTP-family: a named protocol other than the three, else (none, "auto" or "stdio")
+      // a command and no url, which the reference runs as a stdio server.
+      const std::string protocol = text_at(f, "protocol");
+      const std::string kind = protocol.empty() || protocol == "auto" || protocol == "stdio"
+                                   ? std::string("stdio")
+                                   : "of protocol " + quoted(protocol);
       return c.fail(f.at("auth_broker"),
                     "brokering is only for HTTP-family servers (protocol http, sse or "
-                    "streamable-http, or a url and no command); this one is stdio");
+                    "streamable-http, or a url and no command); this one is " +
+                        kind);
     }
     return true;  // not brokered and not HTTP: nothing credbroker serves
   }

@@ -303,6 +303,12 @@ BOOST_AUTO_TEST_CASE(servers_file_errors_are_clear) {
   BOOST_TEST(error(ConfigJson(), R"({"mcpServers": [{"name": "x", "url": "https://x",
       "command": "run-x", "auth_broker": {"token_endpoint": "https://t", "client_id": "c"}}]})")
                  .find("this one is stdio") != std::string::npos);
+  // Any other protocol is named as it is, never called stdio.
+  BOOST_TEST(error(ConfigJson(), R"({"mcpServers": [{"name": "x", "url": "https://x",
+      "protocol": "grpc", "auth_broker": {"token_endpoint": "https://t", "client_id": "c"}}]})") ==
+             "servers_file.mcpServers[0].auth_broker: brokering is only for HTTP-family servers "
+             "(protocol http, sse or streamable-http, or a url and no command); this one is of "
+             "protocol \"grpc\"");
   BOOST_TEST(error(ConfigJson(), R"({"listen": ":8080"})") ==
              "servers_file: has no \"mcpServers\"");
   BOOST_TEST(
