@@ -8,6 +8,7 @@
 #include "shared/crypto/cleanse.h"
 #include "shared/crypto/seal.h"
 #include "shared/store/keyspace.h"
+#include "shared/store/script.h"
 #include "shared/store/scripts.h"
 #include "shared/store/user_keys.h"
 
@@ -153,15 +154,15 @@ std::string CredentialStore::generation_key(std::string_view user) const {
 Result<std::map<std::string, Credential>, StoreError> CredentialStore::load_all(
     std::string_view user) {
   if (!enabled()) return Err(StoreError::kDisabled);
-  auto reply = redis_.command(
-      {"EVAL", std::string(scripts::kLoadCredentials), "2", hash_key(user), generation_key(user)});
+  static const Script kLoadAll(scripts::kLoadCredentials);
+  auto reply = kLoadAll.run(redis_, {hash_key(user), generation_key(user)}, {});
   if (!reply) return unavailable("load_all", reply.error());
   const auto well_formed = [](const Reply& r) {
     return r.type == Reply::Type::kArray && r.elements.size() % 2 == 0;
   };
   if (reply->type != Reply::Type::kArray || reply->elements.size() != 2 ||
       !well_formed(reply->elements[0]) || !well_formed(reply->elements[1])) {
-    return unavailable("load_all", {RedisError::kRejected, "unexpected reply to EVAL"});
+    return unavailable("load_all", {RedisError::kRejected, "unexpected reply to EVALSHA"});
   }
   const auto& records = reply->elements[0].elements;
   const auto& generation_fields = reply->elements[1].elements;
@@ -203,12 +204,12 @@ Result<Unit, StoreError> CredentialStore::put(std::string_view user, std::string
       return unavailable("put", {RedisError::kRejected, "generation is not a number"});
     }
     const std::string sealed = seal_record(user, server_key, *generation, credential);
-    auto reply = redis_.command({"EVAL", std::string(scripts::kPutCredential), "2", hash_key(user),
-                                 generation_key(user), std::string(server_key),
-                                 std::to_string(*generation), sealed});
+    static const Script kPut(scripts::kPutCredential);
+    auto reply = kPut.run(redis_, {hash_key(user), generation_key(user)},
+                          {std::string(server_key), std::to_string(*generation), sealed});
     if (!reply) return unavailable("put", reply.error());
     if (reply->type != Reply::Type::kInteger) {
-      return unavailable("put", {RedisError::kRejected, "unexpected reply to EVAL"});
+      return unavailable("put", {RedisError::kRejected, "unexpected reply to EVALSHA"});
     }
     if (reply->integer == 1) return Unit{};
     // A delete bumped the generation after we read it: seal again under the new one.
@@ -219,15 +220,15 @@ Result<Unit, StoreError> CredentialStore::put(std::string_view user, std::string
 Result<VersionedCredential, StoreError> CredentialStore::load_versioned(
     std::string_view user, std::string_view server_key) {
   if (!enabled()) return Err(StoreError::kDisabled);
-  auto reply = redis_.command({"EVAL", std::string(scripts::kLoadCredential), "2", hash_key(user),
-                               generation_key(user), std::string(server_key)});
+  static const Script kLoad(scripts::kLoadCredential);
+  auto reply = kLoad.run(redis_, {hash_key(user), generation_key(user)}, {std::string(server_key)});
   if (!reply) return unavailable("load", reply.error());
   const auto nil_or_string = [](const Reply& r) {
     return r.type == Reply::Type::kNil || r.type == Reply::Type::kString;
   };
   if (reply->type != Reply::Type::kArray || reply->elements.size() != 2 ||
       !nil_or_string(reply->elements[0]) || !nil_or_string(reply->elements[1])) {
-    return unavailable("load", {RedisError::kRejected, "unexpected reply to EVAL"});
+    return unavailable("load", {RedisError::kRejected, "unexpected reply to EVALSHA"});
   }
   const auto generation = parse_generation(reply->elements[1]);
   if (!generation) {
@@ -247,12 +248,13 @@ Result<std::optional<std::string>, StoreError> CredentialStore::put_if(
     const VersionedCredential& expected) {
   if (!enabled()) return Err(StoreError::kDisabled);
   std::string sealed = seal_record(user, server_key, expected.generation, credential);
-  auto reply = redis_.command({"EVAL", std::string(scripts::kPutIf), "2", hash_key(user),
-                               generation_key(user), std::string(server_key), expected.version,
-                               std::to_string(expected.generation), sealed});
+  static const Script kPutIf(scripts::kPutIf);
+  auto reply = kPutIf.run(
+      redis_, {hash_key(user), generation_key(user)},
+      {std::string(server_key), expected.version, std::to_string(expected.generation), sealed});
   if (!reply) return unavailable("put_if", reply.error());
   if (reply->type != Reply::Type::kInteger) {
-    return unavailable("put_if", {RedisError::kRejected, "unexpected reply to EVAL"});
+    return unavailable("put_if", {RedisError::kRejected, "unexpected reply to EVALSHA"});
   }
   if (reply->integer != 1) return std::optional<std::string>();
   return std::optional<std::string>(std::move(sealed));
@@ -261,11 +263,12 @@ Result<std::optional<std::string>, StoreError> CredentialStore::put_if(
 Result<Unit, StoreError> CredentialStore::remove(std::string_view user,
                                                  std::string_view server_key) {
   if (!enabled()) return Err(StoreError::kDisabled);
-  auto reply = redis_.command({"EVAL", std::string(scripts::kRemoveCredential), "2", hash_key(user),
-                               generation_key(user), std::string(server_key)});
+  static const Script kRemove(scripts::kRemoveCredential);
+  auto reply =
+      kRemove.run(redis_, {hash_key(user), generation_key(user)}, {std::string(server_key)});
   if (!reply) return unavailable("remove", reply.error());
   if (reply->type != Reply::Type::kInteger) {
-    return unavailable("remove", {RedisError::kRejected, "unexpected reply to EVAL"});
+    return unavailable("remove", {RedisError::kRejected, "unexpected reply to EVALSHA"});
   }
   return Unit{};
 }

@@ -1,6 +1,7 @@
 #include "shared/store/rate_limiter.h"
 
 #include "shared/store/keyspace.h"
+#include "shared/store/script.h"
 #include "shared/store/scripts.h"
 #include "shared/store/user_keys.h"
 
@@ -30,12 +31,14 @@ Result<RateDecision, StoreError> RateLimiter::hit(std::string_view user, std::st
       now - ((now % kWindowSeconds) + kWindowSeconds) % kWindowSeconds;
   // The TTL runs from the first hit, so the key outlives its window (by less than one window)
   // whichever host's clock started it.
-  auto reply = redis_.command({"EVAL", std::string(scripts::kCountHit), "1",
-                               key(user, action, window_start), std::to_string(kWindowSeconds)});
+  static const Script kCount(scripts::kCountHit);
+  auto reply =
+      kCount.run(redis_, {key(user, action, window_start)}, {std::to_string(kWindowSeconds)});
   if (!reply || reply->type != Reply::Type::kInteger) {
-    log_.warn("redis_unavailable", {{"op", std::string_view("rate_limit")},
-                                    {"detail", reply ? std::string_view("unexpected reply to EVAL")
-                                                     : std::string_view(reply.error().detail)}});
+    log_.warn("redis_unavailable",
+              {{"op", std::string_view("rate_limit")},
+               {"detail", reply ? std::string_view("unexpected reply to EVALSHA")
+                                : std::string_view(reply.error().detail)}});
     return Err{StoreError::kUnavailable};
   }
   if (reply->integer <= limit) return RateDecision{};

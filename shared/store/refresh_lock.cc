@@ -2,6 +2,7 @@
 
 #include "shared/crypto/base64.h"
 #include "shared/store/keyspace.h"
+#include "shared/store/script.h"
 #include "shared/store/scripts.h"
 #include "shared/store/user_keys.h"
 
@@ -38,11 +39,11 @@ Result<std::optional<std::string>, StoreError> RefreshLock::try_acquire(std::str
 // model: refresh.compare_and_delete
 Result<bool, StoreError> RefreshLock::release(std::string_view user, std::string_view server_key,
                                               std::string_view owner) {
-  auto reply = redis_.command({"EVAL", std::string(scripts::kRelease), "1",
-                               lock_key(user, server_key), std::string(owner)});
+  static const Script kReleaseScript(scripts::kRelease);
+  auto reply = kReleaseScript.run(redis_, {lock_key(user, server_key)}, {std::string(owner)});
   if (!reply) return unavailable("unlock", reply.error());
   if (reply->type != Reply::Type::kInteger) {
-    return unavailable("unlock", {RedisError::kRejected, "unexpected reply to EVAL"});
+    return unavailable("unlock", {RedisError::kRejected, "unexpected reply to EVALSHA"});
   }
   return reply->integer == 1;
 }

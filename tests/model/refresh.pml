@@ -105,7 +105,7 @@ bool write_lost[3];       /* Redis failed a write that carried a rotated refresh
 #endif
 
 /* code: refresh.put_if */
-/* The write of CredentialStore::put_if: one EVAL (HGET, compare with `base`, HSET). */
+/* The write of CredentialStore::put_if: one EVALSHA (HGET, compare with `base`, HSET). */
 #define WRITE(u, base, rt, fresh, reconnect) \
   ASSERT_P4(rec[u] == base); \
   v_rt[nextv] = rt; v_fresh[nextv] = fresh; v_reconnect[nextv] = reconnect; \

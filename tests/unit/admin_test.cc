@@ -28,6 +28,8 @@
 #include "shared/store/rate_limiter.h"
 #include "shared/store/redis.h"
 #include "shared/store/refresh_lock.h"
+#include "shared/store/script.h"
+#include "shared/store/scripts.h"
 #include "tests/support/servers/one_redis_server.h"
 #include "tests/support/servers/redis_server.h"
 
@@ -132,16 +134,14 @@ struct Captured {
   std::string all() const { return out.str() + err.str(); }
 };
 
-/** Passes commands through; before the first EVAL on a field in `before_put_if`, runs the hook
- *  once (another process changing the record between the rotation's read and its write). */
+/** Passes commands through; before the first compare-and-set write (the kPutIf script), runs the
+ *  hook once (another process changing the record between the rotation's read and its write). */
 class InterferingRedis final : public Redis {
  public:
-  // A record's read is a script too (it returns the record with its generation), so the hook
-  // runs before the second script: the compare-and-set write.
   InterferingRedis(Redis& inner, std::function<void()> hook)
       : inner_(inner), hook_(std::move(hook)) {}
   Result<Reply, RedisFailure> command(const std::vector<std::string>& argv) override {
-    if (!argv.empty() && argv[0] == "EVAL" && hook_ && ++scripts_ == 2) {
+    if (argv.size() > 1 && argv[0] == "EVALSHA" && argv[1] == kPutIfSha && hook_) {
       auto hook = std::move(hook_);
       hook_ = nullptr;
       hook();
@@ -152,7 +152,7 @@ class InterferingRedis final : public Redis {
  private:
   Redis& inner_;
   std::function<void()> hook_;
-  int scripts_ = 0;
+  const std::string kPutIfSha = credbroker::store::script_sha(credbroker::store::scripts::kPutIf);
 };
 
 }  // namespace

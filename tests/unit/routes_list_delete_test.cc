@@ -9,6 +9,7 @@
 #include "shared/routes/routes.h"
 #include "shared/runtime/lambda_event.h"
 #include "shared/runtime/runtime.h"
+#include "shared/store/script.h"
 #include "shared/store/scripts.h"
 #include "tests/support/route_harness.h"
 
@@ -79,11 +80,12 @@ BOOST_AUTO_TEST_CASE(the_list_is_exactly_one_read_of_the_callers_records_and_gen
   RouteHarness h;
   store_credential(h, "alice", "github", full_credential());
   BOOST_TEST(h.list(h.request("GET", kList)).status == 200);
-  BOOST_TEST_REQUIRE(h.redis.log.size() == 1u);
-  BOOST_TEST(h.redis.log[0] ==
-                 (Argv{"EVAL", std::string(store::scripts::kLoadCredentials), "2",
-                       h.credentials.hash_key("alice"), h.credentials.generation_key("alice")}),
-             boost::test_tools::per_element());
+  const auto ran = h.redis.ran();
+  BOOST_TEST_REQUIRE(ran.size() == 1u);
+  BOOST_TEST(
+      ran[0] == (Argv{"EVALSHA", store::script_sha(store::scripts::kLoadCredentials), "2",
+                      h.credentials.hash_key("alice"), h.credentials.generation_key("alice")}),
+      boost::test_tools::per_element());
 }
 
 BOOST_AUTO_TEST_CASE(a_connected_credential_shows_its_metadata_and_never_a_token) {
@@ -266,16 +268,17 @@ BOOST_AUTO_TEST_CASE(delete_removes_only_the_callers_record_and_says_so) {
   store_credential(h, "bob", "github", full_credential());
   const auto r = h.disconnect(h.request("DELETE", "/api/v1/user/credentials/github"));
   check_json(r, 200, R"({"message":"Disconnected credential for \"github\"","revoked":[]})");
-  BOOST_TEST_REQUIRE(h.redis.log.size() == 2u);
+  const auto ran = h.redis.ran();
+  BOOST_TEST_REQUIRE(ran.size() == 2u);
   const std::string key = h.server("github").key;
-  BOOST_TEST(h.redis.log[0] == (Argv{"EVAL", std::string(store::scripts::kLoadCredential), "2",
-                                     h.credentials.hash_key("alice"),
-                                     h.credentials.generation_key("alice"), key}),
-             boost::test_tools::per_element());
-  BOOST_TEST(h.redis.log[1] == (Argv{"EVAL", std::string(store::scripts::kRemoveCredential), "2",
-                                     h.credentials.hash_key("alice"),
-                                     h.credentials.generation_key("alice"), key}),
-             boost::test_tools::per_element());
+  BOOST_TEST(
+      ran[0] == (Argv{"EVALSHA", store::script_sha(store::scripts::kLoadCredential), "2",
+                      h.credentials.hash_key("alice"), h.credentials.generation_key("alice"), key}),
+      boost::test_tools::per_element());
+  BOOST_TEST(
+      ran[1] == (Argv{"EVALSHA", store::script_sha(store::scripts::kRemoveCredential), "2",
+                      h.credentials.hash_key("alice"), h.credentials.generation_key("alice"), key}),
+      boost::test_tools::per_element());
   BOOST_TEST(!h.redis.hashes.contains(h.credentials.hash_key("alice")));
   BOOST_TEST(h.redis.hashes.at(h.credentials.hash_key("bob")).size() == 1u);
   // The generation moved, for alice's github only.
@@ -296,8 +299,10 @@ BOOST_AUTO_TEST_CASE(the_name_is_decoded_trimmed_and_matched_ignoring_case) {
              R"({"message":"Disconnected credential for \"github\"","revoked":[]})");
   check_json(h.disconnect(h.request("DELETE", "/api/v1/user/credentials/basic%20wiki")), 200,
              R"({"message":"Disconnected credential for \"Basic Wiki\"","revoked":[]})");
-  BOOST_TEST(h.redis.log.at(3).at(1) == store::scripts::kRemoveCredential);
-  BOOST_TEST(h.redis.log.at(3).at(5) == h.server("Basic Wiki").key);
+  const auto ran = h.redis.ran();
+  BOOST_TEST_REQUIRE(ran.size() == 4u);
+  BOOST_TEST(ran[3].at(1) == store::script_sha(store::scripts::kRemoveCredential));
+  BOOST_TEST(ran[3].at(5) == h.server("Basic Wiki").key);
 }
 
 BOOST_AUTO_TEST_CASE(an_empty_name_is_400) {

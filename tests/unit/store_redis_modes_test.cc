@@ -8,8 +8,16 @@
 #include <string>
 #include <thread>
 
+#include "shared/audit/log.h"
+#include "shared/crypto/keyring.h"
+#include "shared/crypto/random.h"
+#include "shared/store/credential_store.h"
+#include "shared/store/flow_store.h"
+#include "shared/store/rate_limiter.h"
 #include "shared/store/redis.h"
 #include "shared/store/redis_cluster.h"
+#include "shared/store/refresh_lock.h"
+#include "tests/support/fakes/fakes.h"
 #include "tests/support/servers/redis_deployments.h"
 
 using credbroker::config::Redis;
@@ -150,11 +158,13 @@ BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(acl)
 
-// What credbroker sends (grep of command({...}) in shared/), plus what the modes need: ROLE
-// (Sentinel), CLUSTER SLOTS and ASKING (Cluster). AUTH and SELECT need no permission.
+// What credbroker sends (grep of command({...}) in shared/; every script by EVALSHA, loaded with
+// SCRIPT LOAD on NOSCRIPT, never EVAL), plus what the modes need: ROLE (Sentinel), CLUSTER SLOTS
+// and ASKING (Cluster). AUTH and SELECT need no permission. docs/security.md lists the same.
 constexpr const char* kCredbrokerCommands =
     "+ping +get +set +getdel +del +exists +expire +hget +hset +hgetall +hdel +zadd +zrem +zcard "
-    "+zpopmin +zremrangebyscore +eval +evalsha +incr +xadd +role +cluster|slots +asking";
+    "+zpopmin +zremrangebyscore +zrange +hincrby +type +time +evalsha +script|load +incr +xadd "
+    "+role +cluster|slots +asking";
 
 BOOST_AUTO_TEST_CASE(a_user_allowed_only_credbrokers_commands_and_keys_works_and_no_more) {
   RedisServer& server = tls_server();
@@ -174,9 +184,48 @@ BOOST_AUTO_TEST_CASE(a_user_allowed_only_credbrokers_commands_and_keys_works_and
   auto redis = make_hiredis(c);
   BOOST_TEST(redis->command({"HSET", "credbroker:cred:{alice}", "github", "x"}).ok());
   BOOST_TEST(redis->command({"HGET", "credbroker:cred:{alice}", "github"})->str == "x");
-  BOOST_TEST(
-      redis->command({"EVAL", "return redis.call('INCR', KEYS[1])", "1", "credbroker:rate:{alice}"})
-          ->integer == 1);
+  // Every store the handlers use, through this user, from a server that holds no script yet
+  // (NOSCRIPT, SCRIPT LOAD, EVALSHA): the commands the scripts run are checked against the ACL too.
+  server.cli({"SCRIPT", "FLUSH"});
+  namespace st = credbroker::store;
+  credbroker::testing::CapturingSink sink;
+  credbroker::audit::Log log(sink, "acl-test");
+  const credbroker::crypto::Keyring keys({credbroker::crypto::Key{"k1", std::string(32, 'k')}});
+  auto& random = credbroker::crypto::system_random();
+  st::CredentialStore credentials(*redis, keys, random, "credbroker:", log);
+  st::Credential credential;
+  credential.access_token = "acl-access";
+  credential.expires_at = 1'900'000'000;
+  BOOST_TEST(credentials.put("alice", "github_0123456789abcdef", credential).ok());
+  const auto versioned = credentials.load_versioned("alice", "github_0123456789abcdef");
+  BOOST_TEST_REQUIRE(versioned.ok());
+  BOOST_TEST(credentials.put_if("alice", "github_0123456789abcdef", credential, *versioned).ok());
+  BOOST_TEST(credentials.load_all("alice").ok());
+  BOOST_TEST(credentials.remove("alice", "github_0123456789abcdef").ok());
+  st::FlowStore flows(*redis, keys, "credbroker:", random, log);
+  const st::PendingFlow flow{.user = "alice", .server_key = "github_0123456789abcdef"};
+  std::string state;
+  for (int i = 0; i < 3; ++i) {  // one over the cap: the script trims the oldest
+    state = flows.new_state("alice");
+    BOOST_TEST(flows.put(state, flow, {.ttl_seconds = 60, .max_per_user = 2}).ok());
+  }
+  const auto taken = flows.take(state);
+  BOOST_TEST_REQUIRE(taken.ok());
+  BOOST_TEST(taken->has_value());
+  st::RateLimiter rates(*redis, "credbroker:", log);
+  BOOST_TEST(rates.hit("alice", "connect", 20, 1'800'000'000).ok());
+  st::RefreshLock locks(*redis, random, "credbroker:", log);
+  const auto owner = locks.try_acquire("alice", "github_0123456789abcdef", 1000);
+  BOOST_TEST_REQUIRE(owner.ok());
+  BOOST_TEST_REQUIRE(owner->has_value());
+  BOOST_TEST(locks.release("alice", "github_0123456789abcdef", **owner).ok());
+  for (const auto& line : sink.lines) {
+    BOOST_TEST(line.find("\"level\":\"warn\"") == std::string::npos, line);
+  }
+  // EVAL is not needed, and not allowed.
+  const auto eval = redis->command({"EVAL", "return 1", "0"});
+  BOOST_TEST_REQUIRE(!eval.ok());
+  BOOST_TEST(eval.error().detail.starts_with("NOPERM"));
   BOOST_TEST(redis->command({"SET", "credbroker:lock", "o", "NX", "PX", "1000"}).ok());
   BOOST_TEST(redis->command({"ROLE"}).ok());
 

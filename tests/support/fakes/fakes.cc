@@ -135,6 +135,20 @@ std::size_t FakeRedis::count(std::string_view name) const {
   }));
 }
 
+std::vector<std::vector<std::string>> FakeRedis::ran() const {
+  const auto is_load = [](const std::vector<std::string>& a) {
+    return a.size() > 1 && iequals(a[0], "SCRIPT") && iequals(a[1], "LOAD");
+  };
+  std::vector<std::vector<std::string>> out;
+  for (std::size_t i = 0; i < log.size(); ++i) {
+    if (is_load(log[i])) continue;
+    const bool refused = !log[i].empty() && iequals(log[i][0], "EVALSHA") && i + 1 < log.size() &&
+                         is_load(log[i + 1]);
+    if (!refused) out.push_back(log[i]);
+  }
+  return out;
+}
+
 Result<Reply, RedisFailure> FakeRedis::eval(const std::vector<std::string>& argv) {
   if (argv.size() < 3) return arity("EVAL");
   const auto numkeys = parse_int(argv[2]);
@@ -144,14 +158,15 @@ Result<Reply, RedisFailure> FakeRedis::eval(const std::vector<std::string>& argv
   const std::vector<std::string> keys(argv.begin() + 3, argv.begin() + 3 + *numkeys);
   const std::vector<std::string> args(argv.begin() + 3 + *numkeys, argv.end());
   // The credential scripts: KEYS[1] the records, KEYS[2] the generations, both hashes.
-  // A script fails as unreachable when a command it runs is in `failing`, so a test fails "the
-  // write" or "the read" whatever carries it.
+  // A script (these and the rate count) fails as unreachable when a command it runs is in
+  // `failing`, so a test fails "the write" or "the read" whatever carries it.
   const std::pair<std::string_view, std::vector<std::string>> runs[] = {
       {store::scripts::kLoadCredential, {"HGET"}},
       {store::scripts::kLoadCredentials, {"HGETALL"}},
       {store::scripts::kPutCredential, {"HGET", "HSET"}},
       {store::scripts::kPutIf, {"HGET", "HSET"}},
-      {store::scripts::kRemoveCredential, {"HDEL", "HINCRBY"}}};
+      {store::scripts::kRemoveCredential, {"HDEL", "HINCRBY"}},
+      {store::scripts::kCountHit, {"INCR", "EXPIRE"}}};
   for (const auto& [script, commands] : runs) {
     if (argv[1] != script) continue;
     for (const auto& c : commands) {

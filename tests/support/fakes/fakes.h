@@ -42,6 +42,9 @@ class FakeRedis final : public store::Redis {
   std::vector<std::vector<std::string>> log;
   /** How many logged commands have this name (case-insensitive). */
   std::size_t count(std::string_view name) const;
+  /** The log without the store::Script loading dance: an EVALSHA answered NOSCRIPT and the SCRIPT
+   *  LOAD after it are left out, so what remains is each command that ran once. */
+  std::vector<std::vector<std::string>> ran() const;
 
   /** When set, every command fails as kUnreachable ("connection refused"), touching nothing. */
   bool down = false;
