@@ -2,11 +2,13 @@
 
 #include <openssl/crypto.h>
 
+#include <array>
 #include <charconv>
 #include <chrono>
 #include <map>
 #include <optional>
 #include <set>
+#include <thread>
 
 #include "shared/store/redis_cluster.h"
 #include "shared/store/redis_connection.h"
@@ -251,7 +253,10 @@ class Sentinel final : public Base {
  * the primary of its first key's slot (cluster::first_key), keyless commands to any primary. MOVED
  * updates the slot and reloads the map, then the command goes to the named node; ASK sends
  * ASKING and the command to the named node once. Both replies mean the command did not run, so
- * following them is safe; at most kMaxRedirects hops per command.
+ * following them is safe; at most kMaxRedirects hops per command. TRYAGAIN (a multi-key command
+ * while its slot migrates, some keys moved and some not) also means it did not run: the same
+ * node is asked again after a pause that doubles, kTryAgainPauses in all (about one second),
+ * since a migration moves a slot's keys in milliseconds.
  */
 class Cluster final : public Base {
  public:
@@ -259,6 +264,7 @@ class Cluster final : public Base {
 
  private:
   static constexpr int kMaxRedirects = 5;
+  static constexpr std::array<int, 8> kTryAgainPauses = {10, 20, 40, 80, 160, 250, 250, 250};  // ms
 
   Result<Reply, RedisFailure> run(const std::vector<std::string>& argv) override {
     if (!map_loaded_) {
@@ -271,8 +277,15 @@ class Cluster final : public Base {
     std::string node = key ? owner_[cluster::key_slot(argv[*key])] : std::string();
     if (node.empty()) node = any_primary();
     bool asking = false;
+    std::size_t tries = 0;
     for (int hop = 0; hop <= kMaxRedirects; ++hop) {
       auto r = send(node, argv, asking);
+      if (!r && r.error().kind == RedisError::kRejected &&
+          r.error().detail.starts_with("TRYAGAIN") && tries < kTryAgainPauses.size()) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(kTryAgainPauses[tries++]));
+        --hop;  // not a redirection: the same node, asked again
+        continue;
+      }
       if (!r && r.error().kind == RedisError::kRejected) {
         if (const auto redirect = cluster::parse_redirect(r.error().detail)) {
           node = node_name(redirect->node);

@@ -3,6 +3,7 @@
 // credbroker sends, a 3-primary Cluster with a slot migration during a run, and primary + replica
 // + 3 sentinels losing the primary mid-run.
 #define BOOST_TEST_MODULE store_redis_modes
+#include <atomic>
 #include <boost/test/unit_test.hpp>
 #include <optional>
 #include <string>
@@ -272,6 +273,52 @@ BOOST_AUTO_TEST_CASE(scripts_loaded_once_run_on_every_primary) {
     BOOST_TEST_REQUIRE(n.ok());
     BOOST_TEST(n->integer == 1);
   }
+}
+
+BOOST_AUTO_TEST_CASE(a_script_over_a_half_migrated_user_waits_out_tryagain) {
+  // A user's keys share a slot; while it migrates, a script over two of them answers TRYAGAIN
+  // when one has moved and the other not (Redis Cluster spec, "Multi-keys operations"). The client
+  // tries again (bounded backoff); here the migration ends once the first TRYAGAIN was answered.
+  auto& cl = cluster_deployment();
+  auto redis = make_hiredis(redis_config(cl.url()));
+  const std::string tag = "{tryagain-user}";
+  const int slot = cluster::key_slot(tag);
+  const std::size_t from = cl.owner(slot);
+  const std::size_t to = (from + 1) % cl.size();
+  BOOST_TEST_REQUIRE(redis->command({"SET", tag + ":a", "1"}).ok());
+  BOOST_TEST_REQUIRE(redis->command({"SET", tag + ":b", "2"}).ok());
+  const auto tryagains = [&] {
+    long n = 0;
+    for (std::size_t i : {from, to}) {
+      const std::string info = cl.node(i).cli({"INFO", "errorstats"}).str;
+      const auto at = info.find("errorstat_TRYAGAIN:count=");
+      if (at != std::string::npos) n += std::stol(info.substr(at + 25));
+    }
+    return n;
+  };
+  const long before = tryagains();
+  cl.begin_migration(slot, from, to);
+  BOOST_TEST_REQUIRE(cl.migrate_keys(slot, from, to, 1) == 1);  // one of the two keys
+
+  std::atomic<bool> answered{false};
+  std::thread finisher([&] {
+    for (int i = 0; i < 2000 && tryagains() == before && !answered; ++i) {  // bounded: 10 s
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    while (cl.migrate_keys(slot, from, to, 10) > 0) {
+    }
+    cl.end_migration(slot, to);
+  });
+  const auto got =
+      redis->command({"EVAL", "return {redis.call('GET', KEYS[1]), redis.call('GET', KEYS[2])}",
+                      "2", tag + ":a", tag + ":b"});
+  answered = true;
+  finisher.join();
+  BOOST_TEST(tryagains() > before, "the half-migrated slot answered TRYAGAIN");
+  BOOST_TEST_REQUIRE(got.ok(), (got.ok() ? std::string() : got.error().detail));
+  BOOST_TEST_REQUIRE(got->elements.size() == 2u);
+  BOOST_TEST(got->elements[0].str == "1");
+  BOOST_TEST(got->elements[1].str == "2");
 }
 
 BOOST_AUTO_TEST_CASE(a_slot_migration_during_a_run_is_followed_with_ask_and_moved) {
