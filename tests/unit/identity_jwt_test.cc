@@ -959,6 +959,12 @@ BOOST_AUTO_TEST_CASE(hs256_keyed_with_a_public_key_never_passes_a_public_key_ver
     const auto no_kid =
         testing::hs256(secret, R"({"alg":"HS256","typ":"JWT"})", good_claims().json());
     BOOST_TEST(verify(no_kid, loose) == refused(JwtError::kUnknownKid));
+    // A PEM file's key names no "alg": its key type alone keeps it from HS256.
+    const auto pem = parse_pem_public_key(testing::public_key_pem(rsa));
+    BOOST_REQUIRE(pem.ok());
+    for (const auto& token : {forged, no_kid}) {
+      BOOST_TEST(outcome(verify_jwt(token, *pem, loose, kNow)) == refused(JwtError::kUnknownKid));
+    }
   }
   // And a JWK naming HS256 is no key at all.
   const auto jwk = testing::jwk_json(rsa, false);
