@@ -126,8 +126,9 @@ std::vector<CheckRow> check_config(const config::Config& config,
 
   const auto key_row = [&](std::string_view check, const config::Identity& identity,
                            std::string_view section) {
-    const std::string target = !identity.jwks_url.empty()    ? identity.jwks_url
-                               : !identity.jwks_file.empty() ? identity.jwks_file
+    const std::string target = !identity.hmac_secret_env.empty() ? identity.hmac_secret_env
+                               : !identity.jwks_url.empty()      ? identity.jwks_url
+                               : !identity.jwks_file.empty()     ? identity.jwks_file
                                : !identity.public_key_pem_file.empty()
                                    ? identity.public_key_pem_file
                                    : std::string(section) + ".alb";

@@ -67,6 +67,11 @@ int run(int argc, char** argv, std::string_view route_name, routes::RouteFn rout
                                    .max_body_bytes = 1 << 20,
                                    .ca_file = config->http.ca_file});
   auto key_source = identity::make_key_source(config->identity, *http_client);
+  // The HS256 secret now lives in the key source alone: the config's copy and the variable go.
+  crypto::cleanse(config->identity.hmac_secret);
+  if (!config->identity.hmac_secret_env.empty()) {
+    crypto::scrub_env(config->identity.hmac_secret_env.c_str());
+  }
   if (!key_source) return fail(program, key_source.error(), transport.transport);
   identity::Authenticator authenticator(config->identity, **key_source, system_clock());
   auto redis = store::make_hiredis(config->redis);

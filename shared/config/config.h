@@ -86,6 +86,11 @@ struct Identity {
   std::string jwks_file;
   std::string jwks_url;
   std::string public_key_pem_file;
+  // Or the shared-secret mode (identity only, never resolve): the NAME of the environment variable
+  // holding the reference gateway's HS256 key in base64 or base64url. Then HS256 is the only
+  // algorithm, no other key source is allowed, and issuer and audience are optional.
+  std::string hmac_secret_env;
+  std::string hmac_secret;  // the decoded key bytes (>= 32) from that variable
 };
 
 /**

@@ -16,6 +16,7 @@
 
 #include "shared/config/config.h"
 #include "shared/config/syntax.h"
+#include "shared/crypto/base64.h"
 #include "shared/crypto/cleanse.h"
 #include "shared/http/grammar.h"
 #include "shared/identity/algorithms.h"
@@ -221,28 +222,48 @@ std::string supported_algorithms() {
     if (!out.empty()) out += ", ";
     out += identity::alg_name(alg);
   }
-  return out;
+  return out + "; HS256 only with identity.hmac_secret_env";
 }
 
-bool read_algorithms(const Fields& f, std::vector<std::string>& out, Check& c) {
+/** Which keys a verifier block takes: public keys (identity, ALB), the shared HS256 secret
+ *  (identity.hmac_secret_env), or public keys only whatever is asked (resolve's service callers).
+ */
+enum class KeyMode { kPublic, kHmac, kServices };
+
+bool read_algorithms(const Fields& f, std::vector<std::string>& out, KeyMode mode, Check& c) {
   const Value* v = f.get("algorithms");
-  if (v == nullptr) return true;
   const std::string loc = f.at("algorithms");
+  // Shared-secret mode: HS256 and nothing else, so no token can pick a public-key check instead.
+  const std::string hmac_only = "must be [\"HS256\"] (or absent) with hmac_secret_env";
+  if (mode == KeyMode::kHmac) out = {std::string(identity::alg_name(identity::Alg::kHS256))};
+  if (v == nullptr) return true;
   if (!v->IsArray() || v->Empty()) return c.fail(loc, "must be a non-empty array of strings");
-  out.clear();
+  std::vector<std::string> names;
   for (rapidjson::SizeType i = 0; i < v->Size(); ++i) {
     const Value& a = (*v)[i];
     if (!a.IsString()) return c.fail(item(loc, i), "must be a string");
     const std::string_view name = view(a);
-    if (!identity::parse_alg(name)) {
+    const auto alg = identity::parse_alg(name);
+    if (!alg) {
       return c.fail(item(loc, i), "unsupported algorithm " + quoted(name) +
                                       " (supported: " + supported_algorithms() + ")");
     }
-    if (std::find(out.begin(), out.end(), name) != out.end()) {
+    if (mode == KeyMode::kHmac && !identity::is_hmac(*alg)) return c.fail(loc, hmac_only);
+    if (mode == KeyMode::kPublic && identity::is_hmac(*alg)) {
+      return c.fail(item(loc, i), quoted(name) + " needs identity.hmac_secret_env (the " +
+                                      "reference gateway's shared secret), and then is the only " +
+                                      "algorithm");
+    }
+    if (mode == KeyMode::kServices && identity::is_hmac(*alg)) {
+      return c.fail(item(loc, i), quoted(name) + " is not accepted for resolve callers: a shared " +
+                                      "secret is not a service identity (public keys only)");
+    }
+    if (std::find(names.begin(), names.end(), name) != names.end()) {
       return c.fail(item(loc, i), "duplicate algorithm " + quoted(name));
     }
-    out.emplace_back(name);
+    names.emplace_back(name);
   }
+  out = std::move(names);
   return true;
 }
 
@@ -294,11 +315,14 @@ bool read_allowed_types(const Fields& f, std::vector<std::string>& out, Check& c
 }
 
 /** The verifier fields identity and resolve share: issuer, audience, algorithms, leeway, keys. */
-bool read_verifier(const Fields& f, Identity& id, Check& c) {
-  // An ALB token has no "aud" (its binding is the header's signer), so there it is optional.
-  return require_string(f, "issuer", id.issuer, c) &&
-         read_audience(f, id.audiences, !id.alb.has_value(), c) &&
-         read_algorithms(f, id.algorithms, c) &&
+bool read_verifier(const Fields& f, Identity& id, KeyMode mode, Check& c) {
+  // An ALB token has no "aud" (its binding is the header's signer), so there it is optional; the
+  // reference gateway's HS256 tokens carry neither "iss" nor "aud": checked only when configured.
+  const bool hmac = mode == KeyMode::kHmac;
+  return (hmac ? read_string(f, "issuer", id.issuer, c)
+               : require_string(f, "issuer", id.issuer, c)) &&
+         read_audience(f, id.audiences, !id.alb.has_value() && !hmac, c) &&
+         read_algorithms(f, id.algorithms, mode, c) &&
          read_int(f, "leeway_seconds", 0, 600, id.leeway_seconds, c) &&
          read_string(f, "jwks_file", id.jwks_file, c) &&
          read_string(f, "jwks_url", id.jwks_url, c) &&
@@ -351,23 +375,55 @@ bool read_alb(const Fields& identity, std::optional<AlbIdentity>& out, Check& c)
   return true;
 }
 
-bool read_identity(const Fields& root, Identity& id, Check& c) {
+/** The decoded key of the reference gateway's HS256 tokens (its <data_dir>/.token_key, exported
+ *  as `base64 -w0`): standard base64 or base64url, at least 32 bytes. Errors name the variable,
+ *  never its value. */
+bool read_hmac_secret(const Fields& f, const EnvLookup& env, Identity& id, Check& c) {
+  if (!read_string(f, "hmac_secret_env", id.hmac_secret_env, c)) return false;
+  const std::string& var = id.hmac_secret_env;
+  if (var.empty()) return true;
+  const std::string loc = f.at("hmac_secret_env");
+  if (!syntax::is_env_name(var)) return c.fail(loc, "must be an environment variable name");
+  auto value = env(var);
+  if (!value) return c.fail(loc, "environment variable " + quoted(var) + " is not set");
+  const std::string_view text = trim(*value);
+  auto key = crypto::base64_decode(text);
+  if (!key) key = crypto::base64url_decode(text);
+  const bool empty = text.empty();
+  crypto::cleanse(*value);
+  if (empty) return c.fail(loc, "environment variable " + quoted(var) + " is empty");
+  if (!key) {
+    return c.fail(loc, "environment variable " + quoted(var) + " is not base64 or base64url");
+  }
+  if (key->size() < identity::kMinHmacKeyBytes) {
+    const std::size_t size = key->size();
+    crypto::cleanse(*key);
+    return c.fail(loc, "environment variable " + quoted(var) + " holds a " + std::to_string(size) +
+                           "-byte key; HS256 needs at least " +
+                           std::to_string(identity::kMinHmacKeyBytes) + " (RFC 7518 §3.2)");
+  }
+  id.hmac_secret = std::move(*key);
+  return true;
+}
+
+bool read_identity(const Fields& root, const EnvLookup& env, Identity& id, Check& c) {
   const Value* v = nullptr;
   if (!section(root, "identity", v, c)) return false;
   if (v == nullptr) return c.fail(root.at("identity"), "required");
   const Fields f(*v, root.at("identity"));
-  if (!check_keys(
-          f,
-          {"header", "issuer", "audience", "user_claim", "algorithms", "leeway_seconds",
-           "jwks_file", "jwks_url", "public_key_pem_file", "trust_api_gateway_authorizer",
-           "allowed_types", "max_token_lifetime_seconds", "require_low_s_signatures", "alb"},
-          c) ||
-      !read_alb(f, id.alb, c)) {
+  if (!check_keys(f,
+                  {"header", "issuer", "audience", "user_claim", "algorithms", "leeway_seconds",
+                   "jwks_file", "jwks_url", "public_key_pem_file", "hmac_secret_env",
+                   "trust_api_gateway_authorizer", "allowed_types", "max_token_lifetime_seconds",
+                   "require_low_s_signatures", "alb"},
+                  c) ||
+      !read_alb(f, id.alb, c) || !read_hmac_secret(f, env, id, c)) {
     return false;
   }
   if (!read_string(f, "header", id.header, c)) return false;
   if (!http::is_token(id.header)) return c.fail(f.at("header"), "must be an HTTP header name");
-  return read_verifier(f, id, c) && read_string(f, "user_claim", id.user_claim, c) &&
+  const KeyMode mode = id.hmac_secret_env.empty() ? KeyMode::kPublic : KeyMode::kHmac;
+  return read_verifier(f, id, mode, c) && read_string(f, "user_claim", id.user_claim, c) &&
          read_bool(f, "trust_api_gateway_authorizer", id.trust_api_gateway_authorizer, c) &&
          read_allowed_types(f, id.allowed_types, c) &&
          read_int(f, "max_token_lifetime_seconds", 60, 31536000, id.max_token_lifetime_seconds,
@@ -389,6 +445,11 @@ bool read_resolve(const Fields& root, std::optional<ResolveCallers>& out, Check&
   if (!section(root, "resolve", v, c)) return false;
   if (v == nullptr) return true;
   const Fields f(*v, root.at("resolve"));
+  if (f.get("hmac_secret_env") != nullptr) {
+    return c.fail(f.at("hmac_secret_env"),
+                  "not accepted for resolve callers: a shared secret is not a service identity "
+                  "(use jwks_file, jwks_url or public_key_pem_file)");
+  }
   if (!check_keys(f,
                   {"issuer", "audience", "algorithms", "leeway_seconds", "jwks_file", "jwks_url",
                    "public_key_pem_file", "allowed_subjects"},
@@ -398,7 +459,7 @@ bool read_resolve(const Fields& root, std::optional<ResolveCallers>& out, Check&
   ResolveCallers callers;
   callers.verifier.header = "Authorization";
   callers.verifier.user_claim = "sub";
-  if (!read_verifier(f, callers.verifier, c) ||
+  if (!read_verifier(f, callers.verifier, KeyMode::kServices, c) ||
       !read_allowed_subjects(f, callers.allowed_subjects, c)) {
     return false;
   }
@@ -864,7 +925,7 @@ bool read_config(const Value& doc, const EnvLookup& env, const FileLookup& files
                      "mcpServers", "servers_file", "audit", "limits"},
                     c) &&
          read_public_base_url(root, cfg, c) && read_ui_redirect(root, cfg, c) &&
-         read_identity(root, cfg.identity, c) && read_resolve(root, cfg.resolve, c) &&
+         read_identity(root, env, cfg.identity, c) && read_resolve(root, cfg.resolve, c) &&
          read_authorize(root, cfg.authorize, c) && read_redis(root, env, cfg.redis, c) &&
          read_outbound(root, cfg.http, c) && read_audit(root, cfg.audit, c) &&
          read_limits(root, cfg.limits, c) &&
@@ -928,7 +989,20 @@ bool one_key_source(const Identity& id, std::string_view loc, Check& c) {
 }
 
 bool validate(const Config& cfg, const std::vector<std::string>& server_locs, Check& c) {
-  if (cfg.identity.alb) {
+  if (!cfg.identity.hmac_secret_env.empty()) {
+    // The shared secret is the only key: a public key beside it would let a token choose which
+    // check it gets (RFC 8725 §2.1).
+    if (cfg.identity.alb || !cfg.identity.jwks_file.empty() || !cfg.identity.jwks_url.empty() ||
+        !cfg.identity.public_key_pem_file.empty()) {
+      return c.fail("identity.hmac_secret_env",
+                    "cannot be combined with jwks_file, jwks_url, public_key_pem_file or alb");
+    }
+    // API Gateway's JWT authorizer verifies public keys only; its claims would skip our check.
+    if (cfg.identity.trust_api_gateway_authorizer) {
+      return c.fail("identity.hmac_secret_env",
+                    "cannot be combined with trust_api_gateway_authorizer");
+    }
+  } else if (cfg.identity.alb) {
     // ALB keys come only from the ALB's key endpoint: no other issuer's key may sign in ALB mode.
     if (!cfg.identity.jwks_file.empty() || !cfg.identity.jwks_url.empty() ||
         !cfg.identity.public_key_pem_file.empty()) {

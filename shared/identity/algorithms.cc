@@ -6,6 +6,7 @@ std::optional<Alg> parse_alg(std::string_view name) {
   for (Alg alg : kAlgorithms) {
     if (alg_name(alg) == name) return alg;
   }
+  if (alg_name(Alg::kHS256) == name) return Alg::kHS256;
   return std::nullopt;
 }
 
@@ -25,8 +26,14 @@ std::string_view alg_name(Alg alg) {
       return "ES384";
     case Alg::kEdDSA:
       return "EdDSA";
+    case Alg::kHS256:
+      return "HS256";
   }
   return "?";
+}
+
+bool is_hmac(Alg alg) {
+  return alg == Alg::kHS256;
 }
 
 bool type_fits(KeyType type, Alg alg) {
@@ -42,6 +49,8 @@ bool type_fits(KeyType type, Alg alg) {
       return type == KeyType::kEcP384;
     case Alg::kEdDSA:
       return type == KeyType::kEd25519;
+    case Alg::kHS256:
+      return type == KeyType::kHmacSecret;
   }
   return false;
 }

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "shared/crypto/base64.h"
+#include "shared/crypto/cleanse.h"
 #include "shared/identity/openssl_ptr.h"
 #include "shared/json/strict.h"
 
@@ -218,6 +219,21 @@ Result<KeySet, std::string> parse_pem_public_key(std::string_view pem) {
   if (!type) return Err(type.error());
   KeySet set;
   set.keys.push_back(PublicKey{"", std::nullopt, *type, share_pkey(std::move(pkey))});
+  return set;
+}
+
+Result<KeySet, std::string> hmac_key_set(std::string_view secret) {
+  if (secret.size() < kMinHmacKeyBytes) {
+    return Err("HS256 key has " + std::to_string(secret.size()) + " bytes; at least " +
+               std::to_string(kMinHmacKeyBytes) + " are required (RFC 7518 §3.2)");
+  }
+  // The one copy the verifier keeps, overwritten before its memory is given back.
+  std::shared_ptr<const std::string> bytes(new std::string(secret), [](std::string* s) {
+    crypto::cleanse(*s);
+    delete s;
+  });
+  KeySet set;
+  set.keys.push_back(PublicKey{"", Alg::kHS256, KeyType::kHmacSecret, nullptr, std::move(bytes)});
   return set;
 }
 

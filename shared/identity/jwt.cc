@@ -1,5 +1,6 @@
 #include "shared/identity/jwt.h"
 
+#include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/rsa.h>
 
@@ -57,8 +58,12 @@ bool decode_object(std::string_view segment, rapidjson::Document& out) {
 
 // A key verifies `alg` only if its type can, and its JWK "alg" (when set) names exactly that alg:
 // the token's header never picks the verification algorithm on its own (RFC 8725 §3.1).
+// A secret key fits HS256 only and a public key never fits it (type_fits), so no token can have
+// an HMAC checked with a public key's bytes, nor a signature with the secret (RFC 8725 §2.1).
 bool key_fits(const PublicKey& key, Alg alg) {
-  return key.pkey && type_fits(key.type, alg) && (!key.alg || *key.alg == alg);
+  const bool loaded =
+      key.type == KeyType::kHmacSecret ? key.secret != nullptr : key.pkey != nullptr;
+  return loaded && type_fits(key.type, alg) && (!key.alg || *key.alg == alg);
 }
 
 const EVP_MD* digest_for(Alg alg) {
@@ -74,6 +79,8 @@ const EVP_MD* digest_for(Alg alg) {
       return EVP_sha512();
     case Alg::kEdDSA:
       return nullptr;  // Ed25519 hashes internally; one-shot verify only
+    case Alg::kHS256:
+      return nullptr;  // not a signature: hmac_verifies()
   }
   return nullptr;
 }
@@ -142,6 +149,25 @@ bool verify_signature(EVP_PKEY* pkey, Alg alg, std::string_view input, std::stri
                              input.size()) == 1;
   ERR_clear_error();  // a refused signature leaves entries other code must not mistake for its own
   return ok;
+}
+
+// HS256 (RFC 7518 §3.2): HMAC-SHA-256 of the signing input with the shared secret, compared in
+// constant time so the time taken tells nothing about how many leading bytes matched.
+bool hmac_verifies(const std::string& secret, std::string_view input, std::string_view signature) {
+  unsigned char mac[EVP_MAX_MD_SIZE];
+  std::size_t len = 0;
+  const bool ok = EVP_Q_mac(nullptr, "HMAC", nullptr, "SHA256", nullptr, secret.data(),
+                            secret.size(), reinterpret_cast<const unsigned char*>(input.data()),
+                            input.size(), mac, sizeof mac, &len) != nullptr &&
+                  len == signature.size() && CRYPTO_memcmp(mac, signature.data(), len) == 0;
+  OPENSSL_cleanse(mac, sizeof mac);
+  ERR_clear_error();
+  return ok;
+}
+
+bool verifies(const PublicKey& key, Alg alg, std::string_view input, std::string_view signature) {
+  if (is_hmac(alg)) return key.secret && hmac_verifies(*key.secret, input, signature);
+  return verify_signature(key.pkey.get(), alg, input, signature);
 }
 
 // The keys a token may be verified with (RFC 7515 §4.1.4, RFC 8725 §3.1). With a kid: the keys
@@ -374,7 +400,8 @@ Result<VerifiedToken, JwtError> verify_jwt(std::string_view token, const KeySet&
     return Err(JwtError::kMalformed);
   }
 
-  // The allowlist comes first: "none" and HMAC never reach key selection (RFC 8725 §3.1).
+  // The allowlist comes first: "none", and HS256 where no secret is configured, never reach key
+  // selection (RFC 8725 §3.1).
   const Value* alg_v = find_member(header, "alg");
   if (alg_v == nullptr || !alg_v->IsString()) return Err(JwtError::kMalformed);
   const auto alg = parse_alg(string_of(*alg_v));
@@ -403,10 +430,9 @@ Result<VerifiedToken, JwtError> verify_jwt(std::string_view token, const KeySet&
     return Err(JwtError::kHighS);
   }
 
-  const bool verified =
-      std::any_of(candidates->begin(), candidates->end(), [&](const PublicKey* k) {
-        return verify_signature(k->pkey.get(), *alg, jws->signing_input, *signature);
-      });
+  const bool verified = std::any_of(
+      candidates->begin(), candidates->end(),
+      [&](const PublicKey* k) { return verifies(*k, *alg, jws->signing_input, *signature); });
   if (!verified) return Err(JwtError::kBadSignature);
 
   if (policy.alb) {

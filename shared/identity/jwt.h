@@ -51,7 +51,7 @@ struct VerifiedToken {
 /** Why a token was refused. Each value is a fixed reason safe to log (no token contents). */
 enum class JwtError {
   kMalformed,         // not three base64url segments of JSON objects, or bad claim types
-  kAlgNotAllowed,     // "none", HMAC, unknown, or not in the policy's allowlist
+  kAlgNotAllowed,     // "none", HS384/HS512, unknown, or not in the policy's allowlist
   kUnknownKid,        // no key with this kid (or, without kid, no key that fits the alg)
   kKeyAlgMismatch,    // the key's type or JWK "alg" cannot verify this alg
   kBadSignature,      // signature does not verify

@@ -195,6 +195,18 @@ std::unique_ptr<KeySource> make_alb_key_source(const config::AlbIdentity& alb,
 Result<std::unique_ptr<KeySource>, std::string> make_key_source(const config::Identity& identity,
                                                                 http::HttpClient& client,
                                                                 std::string_view section) {
+  // Shared-secret mode (identity.hmac_secret_env): the one HS256 key, nothing else beside it.
+  if (!identity.hmac_secret_env.empty()) {
+    if (identity.alb || !identity.jwks_file.empty() || !identity.jwks_url.empty() ||
+        !identity.public_key_pem_file.empty()) {
+      return Err(std::string(section) +
+                 ".hmac_secret_env: cannot be combined with jwks_file, jwks_url, "
+                 "public_key_pem_file or alb");
+    }
+    auto keys = hmac_key_set(identity.hmac_secret);
+    if (!keys) return Err(std::string(section) + ".hmac_secret_env: " + keys.error());
+    return make_static_key_source(std::move(keys.value()));
+  }
   if (identity.alb) return make_alb_key_source(*identity.alb, client);
   const int sources = !identity.jwks_file.empty() + !identity.jwks_url.empty() +
                       !identity.public_key_pem_file.empty();

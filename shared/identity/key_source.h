@@ -1,6 +1,7 @@
 #pragma once
-// Where verification keys come from: a fixed set (jwks_file, public_key_pem_file), a JWKS URL kept
-// fresh, or AWS ALB's per-kid PEMs. The Authenticator asks its KeySource; parsing is jwks.h's.
+// Where verification keys come from: a fixed set (jwks_file, public_key_pem_file, or the HS256
+// secret of hmac_secret_env), a JWKS URL kept fresh, or AWS ALB's per-kid PEMs. The Authenticator
+// asks its KeySource; parsing is jwks.h's.
 
 #include <cstdint>
 #include <memory>

@@ -4,8 +4,10 @@
 //
 // First byte even: the rest is a compact token, verified as a front would pass it.
 // First byte odd:  the rest is "<header JSON>\n<claims JSON>", signed here with the Ed25519 or the
-//                  P-256 key, so the fuzzer reaches the header and claim checks that a bad
-//                  signature would otherwise stop.
+//                  P-256 key, or (bit 3) HMAC-SHA-256 with the shared secret, so the fuzzer
+//                  reaches the header and claim checks that a bad signature would otherwise stop.
+// Every token is also verified in the shared-secret mode (identity.hmac_secret_env: HS256 alone,
+// no iss/aud); no token may verify in both modes (RFC 8725 §2.1, algorithm confusion).
 
 #include <openssl/evp.h>
 
@@ -39,6 +41,9 @@ struct Fixture {
   testing::SigningKey ec = testing::generate_key(Alg::kES256, "fuzz-ec");
   identity::KeySet keys;
   identity::VerifyPolicy policy;
+  const std::string secret = "fuzz-hs256-shared-secret-32bytes";  // a fuzzing key, nothing else
+  identity::KeySet hmac_keys;
+  identity::VerifyPolicy hmac_policy;
 
   Fixture() {
     const auto rsa = testing::generate_key(Alg::kRS256, "fuzz-rsa");
@@ -53,6 +58,11 @@ struct Fixture {
     policy.issuer = "https://issuer.example";
     policy.audiences = {"credbroker", "other"};
     policy.leeway_seconds = 60;
+    auto hmac = identity::hmac_key_set(secret);
+    if (!hmac) throw std::runtime_error("fuzz_jwt: HS256 key");
+    hmac_keys = std::move(*hmac);
+    hmac_policy.algorithms = {Alg::kHS256};
+    hmac_policy.leeway_seconds = 60;
   }
 };
 
@@ -64,6 +74,13 @@ const Fixture& fixture_once() {
 void check(std::string_view token) {
   const Fixture& fixture = fixture_once();
   const auto verified = identity::verify_jwt(token, fixture.keys, fixture.policy, kNow);
+  const auto shared = identity::verify_jwt(token, fixture.hmac_keys, fixture.hmac_policy, kNow);
+  fuzz::require(!(verified && shared), "no token verifies under a public key and the secret");
+  if (shared) {
+    fuzz::require(!shared->user.empty(), "a verified token names a user");
+    fuzz::require(shared->expires_at + fixture.hmac_policy.leeway_seconds > kNow,
+                  "a verified token has not expired");
+  }
   if (verified) {
     fuzz::require(!verified->user.empty(), "a verified token names a user");
     fuzz::require(verified->user.find('\0') == std::string::npos, "no NUL in a verified user");
@@ -87,7 +104,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const std::string_view header = in.until('\n');
     const std::string_view claims = in.rest();
     const auto& key = (mode & 2) ? fixture.ec : fixture.ed;
-    check(testing::sign(key, header, claims, (mode & 4) != 0));
+    check((mode & 8) ? testing::hs256(fixture.secret, header, claims)
+                     : testing::sign(key, header, claims, (mode & 4) != 0));
   }
   return 0;
 }

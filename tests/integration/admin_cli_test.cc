@@ -193,6 +193,24 @@ BOOST_AUTO_TEST_CASE(every_part_reached_gives_exit_0) {
   no_secrets_in(ran);
 }
 
+BOOST_AUTO_TEST_CASE(the_shared_secret_identity_is_checked_by_its_variable_never_shown) {
+  const std::string key = "HMAC-SENTINEL-gateway-token-key!";  // 32 bytes
+  const std::string path = S().dir.file("hmac.json");
+  write_file(path, R"({"public_base_url":"http://127.0.0.1:8080",)"
+                   R"("identity":{"hmac_secret_env":"GATEWAY_TOKEN_KEY"},"redis":{"url":")" +
+                       S().redis.url() + R"("},"servers":[]})");
+  const Ran ran = admin({"--config", path, "check-config"},
+                        {{"CREDBROKER_KEYS", keys({{"new", &kNewKey}})},
+                         {"GATEWAY_TOKEN_KEY", crypto::base64_encode(key)}});
+  BOOST_TEST(ran.status == 0, ran.out << ran.err);
+  BOOST_TEST(row(ran.out, "identity_keys", "GATEWAY_TOKEN_KEY").find("1 verification key(s)") !=
+             std::string::npos);
+  for (const std::string& text : {ran.out, ran.err}) {
+    BOOST_TEST(text.find("SENTINEL") == std::string::npos);
+    BOOST_TEST(text.find(crypto::base64_encode(key)) == std::string::npos);
+  }
+}
+
 BOOST_AUTO_TEST_CASE(a_token_endpoint_down_or_refusing_the_client_fails_its_row) {
   const std::string down = "http://127.0.0.1:" + std::to_string(free_port()) + "/token";
   const std::string config = config_file(

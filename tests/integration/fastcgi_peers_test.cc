@@ -32,12 +32,16 @@ const std::vector<std::pair<std::string, std::string>> kParams = {
 /** credbroker-list listening on `address`, with a config that needs no server. */
 class Handler {
  public:
-  Handler(const std::string& address, std::vector<std::pair<std::string, std::string>> env = {}) {
+  Handler(const std::string& address, std::vector<std::pair<std::string, std::string>> env = {},
+          std::string identity = "") {
     const std::string config = dir_.file("config.json");
-    write_file(config, R"({"public_base_url":"https://broker.example.test",
-        "identity":{"issuer":"https://issuer.credbroker.test","audience":"credbroker-tests",
+    if (identity.empty()) {
+      identity = R"({"issuer":"https://issuer.credbroker.test","audience":"credbroker-tests",
                     "jwks_file":")" +
-                           issuer_.jwks_path() + R"("},"redis":{"url":"redis://127.0.0.1:9/0"}})");
+                 issuer_.jwks_path() + R"("})";
+    }
+    write_file(config, R"({"public_base_url":"https://broker.example.test","identity":)" +
+                           identity + R"(,"redis":{"url":"redis://127.0.0.1:9/0"}})");
     ProcessOptions p;
     p.argv = {std::string(CREDBROKER_BIN_DIR) + "/credbroker-list", "--listen", address};
     p.env = {{"CREDBROKER_CONFIG", config},
@@ -170,4 +174,19 @@ BOOST_AUTO_TEST_CASE(the_keys_and_the_redis_password_are_gone_from_the_handlers_
              "not the handler's environment");
   BOOST_TEST(environ_block.find(key) == std::string::npos, "the sealing key is still there");
   BOOST_TEST(environ_block.find(password) == std::string::npos, "the password is still there");
+}
+
+BOOST_AUTO_TEST_CASE(the_shared_hs256_key_is_gone_from_the_handlers_environment) {
+  TempDir dir("credbroker-env");
+  const std::string path = dir.file("list.sock");
+  const std::string key = "aG1hYy1lbnYtc2NydWItdGVzdC1nYXRld2F5LWtleSE=";  // 32 bytes
+  Handler handler(path, {{"GATEWAY_TOKEN_KEY", key}}, R"({"hmac_secret_env":"GATEWAY_TOKEN_KEY"})");
+  auto c = connect(path);
+  BOOST_TEST_REQUIRE(answers_404(*c));  // started: past reading its environment
+  std::ifstream in("/proc/" + std::to_string(handler.pid()) + "/environ", std::ios::binary);
+  BOOST_TEST_REQUIRE(in.good());
+  const std::string environ_block{std::istreambuf_iterator<char>(in), {}};
+  BOOST_TEST(environ_block.find("CREDBROKER_FASTCGI_DEADLINE_MS=") != std::string::npos,
+             "not the handler's environment");
+  BOOST_TEST(environ_block.find(key) == std::string::npos, "the HS256 key is still there");
 }

@@ -70,6 +70,7 @@ const EVP_MD* digest_for(Alg alg) {
     case Alg::kRS512:
       return EVP_sha512();
     case Alg::kEdDSA:
+    case Alg::kHS256:
       return nullptr;
   }
   return nullptr;
@@ -143,6 +144,8 @@ SigningKey generate_key(Alg alg, std::string kid, int rsa_bits) {
     case Alg::kEdDSA:
       raw = EVP_PKEY_Q_keygen(nullptr, nullptr, "ED25519");
       break;
+    case Alg::kHS256:
+      fail("HS256 has no key pair: sign with hs256()");
   }
   if (raw == nullptr) fail("key generation");
   return SigningKey{identity::share_pkey(PkeyPtr(raw)), std::move(kid), alg};
@@ -218,6 +221,8 @@ std::string jwk_json(const SigningKey& key, bool with_alg) {
       out += R"("kty":"OKP","crv":"Ed25519","x":)" + json_string(b64(x, false));
       break;
     }
+    case Alg::kHS256:
+      fail("HS256 has no public key");
   }
   out += R"(,"use":"sig")";
   if (!key.kid.empty()) out += R"(,"kid":)" + json_string(key.kid);

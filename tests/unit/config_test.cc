@@ -583,11 +583,18 @@ BOOST_AUTO_TEST_CASE(jwks_url_must_be_https_except_on_loopback) {
 
 BOOST_AUTO_TEST_CASE(algorithms_come_from_the_allowlist) {
   BOOST_TEST(parse_error(ConfigJson().set("/identity/algorithms", R"(["RS256", "HS256"])")) ==
-             "identity.algorithms[1]: unsupported algorithm \"HS256\" (supported: RS256, RS384, "
-             "RS512, PS256, ES256, ES384, EdDSA)");
+             "identity.algorithms[1]: \"HS256\" needs identity.hmac_secret_env (the reference "
+             "gateway's shared secret), and then is the only algorithm");
+  for (const char* hs : {"HS384", "HS512"}) {
+    BOOST_TEST(parse_error(ConfigJson().set("/identity/algorithms",
+                                            std::string(R"(["RS256", ")") + hs + "\"]")) ==
+               "identity.algorithms[1]: unsupported algorithm \"" + std::string(hs) +
+                   "\" (supported: RS256, RS384, RS512, PS256, ES256, ES384, EdDSA; HS256 only "
+                   "with identity.hmac_secret_env)");
+  }
   BOOST_TEST(parse_error(ConfigJson().set("/identity/algorithms", R"(["none"])")) ==
              "identity.algorithms[0]: unsupported algorithm \"none\" (supported: RS256, RS384, "
-             "RS512, PS256, ES256, ES384, EdDSA)");
+             "RS512, PS256, ES256, ES384, EdDSA; HS256 only with identity.hmac_secret_env)");
   BOOST_TEST(parse_error(ConfigJson().set("/identity/algorithms", "[]")) ==
              "identity.algorithms: must be a non-empty array of strings");
   BOOST_TEST(parse_error(ConfigJson().set("/identity/algorithms", R"(["ES256", "ES256"])")) ==
@@ -1358,6 +1365,159 @@ BOOST_AUTO_TEST_CASE(on_behalf_of_needs_scopes) {
   BOOST_TEST(parse_error(ConfigJson().server(kGithub).set("/servers/0/auth_broker/mode",
                                                           R"("entra_obo")")) ==
              "servers[0].auth_broker.scopes: required for mode \"entra_obo\"");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// identity.hmac_secret_env: the reference gateway's own HS256 tokens (issue #12 item 5).
+BOOST_AUTO_TEST_SUITE(hmac_secret_env)
+
+// 32 bytes 0x00..0x1f as `base64 -w0 .token_key` prints them, and as base64url.
+constexpr const char* kKeyBase64 = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+constexpr const char* kKeyBase64Url = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8";
+// A key whose bytes would show in an error if one ever quoted it.
+constexpr const char* kSentinelKey = "SE1BQy1TRU5USU5FTC1rZXktYnl0ZXMtMzIhIS4uLi4u";  // 33 bytes
+
+std::string key_bytes() {
+  std::string out;
+  for (int i = 0; i < 32; ++i) out.push_back(static_cast<char>(i));
+  return out;
+}
+
+/** The reference deployment: no issuer, no audience, no key file; the key from TOKEN_KEY. */
+ConfigJson hmac_json() {
+  return ConfigJson()
+      .erase("/identity/issuer")
+      .erase("/identity/audience")
+      .erase("/identity/jwks_file")
+      .set("/identity/hmac_secret_env", R"("TOKEN_KEY")");
+}
+
+EnvLookup key_env(const std::string& value = kKeyBase64) {
+  return env_with({{"TOKEN_KEY", value}});
+}
+
+BOOST_AUTO_TEST_CASE(the_reference_setup_parses_with_hs256_as_the_only_algorithm) {
+  const Config cfg = parse_ok(hmac_json().str(), key_env());
+  BOOST_TEST(cfg.identity.hmac_secret_env == "TOKEN_KEY");
+  BOOST_TEST(cfg.identity.hmac_secret == key_bytes());
+  BOOST_TEST(cfg.identity.algorithms == std::vector<std::string>{"HS256"});
+  BOOST_TEST(cfg.identity.issuer.empty());
+  BOOST_TEST(cfg.identity.audiences.empty());
+  BOOST_TEST(cfg.identity.max_token_lifetime_seconds == 24 * 3600);  // the reference's TTL
+  // base64url works too, and the shell's trailing newline does no harm.
+  BOOST_TEST(parse_ok(hmac_json().str(), key_env(kKeyBase64Url)).identity.hmac_secret ==
+             key_bytes());
+  BOOST_TEST(
+      parse_ok(hmac_json().str(), key_env(std::string(kKeyBase64) + "\n")).identity.hmac_secret ==
+      key_bytes());
+  // An explicit ["HS256"] is the same; issuer and audience, when given, are kept (and checked).
+  const Config strict = parse_ok(hmac_json()
+                                     .set("/identity/algorithms", R"(["HS256"])")
+                                     .set("/identity/issuer", R"("https://gw.example.com")")
+                                     .set("/identity/audience", R"("credbroker")")
+                                     .str(),
+                                 key_env());
+  BOOST_TEST(strict.identity.algorithms == std::vector<std::string>{"HS256"});
+  BOOST_TEST(strict.identity.issuer == "https://gw.example.com");
+  BOOST_TEST(strict.identity.audiences == std::vector<std::string>{"credbroker"});
+}
+
+BOOST_AUTO_TEST_CASE(the_variable_must_be_set_and_hold_a_key_of_32_bytes_or_more) {
+  const std::string json = hmac_json().str();
+  BOOST_TEST(parse_error(json) ==
+             "identity.hmac_secret_env: environment variable \"TOKEN_KEY\" is not set");
+  BOOST_TEST(parse_error(json, key_env("")) ==
+             "identity.hmac_secret_env: environment variable \"TOKEN_KEY\" is empty");
+  BOOST_TEST(parse_error(json, key_env("not base64!")) ==
+             "identity.hmac_secret_env: environment variable \"TOKEN_KEY\" is not base64 or "
+             "base64url");
+  // 31 bytes: one short of RFC 7518 §3.2's minimum for HS256.
+  BOOST_TEST(parse_error(json, key_env("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHg==")) ==
+             "identity.hmac_secret_env: environment variable \"TOKEN_KEY\" holds a 31-byte key; "
+             "HS256 needs at least 32 (RFC 7518 §3.2)");
+  BOOST_TEST(
+      parse_error(hmac_json().set("/identity/hmac_secret_env", R"("TOKEN-KEY")"), key_env()) ==
+      "identity.hmac_secret_env: must be an environment variable "
+      "name");
+  BOOST_TEST(parse_error(hmac_json().set("/identity/hmac_secret_env", R"("")"), key_env()) ==
+             "identity.hmac_secret_env: must be a non-empty string");
+}
+
+BOOST_AUTO_TEST_CASE(it_is_the_only_key_source) {
+  const std::string expected =
+      "identity.hmac_secret_env: cannot be combined with jwks_file, jwks_url, "
+      "public_key_pem_file or alb";
+  BOOST_TEST(parse_error(hmac_json().set("/identity/jwks_file", R"("/j.json")"), key_env()) ==
+             expected);
+  BOOST_TEST(parse_error(hmac_json().set("/identity/jwks_url", R"("https://idp/jwks")"),
+                         key_env()) == expected);
+  BOOST_TEST(parse_error(hmac_json().set("/identity/public_key_pem_file", R"("/k.pem")"),
+                         key_env()) == expected);
+  BOOST_TEST(parse_error(hmac_json().set("/identity/alb",
+                                         R"({"signer_arns": ["arn:aws:x"], "key_dir": "/k"})"),
+                         key_env()) == expected);
+  BOOST_TEST(
+      parse_error(hmac_json().set("/identity/trust_api_gateway_authorizer", "true"), key_env()) ==
+      "identity.hmac_secret_env: cannot be combined with trust_api_gateway_authorizer");
+}
+
+BOOST_AUTO_TEST_CASE(hs256_is_never_mixed_with_a_public_key_algorithm) {
+  const std::string only =
+      "identity.algorithms: must be [\"HS256\"] (or absent) with "
+      "hmac_secret_env";
+  BOOST_TEST(parse_error(hmac_json().set("/identity/algorithms", R"(["HS256", "RS256"])"),
+                         key_env()) == only);
+  BOOST_TEST(parse_error(hmac_json().set("/identity/algorithms", R"(["ES256"])"), key_env()) ==
+             only);
+  BOOST_TEST(parse_error(hmac_json().set("/identity/algorithms", R"(["HS256", "HS256"])"),
+                         key_env()) == "identity.algorithms[1]: duplicate algorithm \"HS256\"");
+  BOOST_TEST(parse_error(hmac_json().set("/identity/algorithms", R"(["HS512"])"), key_env())
+                 .starts_with("identity.algorithms[0]: unsupported algorithm \"HS512\""));
+}
+
+BOOST_AUTO_TEST_CASE(resolve_callers_never_take_a_shared_secret) {
+  constexpr const char* kResolve = R"({"issuer": "https://gateway-idp.example.com",
+    "audience": "credbroker-resolve", "jwks_file": "/etc/credbroker/gateway-jwks.json",
+    "allowed_subjects": ["gateway-prod"]})";
+  BOOST_TEST(
+      parse_error(
+          ConfigJson().set("/resolve", kResolve).set("/resolve/hmac_secret_env", R"("TOKEN_KEY")"),
+          key_env()) ==
+      "resolve.hmac_secret_env: not accepted for resolve callers: a shared secret is not a "
+      "service identity (use jwks_file, jwks_url or public_key_pem_file)");
+  BOOST_TEST(parse_error(ConfigJson()
+                             .set("/resolve", kResolve)
+                             .set("/resolve/algorithms", R"(["ES256", "HS256"])"),
+                         key_env()) ==
+             "resolve.algorithms[1]: \"HS256\" is not accepted for resolve callers: a shared "
+             "secret is not a service identity (public keys only)");
+  // With the identity in HMAC mode, the resolve block still needs its public keys.
+  const Config cfg = parse_ok(hmac_json().set("/resolve", kResolve).str(), key_env());
+  BOOST_TEST(cfg.resolve->verifier.hmac_secret_env.empty());
+  BOOST_TEST(cfg.resolve->verifier.algorithms == (std::vector<std::string>{"RS256", "ES256"}));
+}
+
+BOOST_AUTO_TEST_CASE(no_error_ever_shows_the_key) {
+  const std::string sentinel_bytes = "HMAC-SENTINEL-key-bytes-32!!.....";
+  const std::vector<ConfigJson> configs = {
+      hmac_json().set("/identity/jwks_file", R"("/j.json")"),
+      hmac_json().set("/identity/algorithms", R"(["RS256"])"),
+      hmac_json().set("/identity/trust_api_gateway_authorizer", "true"),
+      hmac_json().set("/identity/leeway_seconds", "-1"),
+      hmac_json().set("/public_base_url", R"("ftp://x")"),
+  };
+  const std::vector<std::string> values = {kSentinelKey, std::string(kSentinelKey) + "!",
+                                           "SE1BQy1TRU5USU5FTA=="};
+  for (const auto& json : configs) {
+    for (const auto& value : values) {
+      const std::string error = parse_error(json, key_env(value));
+      BOOST_TEST(error.find(value) == std::string::npos, error);
+      BOOST_TEST(error.find("HMAC-SENTINEL") == std::string::npos, error);
+    }
+  }
+  BOOST_TEST(parse_ok(hmac_json().str(), key_env(kSentinelKey)).identity.hmac_secret ==
+             sentinel_bytes);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

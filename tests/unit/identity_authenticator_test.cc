@@ -611,6 +611,37 @@ BOOST_AUTO_TEST_CASE(a_jwks_url_source_fetches_lazily) {
   BOOST_TEST(http.calls() == 1u);
 }
 
+BOOST_AUTO_TEST_CASE(hmac_secret_env_makes_the_hs256_key_the_only_one) {
+  // As config::parse leaves it for the reference gateway: no issuer, no audience, HS256 only.
+  config::Identity id;
+  id.algorithms = {"HS256"};
+  id.hmac_secret_env = "TOKEN_KEY";
+  id.hmac_secret = "0123456789abcdef0123456789ABCDEF";
+  FakeHttpClient http;
+  auto source = make_key_source(id, http);
+  BOOST_REQUIRE_MESSAGE(source.ok(), error_of(source));
+  FixedClock clock(kT0);
+  Authenticator auth(id, **source, clock);
+  const auto gateway = Claims().sub("alice").iat(kT0).exp(kT0 + 86400).claim_string("role", "user");
+  const auto hs256 =
+      testing::hs256(id.hmac_secret, R"({"alg":"HS256","typ":"JWT"})", gateway.json());
+  BOOST_TEST(outcome(auth.authenticate(bearer(hs256))) == "ok:alice");
+  BOOST_TEST(outcome(auth.authenticate(bearer(token()))) == invalid(JwtError::kAlgNotAllowed));
+  BOOST_TEST(http.calls() == 0u);
+
+  // Never beside another key source, and never a key under 32 bytes; errors show no key bytes.
+  config::Identity mixed = id;
+  mixed.jwks_url = kJwksUrl;
+  BOOST_TEST(error_of(make_key_source(mixed, http)) ==
+             "identity.hmac_secret_env: cannot be combined with jwks_file, jwks_url, "
+             "public_key_pem_file or alb");
+  config::Identity short_key = id;
+  short_key.hmac_secret = "HMAC-SENTINEL-31-bytes-long-key";
+  BOOST_TEST(error_of(make_key_source(short_key, http)) ==
+             "identity.hmac_secret_env: HS256 key has 31 bytes; at least 32 are required "
+             "(RFC 7518 §3.2)");
+}
+
 BOOST_AUTO_TEST_CASE(exactly_one_key_source_is_required) {
   FakeHttpClient http;
   const std::string expected =

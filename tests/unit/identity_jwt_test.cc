@@ -853,11 +853,184 @@ BOOST_AUTO_TEST_CASE(unicode_user_ids_come_back_byte_for_byte) {
 
 BOOST_AUTO_TEST_SUITE_END()
 
+// identity.hmac_secret_env: the reference gateway's HS256 user tokens, and nothing else.
+BOOST_AUTO_TEST_SUITE(hs256_shared_secret)
+
+// The reference gateway keeps 32 random bytes in <data_dir>/.token_key.
+const std::string& gateway_key() {
+  static const std::string key = "0123456789abcdef0123456789ABCDEF";
+  return key;
+}
+
+const KeySet& hmac_keys(const std::string& secret = gateway_key()) {
+  static std::map<std::string, KeySet> sets;
+  auto it = sets.find(secret);
+  if (it == sets.end()) {
+    auto set = hmac_key_set(secret);
+    BOOST_REQUIRE_MESSAGE(set.ok(), (set.ok() ? std::string() : set.error()));
+    it = sets.emplace(secret, std::move(set.value())).first;
+  }
+  return it->second;
+}
+
+/** The policy the config builds for the reference setup: HS256 only, no iss, no aud. */
+VerifyPolicy hmac_policy() {
+  VerifyPolicy p;
+  p.algorithms = {Alg::kHS256};
+  p.leeway_seconds = kLeeway;
+  return p;
+}
+
+constexpr const char* kGatewayHeader = R"({"alg":"HS256","typ":"JWT"})";
+
+/** Claims exactly as the gateway issues them: 24 h TTL, no iss, no aud. */
+Claims gateway_claims(std::string_view user = "google-oauth2|1234", std::int64_t iat = kNow - 10) {
+  return Claims()
+      .sub(user)
+      .iat(iat)
+      .exp(iat + 86400)
+      .claim_string("jti", "6f1c2a9e-4b7d-4e0f-9a55-0d2c9b3e7f11")
+      .claim_string("email", "alice@example.com")
+      .claim_string("display_name", "Alice")
+      .claim_string("role", "user")
+      .claim_string("provider", "google");
+}
+
+std::string gateway_token(const Claims& claims = gateway_claims(),
+                          const std::string& secret = gateway_key(),
+                          std::string_view header = kGatewayHeader) {
+  return testing::hs256(secret, header, claims.json());
+}
+
+std::string verify_hmac(std::string_view token, const VerifyPolicy& p = hmac_policy(),
+                        std::int64_t now = kNow) {
+  return outcome(verify_jwt(token, hmac_keys(), p, now));
+}
+
+BOOST_AUTO_TEST_CASE(a_reference_gateway_token_is_accepted) {
+  BOOST_TEST(verify_hmac(gateway_token()) == "ok:google-oauth2|1234");
+  // Its full 24 h lifetime (exp - iat == 86400) fits the default maximum, to the last second.
+  BOOST_TEST(verify_hmac(gateway_token(), hmac_policy(), kNow - 10 + 86400 + kLeeway - 1) ==
+             "ok:google-oauth2|1234");
+  BOOST_TEST(verify_hmac(gateway_token(gateway_claims().claim_string("role", "admin"))) ==
+             "ok:google-oauth2|1234");
+}
+
+BOOST_AUTO_TEST_CASE(the_wrong_key_or_a_changed_byte_is_a_bad_signature) {
+  BOOST_TEST(verify_hmac(gateway_token(gateway_claims(), "0123456789abcdef0123456789ABCDEG")) ==
+             refused(JwtError::kBadSignature));
+  const auto seg = split(gateway_token());
+  const std::string mallory = b64(gateway_claims("mallory").json());
+  BOOST_TEST(verify_hmac(seg.header + "." + mallory + "." + seg.signature) ==
+             refused(JwtError::kBadSignature));
+  // A signature cut short, or one byte longer, never compares equal.
+  const std::string sig = *crypto::base64url_decode(seg.signature);
+  for (const auto& other : {sig.substr(0, 16), sig + "x", std::string(), std::string(32, '\0')}) {
+    BOOST_TEST(verify_hmac(seg.header + "." + seg.payload + "." + b64(other)) ==
+               refused(JwtError::kBadSignature));
+  }
+}
+
+BOOST_AUTO_TEST_CASE(a_public_key_token_never_passes_the_hmac_verifier) {
+  // An RS256 token (validly signed by a key the attacker holds) against the HMAC setup.
+  const auto rs256 = testing::mint(key_for(Alg::kRS256), gateway_claims());
+  BOOST_TEST(verify_hmac(rs256) == refused(JwtError::kAlgNotAllowed));
+  // Even if the allowlist let RS256 through, the secret key fits HS256 only.
+  VerifyPolicy loose = hmac_policy();
+  loose.algorithms = {Alg::kHS256, Alg::kRS256};
+  BOOST_TEST(verify_hmac(rs256, loose) == refused(JwtError::kUnknownKid));
+  // Nor does an RS256 header over an HMAC of the secret.
+  const std::string relabelled =
+      gateway_token(gateway_claims(), gateway_key(), R"({"alg":"RS256","typ":"JWT"})");
+  BOOST_TEST(verify_hmac(relabelled, loose) == refused(JwtError::kUnknownKid));
+}
+
+BOOST_AUTO_TEST_CASE(hs256_keyed_with_a_public_key_never_passes_a_public_key_verifier) {
+  // The classic attack: HMAC keyed with the verifier's public key bytes, which anyone can fetch.
+  const SigningKey& rsa = key_for(Alg::kRS256);
+  for (const auto& secret : {testing::public_key_pem(rsa), testing::public_key_der(rsa)}) {
+    const auto forged = testing::hs256(secret, R"({"alg":"HS256","typ":"JWT","kid":"key-RS256"})",
+                                       good_claims().json());
+    BOOST_TEST(verify(forged) == refused(JwtError::kAlgNotAllowed));
+    // Even with HS256 on the allowlist, no public key fits it.
+    VerifyPolicy loose = policy();
+    loose.algorithms.push_back(Alg::kHS256);
+    BOOST_TEST(verify(forged, loose) == refused(JwtError::kKeyAlgMismatch));
+    const auto no_kid =
+        testing::hs256(secret, R"({"alg":"HS256","typ":"JWT"})", good_claims().json());
+    BOOST_TEST(verify(no_kid, loose) == refused(JwtError::kUnknownKid));
+    // A PEM file's key names no "alg": its key type alone keeps it from HS256.
+    const auto pem = parse_pem_public_key(testing::public_key_pem(rsa));
+    BOOST_REQUIRE(pem.ok());
+    for (const auto& token : {forged, no_kid}) {
+      BOOST_TEST(outcome(verify_jwt(token, *pem, loose, kNow)) == refused(JwtError::kUnknownKid));
+    }
+  }
+  // And a JWK naming HS256 is no key at all.
+  const auto jwk = testing::jwk_json(rsa, false);
+  const auto named = jwk.substr(0, jwk.size() - 1) + R"(,"alg":"HS256"})";
+  BOOST_TEST(!parse_jwks(R"({"keys":[)" + named + "]}").ok());
+}
+
+BOOST_AUTO_TEST_CASE(none_hs384_and_hs512_are_refused) {
+  for (const char* alg : {"none", "HS384", "HS512", "hs256"}) {
+    BOOST_TEST_CONTEXT(alg) {
+      const auto header = std::string(R"({"alg":")") + alg + R"(","typ":"JWT"})";
+      BOOST_TEST(verify_hmac(gateway_token(gateway_claims(), gateway_key(), header)) ==
+                 refused(JwtError::kAlgNotAllowed));
+    }
+  }
+  const auto seg = split(gateway_token(gateway_claims(), gateway_key(), R"({"alg":"none"})"));
+  BOOST_TEST(verify_hmac(seg.header + "." + seg.payload + ".") ==
+             refused(JwtError::kAlgNotAllowed));
+}
+
+BOOST_AUTO_TEST_CASE(time_and_shape_rules_are_unchanged) {
+  BOOST_TEST(verify_hmac(gateway_token(gateway_claims("u", kNow - 86400 - kLeeway))) ==
+             refused(JwtError::kExpired));
+  BOOST_TEST(verify_hmac(gateway_token(gateway_claims().remove("exp"))) ==
+             refused(JwtError::kMissingExp));
+  BOOST_TEST(verify_hmac(gateway_token(gateway_claims().exp(kNow - 10 + 86401))) ==
+             refused(JwtError::kLifetimeTooLong));
+  BOOST_TEST(verify_hmac(gateway_token(gateway_claims(), gateway_key(),
+                                       R"({"alg":"HS256","typ":"JOSE"})")) ==
+             refused(JwtError::kTypNotAllowed));
+  BOOST_TEST(verify_hmac(gateway_token(gateway_claims().remove("sub"))) ==
+             refused(JwtError::kMissingUserClaim));
+}
+
+BOOST_AUTO_TEST_CASE(iss_and_aud_are_checked_only_when_configured) {
+  const auto with_both = gateway_token(gateway_claims().iss("https://gw.test").aud("other"));
+  BOOST_TEST(verify_hmac(with_both) == "ok:google-oauth2|1234");
+  VerifyPolicy strict = hmac_policy();
+  strict.issuer = "https://gw.test";
+  BOOST_TEST(verify_hmac(gateway_token(), strict) == refused(JwtError::kWrongIssuer));
+  BOOST_TEST(verify_hmac(with_both, strict) == "ok:google-oauth2|1234");
+  strict.audiences = {"credbroker"};
+  BOOST_TEST(verify_hmac(with_both, strict) == refused(JwtError::kWrongAudience));
+}
+
+BOOST_AUTO_TEST_CASE(a_short_key_is_refused_without_showing_it) {
+  const std::string sentinel = "HMAC-SENTINEL-31-bytes-long-key";
+  BOOST_REQUIRE(sentinel.size() == 31u);
+  const auto set = hmac_key_set(sentinel);
+  BOOST_REQUIRE(!set.ok());
+  BOOST_TEST(set.error() == "HS256 key has 31 bytes; at least 32 are required (RFC 7518 §3.2)");
+  BOOST_TEST(set.error().find("SENTINEL") == std::string::npos);
+  BOOST_TEST(!hmac_key_set("").ok());
+  BOOST_TEST(hmac_key_set(sentinel + "!").ok());
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
 BOOST_AUTO_TEST_SUITE(helpers)
 
 BOOST_AUTO_TEST_CASE(parse_alg_knows_exactly_the_supported_names) {
   for (Alg alg : kAllAlgs) BOOST_CHECK(parse_alg(alg_name(alg)) == alg);
-  for (const char* name : {"none", "HS256", "rs256", "ES512", "", "RS256 "}) {
+  BOOST_CHECK(parse_alg("HS256") == Alg::kHS256);
+  BOOST_TEST(is_hmac(Alg::kHS256));
+  for (Alg alg : kAllAlgs) BOOST_TEST(!is_hmac(alg));
+  for (const char* name : {"none", "HS384", "HS512", "hs256", "rs256", "ES512", "", "RS256 "}) {
     BOOST_TEST(!parse_alg(name).has_value(), name);
   }
 }

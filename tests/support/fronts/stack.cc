@@ -175,18 +175,20 @@ Front::Front(const TestIssuer& issuer, StackOptions options, std::string_view ta
                                      : ", \"jwks_url\": " + json_string(options_.jwks_url);
   const std::string audience =
       options_.alb_json.empty() ? ", \"audience\": " + json_string(kTestAudience) : "";
+  const std::string verifier =
+      !options_.hmac_secret_env.empty()
+          ? ", \"hmac_secret_env\": " + json_string(options_.hmac_secret_env)
+          : ", \"issuer\": " + json_string(kTestIssuer) + audience +
+                ", \"algorithms\": [\"ES256\", \"RS256\"]" + key_source;
   const std::string config =
-      std::string("{") +                             //
-      "\"public_base_url\": \"http://127.0.0.1:" +   //
-      std::to_string(port_) + "\"," +                //
-      "\"ui_redirect\": \"/ui/\"," +                 //
-      "\"identity\": {\"header\": " +                //
-      json_string(options_.identity_header) +        //
-      ", \"issuer\": " + json_string(kTestIssuer) +  //
-      audience +                                     //
-      ", \"algorithms\": [\"ES256\", \"RS256\"]" +   //
-      key_source +                                   //
-      options_.extra_identity + "}," +               //
+      std::string("{") +                            //
+      "\"public_base_url\": \"http://127.0.0.1:" +  //
+      std::to_string(port_) + "\"," +               //
+      "\"ui_redirect\": \"/ui/\"," +                //
+      "\"identity\": {\"header\": " +               //
+      json_string(options_.identity_header) +       //
+      verifier +                                    //
+      options_.extra_identity + "}," +              //
       "\"redis\": {\"url\": " + json_string(options_.redis_url) +
       ", \"connect_timeout_ms\": 300, \"command_timeout_ms\": 300}," +
       "\"flow_ttl_seconds\": " + std::to_string(options_.flow_ttl_seconds) +

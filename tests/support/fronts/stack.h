@@ -80,6 +80,9 @@ struct StackOptions {
   std::string extra_identity;  // more "identity" members, each starting with ','
   std::string jwks_url;        // non-empty: identity.jwks_url instead of the issuer's jwks_file
   std::string alb_json;        // non-empty: identity.alb (this object) and no other key source
+  // Non-empty: identity.hmac_secret_env naming this variable (give its value in `env`), and no
+  // issuer, audience, algorithms or key file: the reference gateway's HS256 setup.
+  std::string hmac_secret_env;
   std::vector<std::pair<std::string, std::string>> env;  // more handler environment
   // The header names a front sets on proxied upstream requests (authorize route); the identity
   // header is always cleared besides.
