@@ -95,8 +95,7 @@ CREDBROKER_TEST_SUITE(Suite)
 
 struct Clean {
   Clean() {
-    S().redis.ensure_running();
-    S().redis.flushall();
+    S().redis.reset();
     S().as.set_handler(good_token_answer);
     S().as.clear_requests();
   }

@@ -36,8 +36,7 @@ CREDBROKER_TEST_SUITE(Suite)
 /** Each case starts from an empty keyspace and a running Redis. */
 struct Clean {
   Clean() {
-    S().redis.ensure_running();
-    S().redis.flushall();
+    S().redis.reset();
   }
 };
 

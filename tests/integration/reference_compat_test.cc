@@ -104,8 +104,7 @@ CREDBROKER_TEST_SUITE(Suite)
 
 struct Clean {
   Clean() {
-    S().redis.ensure_running();
-    S().redis.flushall();
+    S().redis.reset();
     S().token_endpoint.clear_requests();
   }
 };

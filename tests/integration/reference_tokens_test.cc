@@ -46,8 +46,7 @@ CREDBROKER_TEST_SUITE(Suite)
 
 struct Clean {
   Clean() {
-    S().redis.ensure_running();
-    S().redis.flushall();
+    S().redis.reset();
   }
 };
 

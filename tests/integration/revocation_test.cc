@@ -86,8 +86,7 @@ CREDBROKER_TEST_SUITE(Suite)
 
 struct Clean {
   Clean() {
-    S().redis.ensure_running();
-    S().redis.flushall();
+    S().redis.reset();
     S().as.set_handler(accept_all);
     S().as.clear_requests();
   }

@@ -60,6 +60,11 @@ class RedisServer {
    */
   store::Reply cli(const std::vector<std::string>& argv);
   void flushall() { cli({"FLUSHALL"}); }
+  /** The start of a black-box case: running (again, whatever the last case did) and empty. */
+  void reset() {
+    ensure_running();
+    flushall();
+  }
 
  private:
   void launch();
