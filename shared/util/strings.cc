@@ -2,6 +2,8 @@
 
 #include <openssl/crypto.h>
 
+#include <algorithm>
+
 namespace credbroker {
 
 namespace {
@@ -52,6 +54,12 @@ std::string to_lower(std::string_view s) {
   std::string out(s);
   for (auto& c : out) c = lower(c);
   return out;
+}
+
+bool iless(std::string_view a, std::string_view b) {
+  return std::lexicographical_compare(a.begin(), a.end(), b.begin(), b.end(), [](char x, char y) {
+    return static_cast<unsigned char>(lower(x)) < static_cast<unsigned char>(lower(y));
+  });
 }
 
 bool iequals(std::string_view a, std::string_view b) {

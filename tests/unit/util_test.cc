@@ -33,6 +33,17 @@ BOOST_AUTO_TEST_CASE(to_lower_and_iequals_fold_ascii_letters_only) {
   BOOST_TEST(iequals("", ""));
 }
 
+BOOST_AUTO_TEST_CASE(iless_orders_as_the_lower_cased_bytes) {
+  for (const std::string a : {"", "a", "B", "ab", "Ab", "b", "_x", "Z", "z", "\xc3\x89", "a\xff"}) {
+    for (const std::string b : {"", "A", "b", "aB", "AB", "[", "_X", "z", "\xc3\xa9", "A\x01"}) {
+      BOOST_TEST(iless(a, b) == (to_lower(a) < to_lower(b)), a << " < " << b);
+    }
+  }
+  BOOST_TEST(!iless("Abc", "aBC"));
+  BOOST_TEST(iless("abc", "ABCD"));
+  BOOST_TEST(iless("_", "Z"));  // lowered: '_' (0x5f) < 'z' (0x7a); raw 'Z' (0x5a) would sort first
+}
+
 BOOST_AUTO_TEST_CASE(trim_strips_space_tab_cr_lf_from_both_ends_only) {
   BOOST_TEST(trim(" \t\r\n a b \n\r\t ") == "a b");
   BOOST_TEST(trim("   ") == "");
