@@ -26,5 +26,7 @@ std::string to_hex(std::string_view bytes);
  * can go into JSON, which must be UTF-8 (RFC 8259 §8.1).
  */
 std::string to_valid_utf8(std::string_view s);
+/** Whether to_valid_utf8(s) == s, without building it. */
+bool is_valid_utf8(std::string_view s);
 
 }  // namespace credbroker
