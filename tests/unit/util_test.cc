@@ -101,7 +101,7 @@ BOOST_AUTO_TEST_CASE(to_valid_utf8_replaces_each_bad_byte_with_u_fffd) {
 }
 
 BOOST_AUTO_TEST_CASE(is_valid_utf8_says_whether_to_valid_utf8_would_change_anything) {
-  for (const std::string s :
+  for (const std::string& s :
        {std::string(), std::string("ascii \x7f \xc2\xa9 \xe2\x82\xac \xf0\x9f\x94\x91"),
         std::string("\0", 1), std::string("a\x80z"), std::string("a\xffz"), std::string("\xc0\xaf"),
         std::string("\xe0\x80\xaf"), std::string("\xed\xa0\x80"), std::string("\xf4\x90\x80\x80"),
