@@ -34,8 +34,21 @@ class StderrSink final : public Sink {
 // A line must stay valid JSON whatever bytes a value holds (a user id from a token, say), so
 // invalid UTF-8 is replaced rather than copied (RFC 8259 §8.1).
 void put_string(rapidjson::Writer<rapidjson::StringBuffer>& w, std::string_view s) {
+  if (is_valid_utf8(s)) {  // nearly always: written as it is, without a copy
+    w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
+    return;
+  }
   const std::string text = to_valid_utf8(s);
   w.String(text.data(), static_cast<rapidjson::SizeType>(text.size()));
+}
+
+void put_key(rapidjson::Writer<rapidjson::StringBuffer>& w, std::string_view s) {
+  if (is_valid_utf8(s)) {
+    w.Key(s.data(), static_cast<rapidjson::SizeType>(s.size()));
+    return;
+  }
+  const std::string text = to_valid_utf8(s);
+  w.Key(text.data(), static_cast<rapidjson::SizeType>(text.size()));
 }
 
 }  // namespace
@@ -71,8 +84,7 @@ void Log::emit(std::string_view level, std::string_view event,
   w.Key("event");
   put_string(w, event);
   for (const auto& f : fields) {
-    const std::string name = to_valid_utf8(f.name);
-    w.Key(name.data(), static_cast<rapidjson::SizeType>(name.size()));
+    put_key(w, f.name);
     std::visit(
         [&w](const auto& v) {
           using V = std::decay_t<decltype(v)>;

@@ -34,10 +34,9 @@ std::vector<const Server*> Config::brokered() const {
   for (const Server& s : servers) {
     if (s.auth_broker) out.push_back(&s);
   }
-  // std::string's operator< compares as unsigned char: byte order of the lower-cased names.
-  std::stable_sort(out.begin(), out.end(), [](const Server* a, const Server* b) {
-    return to_lower(a->name) < to_lower(b->name);
-  });
+  // Byte order (unsigned) of the lower-cased names.
+  std::stable_sort(out.begin(), out.end(),
+                   [](const Server* a, const Server* b) { return iless(a->name, b->name); });
   return out;
 }
 

@@ -72,11 +72,20 @@ std::string associated_data(std::string_view key_id, const SealContext& where,
   return ad;
 }
 
+// AES-256-GCM fetched from the default provider once per process: OpenSSL 3 documents explicit
+// fetching as the fast path, where EVP_aes_256_gcm() makes every Init look the cipher up again.
+// Never freed: it lives as long as the process, like OpenSSL's own store.
+const EVP_CIPHER* aes_256_gcm() {
+  static const EVP_CIPHER* const cipher = EVP_CIPHER_fetch(nullptr, "AES-256-GCM", nullptr);
+  if (cipher == nullptr) openssl_failed();
+  return cipher;
+}
+
 // A context keyed with `key` and `nonce` that has taken in the associated data.
 CipherCtx start(std::string_view key, std::string_view nonce, std::string_view ad, bool encrypt) {
   CipherCtx ctx(EVP_CIPHER_CTX_new());
   if (!ctx) openssl_failed();
-  const EVP_CIPHER* cipher = EVP_aes_256_gcm();
+  const EVP_CIPHER* cipher = aes_256_gcm();
   const int ok = encrypt ? EVP_EncryptInit_ex(ctx.get(), cipher, nullptr, bytes(key), bytes(nonce))
                          : EVP_DecryptInit_ex(ctx.get(), cipher, nullptr, bytes(key), bytes(nonce));
   if (ok != 1) openssl_failed();

@@ -60,19 +60,26 @@ http::Request request_from_params(const std::vector<std::pair<std::string, std::
 }
 
 std::string format_cgi_response(const http::Response& response) {
-  std::string out = "Status: " + std::to_string(response.status) + " " +
-                    std::string(http::reason_phrase(response.status)) + "\r\n";
+  const std::string_view reason = http::reason_phrase(response.status);
+  std::size_t size = 64 + reason.size() + response.body.size();
+  for (const auto& [k, v] : response.headers) size += k.size() + v.size() + 4;
+  std::string out;
+  out.reserve(size);  // one allocation: appended in place, no temporaries
+  out.append("Status: ").append(std::to_string(response.status)).append(" ").append(reason);
+  out.append("\r\n");
   bool has_length = false;
   for (const auto& [k, v] : response.headers) {
     // A header value with CR/LF would split the response; our values are built by us, but a bug
     // must not become response splitting.
     if (has_crlf(k) || has_crlf(v)) continue;
     if (iequals(k, "content-length")) has_length = true;
-    out += k + ": " + v + "\r\n";
+    out.append(k).append(": ").append(v).append("\r\n");
   }
-  if (!has_length) out += "Content-Length: " + std::to_string(response.body.size()) + "\r\n";
-  out += "\r\n";
-  out += response.body;
+  if (!has_length) {
+    out.append("Content-Length: ").append(std::to_string(response.body.size())).append("\r\n");
+  }
+  out.append("\r\n");
+  out.append(response.body);
   return out;
 }
 

@@ -112,15 +112,18 @@ std::string encode_credential(const Credential& c) {
   return out;
 }
 
-std::optional<Credential> decode_credential(std::string_view json) {
+namespace {
+
+/** decode_credential into `c` (a fresh Credential): false when `json` is not a record. What was
+ *  read before a failure stays in `c`; the caller drops it (and its destructor cleanses it). */
+bool decode_into(std::string_view json, Credential& c) {
   // Parsed in place so the tokens live only in `text`, which is cleansed afterwards. In-place
   // parsing stops at a NUL, so one inside the text would hide trailing garbage: reject it.
-  if (json.find('\0') != std::string_view::npos) return std::nullopt;
+  if (json.find('\0') != std::string_view::npos) return false;
   std::string text(json);
   rapidjson::Document doc;
   doc.ParseInsitu(text.data());
 
-  Credential c;
   const bool ok =
       !doc.HasParseError() && doc.IsObject() && doc.HasMember("access_token") &&
       read_string(doc, "type", c.type) && read_string(doc, "access_token", c.access_token) &&
@@ -131,7 +134,16 @@ std::optional<Credential> decode_credential(std::string_view json) {
       read_int(doc, "updated_at", c.updated_at) &&
       read_bool(doc, "reconnect_required", c.reconnect_required);
   cleanse(text);
-  if (!ok) return std::nullopt;
+  return ok;
+}
+
+}  // namespace
+
+// Credential's moves are copies (its destructor cleanses every copy), so the record is decoded
+// where it is returned, never copied into place.
+std::optional<Credential> decode_credential(std::string_view json) {
+  std::optional<Credential> c(std::in_place);
+  if (!decode_into(json, *c)) c.reset();
   return c;
 }
 
@@ -179,8 +191,10 @@ Result<std::map<std::string, Credential>, StoreError> CredentialStore::load_all(
     if (!generation) {
       return unavailable("load_all", {RedisError::kRejected, "generation is not a number"});
     }
-    if (auto c = open_record(user, server_key, *generation, records[i + 1].str)) {
-      out.emplace(server_key, std::move(*c));
+    // Opened into its place in the map (a Credential is never moved, see decode_credential).
+    const auto [slot, fresh] = out.try_emplace(server_key);
+    if (fresh && !open_record(user, server_key, *generation, records[i + 1].str, slot->second)) {
+      out.erase(slot);
     }
   }
   return out;
@@ -237,7 +251,10 @@ Result<VersionedCredential, StoreError> CredentialStore::load_versioned(
   VersionedCredential out;
   out.generation = *generation;
   if (reply->elements[0].type == Reply::Type::kNil) return out;
-  out.credential = open_record(user, server_key, *generation, reply->elements[0].str);
+  out.credential.emplace();
+  if (!open_record(user, server_key, *generation, reply->elements[0].str, *out.credential)) {
+    out.credential.reset();
+  }
   out.version = std::move(reply->elements[0].str);
   return out;
 }
@@ -347,23 +364,22 @@ std::string CredentialStore::seal_record(std::string_view user, std::string_view
   return sealed;
 }
 
-std::optional<Credential> CredentialStore::open_record(std::string_view user,
-                                                       std::string_view server_key,
-                                                       std::int64_t generation,
-                                                       std::string_view record) {
+bool CredentialStore::open_record(std::string_view user, std::string_view server_key,
+                                  std::int64_t generation, std::string_view record,
+                                  Credential& out) {
   const crypto::SealContext where{user, server_key, kKind, static_cast<std::uint64_t>(generation)};
   auto opened = crypto::open(keyring_, where, record);
-  std::optional<Credential> c;
+  bool ok = false;
   if (opened) {
-    c = decode_credential(*opened);
+    ok = decode_into(*opened, out);
     cleanse(*opened);
   }
-  if (!c) {
+  if (!ok) {
     const std::string_view why = opened ? "malformed" : crypto::label(opened.error());
     log_.warn("credential_unreadable",
               {{"user", user}, {"server_key", server_key}, {"reason", why}});
   }
-  return c;
+  return ok;
 }
 
 Err<StoreError> CredentialStore::unavailable(std::string_view op, const RedisFailure& failure) {

@@ -134,10 +134,10 @@ class CredentialStore {
   Result<std::vector<std::string>, StoreError> remove_all(std::string_view user);
 
  private:
-  /** Opens and decodes one record sealed under `generation`; on failure logs
-   *  credential_unreadable and returns nullopt. */
-  std::optional<Credential> open_record(std::string_view user, std::string_view server_key,
-                                        std::int64_t generation, std::string_view record);
+  /** Opens and decodes one record sealed under `generation` into `out` (a fresh Credential); on
+   *  failure logs credential_unreadable and returns false (`out` is then to be dropped). */
+  bool open_record(std::string_view user, std::string_view server_key, std::int64_t generation,
+                   std::string_view record, Credential& out);
   /** Seals `credential` for this place and generation. */
   std::string seal_record(std::string_view user, std::string_view server_key,
                           std::int64_t generation, const Credential& credential);

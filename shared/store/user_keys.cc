@@ -9,7 +9,15 @@ constexpr std::size_t kTagHexDigits = 32;
 }  // namespace
 
 std::string user_tag(std::string_view user) {
-  return crypto::sha256_hex(user).substr(0, kTagHexDigits);
+  // A request derives several keys from its one user (credentials, generations, flows, rate
+  // counters): the last user's tag is kept, one entry per thread, instead of hashing again.
+  thread_local std::string last_user;
+  thread_local std::string last_tag;
+  if (last_tag.empty() || user != last_user) {
+    last_tag = crypto::sha256_hex(user).substr(0, kTagHexDigits);
+    last_user.assign(user);
+  }
+  return last_tag;
 }
 
 std::string tagged_key(std::string_view prefix, std::string_view tag, std::string_view rest) {

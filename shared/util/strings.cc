@@ -2,6 +2,8 @@
 
 #include <openssl/crypto.h>
 
+#include <algorithm>
+
 namespace credbroker {
 
 namespace {
@@ -52,6 +54,12 @@ std::string to_lower(std::string_view s) {
   std::string out(s);
   for (auto& c : out) c = lower(c);
   return out;
+}
+
+bool iless(std::string_view a, std::string_view b) {
+  return std::lexicographical_compare(a.begin(), a.end(), b.begin(), b.end(), [](char x, char y) {
+    return static_cast<unsigned char>(lower(x)) < static_cast<unsigned char>(lower(y));
+  });
 }
 
 bool iequals(std::string_view a, std::string_view b) {
@@ -108,17 +116,38 @@ std::string to_hex(std::string_view bytes) {
   return out;
 }
 
+namespace {
+/** How many leading bytes of `s` are well-formed UTF-8. */
+std::size_t valid_utf8_prefix(std::string_view s) {
+  std::size_t i = 0;
+  while (i < s.size()) {
+    if (static_cast<unsigned char>(s[i]) < 0x80) {  // ASCII, most of any text here
+      ++i;
+      continue;
+    }
+    const std::size_t n = utf8_sequence_length(s.substr(i));
+    if (n == 0) break;
+    i += n;
+  }
+  return i;
+}
+}  // namespace
+
+bool is_valid_utf8(std::string_view s) {
+  return valid_utf8_prefix(s) == s.size();
+}
+
 std::string to_valid_utf8(std::string_view s) {
   std::string out;
   out.reserve(s.size());
   while (!s.empty()) {
-    const std::size_t n = utf8_sequence_length(s);
-    if (n == 0) {
+    // Each well-formed run goes in with one append; the byte that ends it is replaced.
+    const std::size_t run = valid_utf8_prefix(s);
+    out.append(s.substr(0, run));
+    s.remove_prefix(run);
+    if (!s.empty()) {
       out += "\xEF\xBF\xBD";  // U+FFFD REPLACEMENT CHARACTER
       s.remove_prefix(1);
-    } else {
-      out.append(s.substr(0, n));
-      s.remove_prefix(n);
     }
   }
   return out;

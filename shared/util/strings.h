@@ -9,6 +9,8 @@ namespace credbroker {
 
 std::string to_lower(std::string_view s);
 bool iequals(std::string_view a, std::string_view b);
+/** to_lower(a) < to_lower(b) (byte order, unsigned), without the copies. */
+bool iless(std::string_view a, std::string_view b);
 /** Strips ASCII whitespace (space, tab, CR, LF) from both ends. */
 std::string_view trim(std::string_view s);
 std::vector<std::string_view> split(std::string_view s, char sep);
@@ -24,5 +26,7 @@ std::string to_hex(std::string_view bytes);
  * can go into JSON, which must be UTF-8 (RFC 8259 §8.1).
  */
 std::string to_valid_utf8(std::string_view s);
+/** Whether to_valid_utf8(s) == s, without building it. */
+bool is_valid_utf8(std::string_view s);
 
 }  // namespace credbroker

@@ -77,6 +77,20 @@ BOOST_AUTO_TEST_CASE(a_users_tag_is_32_hex_digits_of_the_sha256_of_the_id) {
   BOOST_TEST(user_key("p:", "alice", "cred") == "p:u:{2bd806c97f0e00af1a1fc3328fa763a9}:cred");
 }
 
+BOOST_AUTO_TEST_CASE(a_users_tag_is_its_own_whichever_user_came_before) {
+  // user_tag keeps the last user's tag: alternating users (and the empty id) never get another's.
+  const std::string alice = "2bd806c97f0e00af1a1fc3328fa763a9";
+  const std::string empty = "e3b0c44298fc1c149afbf4c8996fb924";  // SHA-256("")
+  for (int i = 0; i < 2; ++i) {
+    BOOST_TEST(user_tag("alice") == alice);
+    BOOST_TEST(user_tag("alice") == alice);
+    BOOST_TEST(user_tag("") == empty);
+    BOOST_TEST(user_tag("alicE") != alice);
+    BOOST_TEST(user_tag("alice") == alice);
+    BOOST_TEST(user_tag("") == empty);
+  }
+}
+
 BOOST_AUTO_TEST_CASE(every_key_of_one_user_shares_one_slot_whatever_the_id_holds) {
   Stores s;
   for (const std::string user : {"alice", "a}b", "{x}", "}", "{", "", "é{}}{"}) {

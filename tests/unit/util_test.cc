@@ -33,6 +33,17 @@ BOOST_AUTO_TEST_CASE(to_lower_and_iequals_fold_ascii_letters_only) {
   BOOST_TEST(iequals("", ""));
 }
 
+BOOST_AUTO_TEST_CASE(iless_orders_as_the_lower_cased_bytes) {
+  for (const std::string a : {"", "a", "B", "ab", "Ab", "b", "_x", "Z", "z", "\xc3\x89", "a\xff"}) {
+    for (const std::string b : {"", "A", "b", "aB", "AB", "[", "_X", "z", "\xc3\xa9", "A\x01"}) {
+      BOOST_TEST(iless(a, b) == (to_lower(a) < to_lower(b)), a << " < " << b);
+    }
+  }
+  BOOST_TEST(!iless("Abc", "aBC"));
+  BOOST_TEST(iless("abc", "ABCD"));
+  BOOST_TEST(iless("_", "Z"));  // lowered: '_' (0x5f) < 'z' (0x7a); raw 'Z' (0x5a) would sort first
+}
+
 BOOST_AUTO_TEST_CASE(trim_strips_space_tab_cr_lf_from_both_ends_only) {
   BOOST_TEST(trim(" \t\r\n a b \n\r\t ") == "a b");
   BOOST_TEST(trim("   ") == "");
@@ -87,6 +98,18 @@ BOOST_AUTO_TEST_CASE(to_valid_utf8_replaces_each_bad_byte_with_u_fffd) {
   BOOST_TEST(to_valid_utf8("\xf4\x90\x80\x80") == r + r + r + r);  // above U+10FFFF
   BOOST_TEST(to_valid_utf8("\xe2\x82") == r + r);                  // cut short at the end
   BOOST_TEST(to_valid_utf8("\xe2\x82z\xe2\x82\xac") == r + r + "z\xe2\x82\xac");  // then resyncs
+}
+
+BOOST_AUTO_TEST_CASE(is_valid_utf8_says_whether_to_valid_utf8_would_change_anything) {
+  for (const std::string& s :
+       {std::string(), std::string("ascii \x7f \xc2\xa9 \xe2\x82\xac \xf0\x9f\x94\x91"),
+        std::string("\0", 1), std::string("a\x80z"), std::string("a\xffz"), std::string("\xc0\xaf"),
+        std::string("\xe0\x80\xaf"), std::string("\xed\xa0\x80"), std::string("\xf4\x90\x80\x80"),
+        std::string("\xf4\x8f\xbf\xbf"), std::string("ok\xe2\x82"), std::string("\xe2\x82z")}) {
+    BOOST_TEST(is_valid_utf8(s) == (to_valid_utf8(s) == s), s);
+  }
+  BOOST_TEST(is_valid_utf8("\xef\xbf\xbd"));
+  BOOST_TEST(!is_valid_utf8("user\xff"));
 }
 
 // ---- clock ----
