@@ -34,6 +34,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench/dataset.h"
 #include "shared/config/config.h"
 #include "shared/http/client.h"
 #include "shared/util/clock.h"
@@ -52,9 +53,6 @@ namespace {
 using namespace credbroker::testing;
 using Clock = std::chrono::steady_clock;
 
-constexpr int kServers = 10;   // list: 10 servers ...
-constexpr int kConnected = 5;  // ... 5 of them connected
-constexpr int kUsers = 1000;   // connect and callback cycle through this many users
 constexpr std::string_view kFloorKey = "bench:floor";
 constexpr std::string_view kAnalysisMarker = "<!-- analysis: kept by make bench -->";
 const std::string kRedisExe = std::filesystem::canonical("/usr/bin/redis-server");
@@ -281,39 +279,6 @@ std::string cycle_script(std::string_view method, std::string_view path,
 
 // ---- the stack -----------------------------------------------------------------------------
 
-std::string servers_json(const std::string& token_url) {
-  std::string out = "[";
-  for (int i = 0; i < kServers; ++i) {
-    if (i > 0) out += ",";
-    out += R"({"name": "svc)" + std::to_string(i) + R"(", "url": "https://svc)" +
-           std::to_string(i) +
-           R"(.example.test",
-      "auth_broker": {"mode": "oauth_connect",
-                      "authorization_endpoint": "http://127.0.0.1:9/authorize",
-                      "token_endpoint": ")" +
-           token_url + R"(", "client_id": "bench-client",
-                      "client_secret": "bench-client-secret", "scopes": ["read"]}})";
-  }
-  return out + "]";
-}
-
-std::string server_key(int i) {
-  return config::server_key("svc" + std::to_string(i),
-                            "https://svc" + std::to_string(i) + ".example.test");
-}
-
-store::Credential fresh_credential() {
-  store::Credential c;
-  c.access_token = "bench-access-token";
-  c.refresh_token = "bench-refresh-token";
-  c.token_type = "Bearer";
-  c.expires_at = system_clock().now_seconds() + 86400;
-  c.updated_at = system_clock().now_seconds();
-  c.obtained_via = "connect_flow";
-  c.scopes = {"read"};
-  return c;
-}
-
 /** The floor routes, added to lighttpd through CREDBROKER_LIGHTTPD_EXTRA. */
 std::string floor_conf(const std::string& dir, int procs) {
   std::string out = "$HTTP[\"url\"] =^ \"/bench/floor/\" {\n  fastcgi.server = (\n";
@@ -392,7 +357,6 @@ class Bench {
     std::vector<Sample> samples;
   };
 
-  std::string user(int u) const { return "bench-user-" + std::to_string(u); }
   std::string user_token(const Identity& id, int u) const {
     return mint(*id.key, issuer_.claims(user(u)).exp(system_clock().now_seconds() + 6 * 3600));
   }
@@ -442,9 +406,7 @@ void Bench::reset_redis() {
 void Bench::seed_list_user(const Identity& id) {
   // The list user is user 0 of the identity: 5 of the 10 servers connected.
   (void)id;
-  for (int i = 0; i < kConnected; ++i) {
-    seed_credential(redis_.unix_url(), front_->keys(), user(0), server_key(i), fresh_credential());
-  }
+  bench::seed_list_user(redis_.unix_url(), front_->keys());
 }
 
 /** How many one-shot requests to prepare: 1.5 × what the previous run served, at least 2000. */

@@ -23,8 +23,7 @@
 #include <thread>
 #include <vector>
 
-#include "shared/config/config.h"
-#include "shared/util/clock.h"
+#include "bench/dataset.h"
 #include "tests/support/fakes/fastcgi_client.h"
 #include "tests/support/fronts/stack.h"
 #include "tests/support/process.h"
@@ -37,24 +36,6 @@ namespace {
 using namespace credbroker::testing;
 using namespace std::chrono_literals;
 
-constexpr int kServers = 10;
-constexpr int kConnected = 5;
-constexpr int kUsers = 1000;
-
-std::string servers_json() {
-  std::string out = "[";
-  for (int i = 0; i < kServers; ++i) {
-    if (i > 0) out += ",";
-    out += R"({"name": "svc)" + std::to_string(i) + R"(", "url": "https://svc)" +
-           std::to_string(i) + R"(.example.test",
-      "auth_broker": {"mode": "oauth_connect",
-                      "authorization_endpoint": "http://127.0.0.1:9/authorize",
-                      "token_endpoint": "http://127.0.0.1:9/token", "client_id": "bench-client",
-                      "client_secret": "bench-client-secret", "scopes": ["read"]}})";
-  }
-  return out + "]";
-}
-
 /** The stack's config and keyring, without a front server: the handler is started here. */
 class ConfigOnly final : public Front {
  public:
@@ -64,22 +45,6 @@ class ConfigOnly final : public Front {
   std::vector<std::pair<std::string, std::string>> env() const { return handler_env(); }
   std::string socket_path() const { return dir().file("handler.sock"); }
 };
-
-std::string user(int u) {
-  return "bench-user-" + std::to_string(u);
-}
-
-store::Credential fresh_credential() {
-  store::Credential c;
-  c.access_token = "bench-access-token";
-  c.refresh_token = "bench-refresh-token";
-  c.token_type = "Bearer";
-  c.expires_at = system_clock().now_seconds() + 86400;
-  c.updated_at = system_clock().now_seconds();
-  c.obtained_via = "connect_flow";
-  c.scopes = {"read"};
-  return c;
-}
 
 /** The parameters lighttpd's mod_fastcgi passes for a GET. */
 std::vector<std::pair<std::string, std::string>> params(const std::string& uri,
@@ -122,19 +87,12 @@ int run(int argc, char** argv) {
   TestIssuer issuer;
   StackOptions options;
   options.redis_url = redis.unix_url();
-  options.servers_json = servers_json();
+  options.servers_json = servers_json("http://127.0.0.1:9/token");
   ConfigOnly stack(issuer, options);
   const int users = route == "list" ? 1 : kUsers;
   std::vector<std::string> tokens;
   for (int u = 0; u < users; ++u) tokens.push_back(issuer.token(user(u)));
-  if (route == "list") {
-    for (int i = 0; i < kConnected; ++i) {
-      seed_credential(redis.unix_url(), stack.keys(), user(0),
-                      config::server_key("svc" + std::to_string(i),
-                                         "https://svc" + std::to_string(i) + ".example.test"),
-                      fresh_credential());
-    }
-  }
+  if (route == "list") seed_list_user(redis.unix_url(), stack.keys());
   const std::string uri =
       route == "list" ? "/api/v1/user/credentials" : "/api/v1/user/credentials/svc1/connect";
   const int want = route == "list" ? 200 : 302;
