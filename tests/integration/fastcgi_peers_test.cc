@@ -156,6 +156,22 @@ BOOST_AUTO_TEST_CASE(sigterm_or_sigusr1_ends_a_waiting_handler_at_once) {
   }
 }
 
+/**
+ * The handler's environment block once it has served a request (so it is past reading its
+ * environment): /proc/<pid>/environ is the block the process was started with, as its memory
+ * holds it now, so unsetenv() alone would leave a value readable there.
+ */
+std::string environment_once_started(Handler& handler, const std::string& path) {
+  auto c = connect(path);
+  BOOST_TEST_REQUIRE(answers_404(*c));
+  std::ifstream in("/proc/" + std::to_string(handler.pid()) + "/environ", std::ios::binary);
+  BOOST_TEST_REQUIRE(in.good());
+  std::string block{std::istreambuf_iterator<char>(in), {}};
+  BOOST_TEST(block.find("CREDBROKER_FASTCGI_DEADLINE_MS=") != std::string::npos,
+             "not the handler's environment");
+  return block;
+}
+
 BOOST_AUTO_TEST_CASE(the_keys_and_the_redis_password_are_gone_from_the_handlers_environment) {
   TempDir dir("credbroker-env");
   const std::string path = dir.file("list.sock");
@@ -163,15 +179,7 @@ BOOST_AUTO_TEST_CASE(the_keys_and_the_redis_password_are_gone_from_the_handlers_
   const std::string password = "redis-password-env-marker-5c1e";
   Handler handler(path,
                   {{"CREDBROKER_KEYS", "k1:" + key}, {"CREDBROKER_REDIS_PASSWORD", password}});
-  auto c = connect(path);
-  BOOST_TEST_REQUIRE(answers_404(*c));  // started: past reading its environment
-  // /proc/<pid>/environ is the block the process was started with, as its memory holds it now:
-  // unsetenv() alone would leave both values readable here.
-  std::ifstream in("/proc/" + std::to_string(handler.pid()) + "/environ", std::ios::binary);
-  BOOST_TEST_REQUIRE(in.good());
-  const std::string environ_block{std::istreambuf_iterator<char>(in), {}};
-  BOOST_TEST(environ_block.find("CREDBROKER_FASTCGI_DEADLINE_MS=") != std::string::npos,
-             "not the handler's environment");
+  const std::string environ_block = environment_once_started(handler, path);
   BOOST_TEST(environ_block.find(key) == std::string::npos, "the sealing key is still there");
   BOOST_TEST(environ_block.find(password) == std::string::npos, "the password is still there");
 }
@@ -181,12 +189,6 @@ BOOST_AUTO_TEST_CASE(the_shared_hs256_key_is_gone_from_the_handlers_environment)
   const std::string path = dir.file("list.sock");
   const std::string key = "aG1hYy1lbnYtc2NydWItdGVzdC1nYXRld2F5LWtleSE=";  // 32 bytes
   Handler handler(path, {{"GATEWAY_TOKEN_KEY", key}}, R"({"hmac_secret_env":"GATEWAY_TOKEN_KEY"})");
-  auto c = connect(path);
-  BOOST_TEST_REQUIRE(answers_404(*c));  // started: past reading its environment
-  std::ifstream in("/proc/" + std::to_string(handler.pid()) + "/environ", std::ios::binary);
-  BOOST_TEST_REQUIRE(in.good());
-  const std::string environ_block{std::istreambuf_iterator<char>(in), {}};
-  BOOST_TEST(environ_block.find("CREDBROKER_FASTCGI_DEADLINE_MS=") != std::string::npos,
-             "not the handler's environment");
+  const std::string environ_block = environment_once_started(handler, path);
   BOOST_TEST(environ_block.find(key) == std::string::npos, "the HS256 key is still there");
 }
