@@ -826,11 +826,10 @@ std::string text_at(const Fields& f, std::string_view key) {
  * streamable-http; or no protocol (or "auto") with a url and no command.
  */
 bool http_family(const Fields& f) {
-  const auto text = [&](std::string_view key) { return text_at(f, key); };
-  const std::string protocol = text("protocol");
+  const std::string protocol = text_at(f, "protocol");
   if (protocol == "http" || protocol == "sse" || protocol == "streamable-http") return true;
   if (!protocol.empty() && protocol != "auto") return false;
-  return !text("url").empty() && text("command").empty();
+  return !text_at(f, "url").empty() && text_at(f, "command").empty();
 }
 
 /** One server of a reference config's mcpServers: read when HTTP-family, else skipped. */
