@@ -451,8 +451,9 @@ BOOST_AUTO_TEST_CASE(a_planned_switch_leaves_the_demoted_primary_for_the_new_one
   }
   BOOST_TEST(written);
   BOOST_TEST(s.server(after).cli({"GET", "switch"}).str == "2");
-  // And once the old primary is a replica (bounded wait), the value is the new primary's.
-  for (int i = 0; i < 300; ++i) {
+  // And once the old primary is a replica (bounded wait: the sentinels demote it only after
+  // watching it for several of their periods), the value is the new primary's.
+  for (int i = 0; i < 600; ++i) {
     if (s.server(before).cli({"ROLE"}).elements.at(0).str == "slave") break;
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }

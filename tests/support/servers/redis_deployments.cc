@@ -308,7 +308,20 @@ int RedisSentinelDeployment::switch_over() {
         return true;
       },
       std::chrono::seconds(30), "a sentinel to accept the failover");
-  return wait_for_failover(old_port);
+  const int now = wait_for_failover(old_port);
+  // The other sentinels learn the new primary from the one that switched, seconds later on a
+  // loaded machine; until then one of them may still name the old primary, which still takes
+  // writes. A client follows whichever sentinel answers it, so wait until all agree.
+  wait_until(
+      [&] {
+        for (int port : sentinel_ports_) {
+          const auto r = cli_at(port, {"SENTINEL", "get-master-addr-by-name", "main"});
+          if (r.elements.size() != 2 || std::stoi(r.elements.at(1).str) != now) return false;
+        }
+        return true;
+      },
+      std::chrono::seconds(60), "every sentinel to name the new primary");
+  return now;
 }
 
 }  // namespace credbroker::testing

@@ -76,7 +76,8 @@ class RedisSentinelDeployment {
   /** Starts every stopped server again (the sentinels make it a replica of the primary). */
   void restart_stopped();
   /** SENTINEL FAILOVER (a planned switch, the old primary demoted, alive): retried until a
-   *  replica is good enough (bounded); returns the new primary's port. */
+   *  replica is good enough, then waits until every sentinel names the new primary (bounded);
+   *  returns its port. */
   int switch_over();
 
  private:
